@@ -1,0 +1,273 @@
+"""The mails of appointments and webinars, with their calendar invitations, and the extra
+context the journey's invitation and offer steps need.
+
+Transactional mails (no List-Unsubscribe): confirmation (ICS REQUEST, stable UID),
+cancellation (ICS CANCEL, same UID), reminder; the move of an appointment is a new
+confirmation whose ICS carries the same UID and a higher SEQUENCE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any, Literal
+
+from services.core.booking import TOPICS
+from services.core.clock import Clock
+from services.core.events import derived_event_id
+from services.core.letters import letter_context, message_id_for
+from services.core.links import LinkMaker
+from services.core.mail.ics import invitation
+from services.core.mail.message import Attachment, build_message
+from services.core.mail.render import Renderer
+from services.core.store import booking as booking_store
+from services.core.store.booking import Appointment, Registration, WebinarSession
+from services.core.store.records import Enrollment, Step
+from services.core.store.repository import Tx
+
+APPOINTMENT = "appointment"  # token purpose: one appointment (cancel, move)
+WEBINAR = "webinar"  # token purpose: one person registering for sessions
+REGISTRATION = "registration"  # token purpose: one registration (join link)
+OFFER = "offer"  # token purpose: one adviser's offer of slots
+
+AppointmentMail = Literal["confirmation", "cancellation", "reminder"]
+WebinarMail = Literal["registration_confirmation", "reminder"]
+CHANNEL_LOCATION = {"phone": "Par téléphone", "video": "En visioconférence"}
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    recipient: str
+    message: bytes
+    subject: str
+
+
+class BookingMails:
+    """Composes the mails of appointments and webinars for one person."""
+
+    def __init__(self, renderer: Renderer, links: LinkMaker, *, mail_from: str) -> None:
+        self._renderer = renderer
+        self._links = links
+        self._mail_from = mail_from
+        self._domain = parseaddr(mail_from)[1].rpartition("@")[2] or "premiers-mois.localhost"
+
+    # --- links ------------------------------------------------------------
+
+    def appointment_url(self, appointment_id: str, action: str = "") -> str:
+        token = self._links.tokens.sign(APPOINTMENT, appointment_id)
+        suffix = f"/{action}" if action else ""
+        return f"{self._links.public_url}/rendez-vous/{token}{suffix}"
+
+    def booking_url(self, enrollment_id: str) -> str:
+        return self._links.for_person(enrollment_id).appointment
+
+    def offer_url(self, request_id: str) -> str:
+        token = self._links.tokens.sign(OFFER, request_id)
+        return f"{self._links.public_url}/rendez-vous/offre/{token}"
+
+    def register_url(self, session_id: str, enrollment_id: str) -> str:
+        token = self._links.tokens.sign(WEBINAR, enrollment_id)
+        return f"{self._links.public_url}/webinaires/inscription/{session_id}/{token}"
+
+    def join_url(self, registration_id: str) -> str:
+        token = self._links.tokens.sign(REGISTRATION, registration_id)
+        return f"{self._links.public_url}/webinaires/rejoindre/{token}"
+
+    def appointment_uid(self, appointment_id: str) -> str:
+        return f"rendez-vous-{appointment_id}@{self._domain}"
+
+    def registration_uid(self, registration_id: str) -> str:
+        return f"webinaire-{registration_id}@{self._domain}"
+
+    # --- mails ------------------------------------------------------------
+
+    def appointment_mail(
+        self, kind: AppointmentMail, enrollment: Enrollment, appointment: Appointment, now: datetime
+    ) -> OutgoingMail:
+        extra = {
+            "appointment": {
+                "starts_at": appointment.starts_at,
+                "ends_at": appointment.ends_at,
+                "channel": appointment.channel,
+                "adviser_name": appointment.adviser_name,
+                "cancel_url": self.appointment_url(appointment.id, "annuler"),
+                "move_url": self.appointment_url(appointment.id, "deplacer"),
+            }
+        }
+        name = f"appointment_{kind}"
+        attachments: list[Attachment] = []
+        if kind != "reminder":
+            method: Literal["REQUEST", "CANCEL"] = "CANCEL" if kind == "cancellation" else "REQUEST"
+            ics = invitation(
+                uid=self.appointment_uid(appointment.id),
+                sequence=appointment.sequence,
+                method=method,
+                start=appointment.starts_at,
+                end=appointment.ends_at,
+                summary="Rendez-vous avec un conseiller de l'Urssaf",
+                description=(
+                    f"Avec {appointment.adviser_name}, "
+                    f"{CHANNEL_LOCATION.get(appointment.channel, '').lower()}. "
+                    f"Déplacer ou annuler : {self.appointment_url(appointment.id)}"
+                ),
+                location=CHANNEL_LOCATION.get(appointment.channel),
+                organizer=parseaddr(self._mail_from)[1],
+                attendee=enrollment.email or "",
+                url=self.appointment_url(appointment.id),
+                stamp=now,
+            )
+            attachments.append(_ics(ics, method))
+        key = f"{appointment.id}:{appointment.sequence}:{kind}"
+        return self._compose(name, enrollment, extra, key, now, attachments)
+
+    def webinar_mail(
+        self,
+        kind: WebinarMail,
+        enrollment: Enrollment,
+        session: WebinarSession,
+        registration: Registration,
+        now: datetime,
+        *,
+        reminder_kind: str = "",
+    ) -> OutgoingMail:
+        extra = {
+            "session": {
+                "title": session.title,
+                "topic": session.topic,
+                "starts_at": session.starts_at,
+                "ends_at": session.ends_at,
+                "join_url": self.join_url(registration.id),
+            }
+        }
+        attachments: list[Attachment] = []
+        if kind == "registration_confirmation":
+            ics = invitation(
+                uid=self.registration_uid(registration.id),
+                sequence=0,
+                method="REQUEST",
+                start=session.starts_at,
+                end=session.ends_at,
+                summary=f"Webinaire de l'Urssaf : {session.title}",
+                description=f"Rejoindre le webinaire : {self.join_url(registration.id)}",
+                location="En ligne",
+                organizer=parseaddr(self._mail_from)[1],
+                attendee=enrollment.email or "",
+                url=self.join_url(registration.id),
+                stamp=now,
+            )
+            attachments.append(_ics(ics, "REQUEST"))
+        key = f"{registration.id}:{kind}:{reminder_kind}"
+        return self._compose(f"webinar_{kind}", enrollment, extra, key, now, attachments)
+
+    def offer_mail(self, enrollment: Enrollment, request_id: str, now: datetime) -> OutgoingMail:
+        """An adviser offers a few slots: the offer letter, whose button opens them."""
+        return self._compose(
+            "appointment_offer",
+            enrollment,
+            {},
+            f"offer:{request_id}",
+            now,
+            [],
+            appointment_link=self.offer_url(request_id),
+        )
+
+    def _compose(
+        self,
+        name: str,
+        enrollment: Enrollment,
+        extra: dict[str, Any],
+        key: str,
+        now: datetime,
+        attachments: list[Attachment],
+        *,
+        appointment_link: str | None = None,
+    ) -> OutgoingMail:
+        if not enrollment.email:
+            raise ValueError("this person has no address any more")
+        step = _transactional_step(enrollment.id, name, now)
+        context = letter_context(enrollment, step, self._links, extra)
+        if appointment_link is not None:
+            context["links"]["appointment"] = appointment_link
+        rendered = self._renderer.render(name, context)
+        message = build_message(
+            rendered,
+            sender=self._mail_from,
+            to=enrollment.email,
+            message_id=message_id_for(derived_event_id("mail", key), self._mail_from),
+            date=now,
+            attachments=attachments,
+        )
+        return OutgoingMail(recipient=enrollment.email, message=message, subject=rendered.subject)
+
+    # --- the journey's steps ---------------------------------------------------
+
+    async def journey_extras(
+        self, tx: Tx, enrollment: Enrollment, step: Step, now: datetime
+    ) -> dict[str, Any] | None:
+        """The `extra` of a journey step's mail; None when the step has nothing to offer
+        (the person registered on this topic already, or no session has a seat left)."""
+        if step.kind != "webinar_invitation":
+            return {}
+        topic = step.topic or ""
+        if await booking_store.registration_on_topic(tx, enrollment.id, topic) is not None:
+            return None
+        # sessions far enough ahead to read the mail and register
+        sessions = await booking_store.open_sessions(tx, topic, now + timedelta(hours=12))
+        if not sessions:
+            return None
+        return {
+            "topic": topic,
+            "topic_label": TOPICS.get(topic, topic),
+            "sessions": [
+                {
+                    "id": session.id,
+                    "title": session.title,
+                    "starts_at": session.starts_at,
+                    "ends_at": session.ends_at,
+                    "seats_left": session.free,
+                    "register_url": self.register_url(session.id, enrollment.id),
+                }
+                for session in sessions
+            ],
+        }
+
+
+def _ics(data: bytes, method: str) -> Attachment:
+    return Attachment(
+        filename="invitation.ics" if method == "REQUEST" else "annulation.ics",
+        content_type=f"text/calendar; method={method}; charset=utf-8",
+        data=data,
+    )
+
+
+def _transactional_step(enrollment_id: str, name: str, now: datetime) -> Step:
+    return Step(
+        id=derived_event_id("transactional", enrollment_id, name, now.isoformat()),
+        enrollment_id=enrollment_id,
+        step_id=name.replace("_", "-"),
+        kind="transactional",
+        template=name,
+        theme=None,
+        topic=None,
+        due_at=now,
+        deadline=None,
+        status="sent",
+        emit_count=0,
+        attempts=0,
+        message_id=None,
+        sent_at=now,
+        error=None,
+    )
+
+
+class JourneyExtras:
+    """The mailer's `extras` provider: what a journey step's mail needs beyond the letter
+    context (the sessions of a webinar invitation), or None to skip the step."""
+
+    def __init__(self, mails: BookingMails, clock: Clock) -> None:
+        self._mails = mails
+        self._clock = clock
+
+    async def __call__(self, tx: Tx, enrollment: Enrollment, step: Step) -> dict[str, Any] | None:
+        return await self._mails.journey_extras(tx, enrollment, step, self._clock.now())

@@ -1,0 +1,109 @@
+"""Consuming a topic in batches: several messages, one handler call, one offset commit.
+
+The handler receives the raw values of up to `max_records` messages (in partition
+order) and returns the indexes of those it could not understand (`Rejected`); those
+go unchanged to `<topic>.dlq` with headers naming the error, and the batch is
+acknowledged. Any other error nacks the whole batch: FastStream rewinds each of its
+partitions to the batch's first record, the messages come back after a short
+backoff, and the handlers are idempotent per event (so what was already committed
+is recognised and skipped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from services.core.broker.bus import EventBus, Outgoing
+from services.core.broker.consumer import ConsumerOptions, dead_letter_headers
+from services.core.clock import Clock
+from services.core.metrics import EVENTS_DEAD_LETTERED
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message of the batch that cannot be understood, and why."""
+
+    index: int
+    reason: str
+
+
+BatchHandler = Callable[[Sequence[bytes]], Awaitable[Sequence[Rejected]]]
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    topic: str,
+    group: str,
+    handler: BatchHandler,
+    *,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+    max_records: int = 200,
+    batch_timeout_ms: int = 50,
+) -> None:
+    """Consume `topic` in consumer group `group` with `handler(raw_values)`."""
+    failures = 0
+
+    @broker.subscriber(
+        topic,
+        group_id=group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        session_timeout_ms=options.session_timeout_ms,
+        heartbeat_interval_ms=options.heartbeat_interval_ms,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        title=f"{group}:{topic}",
+    )
+    async def consume(message: KafkaMessage) -> None:
+        nonlocal failures
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        if not records:
+            return
+        try:
+            rejected = await handler([record.value or b"" for record in records])
+        except Exception:
+            failures += 1
+            delay = min(options.max_backoff, 0.1 * 2**failures)
+            log.exception(
+                "batch handler failed, the messages will come back",
+                extra={"topic": topic, "count": len(records)},
+            )
+            await asyncio.sleep(delay)
+            raise
+        failures = 0
+        if rejected:
+            now = clock.now().isoformat()
+            await bus.publish_many(
+                [
+                    Outgoing(
+                        f"{topic}.dlq",
+                        (records[r.index].key or b"").decode("utf-8", "replace"),
+                        records[r.index].value or b"",
+                        dead_letter_headers(topic, group, records[r.index], r.reason, now),
+                    )
+                    for r in rejected
+                ]
+            )
+            EVENTS_DEAD_LETTERED.labels(topic=topic).inc(len(rejected))
+            for r in rejected:
+                log.warning(
+                    "dead-lettered",
+                    extra={
+                        "topic": topic,
+                        "offset": records[r.index].offset,
+                        "reason": r.reason[:200],
+                    },
+                )

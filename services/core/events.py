@@ -1,0 +1,219 @@
+"""The contract's events, as pydantic models.
+
+Input (`business.events`, from the business registry) and output
+(`journey.events`, from this service). Every event has `type`, `event_id`
+and `occurred_at`; every message is keyed by the SIREN it concerns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from services.core.siren import check_siren
+
+_DEPARTMENT = re.compile(r"^(0[1-9]|1[0-9]|2[1-9]|2A|2B|[3-8][0-9]|9[0-5]|97[1-6])$")
+_EMAIL = re.compile(r"^[^@\s<>\",;]+@[^@\s<>\",;]+\.[^@\s<>\",;]+$")
+
+
+def _department(value: str) -> str:
+    if not _DEPARTMENT.match(value):
+        raise ValueError("not a French department code (e.g. 14, 2A, 971)")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not an email address")
+    return value
+
+
+Siren = Annotated[str, AfterValidator(check_siren)]
+Department = Annotated[str, AfterValidator(_department)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Regime = Literal["micro", "classic"]
+Frequency = Literal["monthly", "quarterly"]
+
+
+class Event(BaseModel):
+    """Fields every event has."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: EventId
+    occurred_at: AwareDatetime
+    siren: Siren
+
+
+# --- input: business.events -------------------------------------------------
+
+
+class BusinessCreated(Event):
+    type: Literal["business.created"] = "business.created"
+    regime: Regime
+    activity_start: date
+    declaration_frequency: Frequency | None = None
+    email: Email
+    first_name: Name
+    last_name: Name
+    company_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+    ) = None
+    department: Department
+
+    @model_validator(mode="after")
+    def _frequency_is_micro_only(self) -> BusinessCreated:
+        if self.regime == "classic" and self.declaration_frequency is not None:
+            raise ValueError("declaration_frequency applies to the micro regime only")
+        return self
+
+
+class RegimeChanged(Event):
+    type: Literal["business.regime_changed"] = "business.regime_changed"
+    regime: Regime
+    effective_date: date
+
+
+class BusinessClosed(Event):
+    type: Literal["business.closed"] = "business.closed"
+    closed_on: date
+
+
+class ContactChanged(Event):
+    type: Literal["business.contact_changed"] = "business.contact_changed"
+    email: Email | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> ContactChanged:
+        if self.email is None and self.first_name is None and self.last_name is None:
+            raise ValueError("needs email and/or first_name, last_name")
+        return self
+
+
+class AccountCreated(Event):
+    type: Literal["account.created"] = "account.created"
+
+
+BusinessEvent = Annotated[
+    BusinessCreated | RegimeChanged | BusinessClosed | ContactChanged | AccountCreated,
+    Field(discriminator="type"),
+]
+_business_event: TypeAdapter[BusinessEvent] = TypeAdapter(BusinessEvent)
+
+
+class InvalidEvent(Exception):
+    """A message that cannot be processed; `reason` says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_business_event(raw: bytes) -> BusinessEvent:
+    """Decode one `business.events` message or raise `InvalidEvent` with the reason."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidEvent(f"not UTF-8 JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent("not a JSON object")
+    try:
+        return _business_event.validate_python(data)
+    except ValidationError as error:
+        raise InvalidEvent(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "message"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+# --- output: journey.events -------------------------------------------------
+
+EndReason = Literal["completed", "unsubscribed", "closed", "erased"]
+StepKind = Literal["letter", "notification", "webinar_invitation", "appointment_offer"]
+
+
+class JourneyEvent(Event):
+    enrollment_id: str
+
+
+class EnrollmentStarted(JourneyEvent):
+    type: Literal["enrollment.started"] = "enrollment.started"
+    track: Literal["ae", "ti"]
+    journey_version: str
+
+
+class EnrollmentEnded(JourneyEvent):
+    type: Literal["enrollment.ended"] = "enrollment.ended"
+    reason: EndReason
+
+
+class StepDue(JourneyEvent):
+    type: Literal["step.due"] = "step.due"
+    step_id: str
+    kind: StepKind
+    due_at: AwareDatetime
+
+
+class MessageSent(JourneyEvent):
+    type: Literal["message.sent"] = "message.sent"
+    step_id: str
+    message_id: str
+
+
+class MessageFailed(JourneyEvent):
+    type: Literal["message.failed"] = "message.failed"
+    step_id: str
+    reason: str
+
+
+_NAMESPACE = uuid.UUID("5b0c1e0e-3f7a-4c59-9d0e-2f5d2b1c9a11")
+
+
+def step_due_event_id(enrollment_id: str, step_id: str) -> str:
+    """The deterministic id of a step's `step.due` event: the same on every re-emission."""
+    return str(uuid.uuid5(_NAMESPACE, f"step.due:{enrollment_id}:{step_id}"))
+
+
+def derived_event_id(kind: str, *parts: str) -> str:
+    """A deterministic event id for an effect of one cause (safe to publish twice)."""
+    return str(uuid.uuid5(_NAMESPACE, ":".join((kind, *parts))))
+
+
+def encode(event: BaseModel) -> bytes:
+    """The wire form of an event: UTF-8 JSON."""
+    return event.model_dump_json().encode("utf-8")
+
+
+def decode_journey_event(raw: bytes) -> dict[str, Any]:
+    """Decode a `journey.events` message as a plain dict (consumers pick their types)."""
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict):
+        raise InvalidEvent("not a JSON object")
+    return data

@@ -1,0 +1,37 @@
+"""Changes to an enrollment that several services make, with the events that announce them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.core.events import EndReason, EnrollmentEnded, JourneyEvent, derived_event_id, encode
+from services.core.store.records import Enrollment, OutgoingEvent
+from services.core.store.repository import Tx
+from services.core.topics import JOURNEY_EVENTS
+
+
+def outgoing(event: JourneyEvent) -> OutgoingEvent:
+    """An output event as the outbox keeps it (keyed by SIREN, on `journey.events`)."""
+    return OutgoingEvent(
+        event_id=event.event_id,
+        topic=JOURNEY_EVENTS,
+        key=event.siren,
+        payload=encode(event).decode(),
+    )
+
+
+async def end_enrollment(tx: Tx, enrollment: Enrollment, reason: EndReason, now: datetime) -> bool:
+    """End the journey, cancel what is still planned, and announce `enrollment.ended`.
+
+    False when the enrollment had already ended (nothing is announced twice)."""
+    if not await tx.end_enrollment(enrollment.id, reason, now):
+        return False
+    ended = EnrollmentEnded(
+        event_id=derived_event_id("enrollment.ended", enrollment.id),
+        occurred_at=now,
+        siren=enrollment.siren,
+        enrollment_id=enrollment.id,
+        reason=reason,
+    )
+    await tx.add_outbox(outgoing(ended), now)
+    return True

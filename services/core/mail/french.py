@@ -1,0 +1,97 @@
+"""French formatting for letters: dates, times, amounts and rates (babel, cached)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+LOCALE = "fr_FR"
+PARIS = ZoneInfo("Europe/Paris")
+NBSP = "\u00a0"
+
+DateLike = date | datetime | str
+
+
+def _as_date(value: DateLike) -> date:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(PARIS).date() if value.tzinfo else value.date()
+    return value
+
+
+def _as_paris_datetime(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise ValueError(f"a time shown in a letter needs a time zone: {moment.isoformat()}")
+    return moment.astimezone(PARIS)
+
+
+@lru_cache(maxsize=4096)
+def _long_date(day: date) -> str:
+    text = format_date(day, "EEEE d MMMM y", locale=LOCALE)
+    if day.day == 1:
+        # French writes the first of the month as an ordinal: "vendredi 1er mai 2026".
+        weekday, _, rest = text.partition(" 1 ")
+        text = f"{weekday} 1er {rest}"
+    return text
+
+
+def date_fr(value: DateLike) -> str:
+    """`lundi 4 mai 2026` (datetimes are first converted to Paris time)."""
+    return _long_date(_as_date(value))
+
+
+def short_date_fr(value: DateLike) -> str:
+    """`4 mai 2026`, without the weekday."""
+    return _long_date(_as_date(value)).split(" ", 1)[1]
+
+
+def time_fr(value: datetime | str) -> str:
+    """`10 h 30` in Paris time (`10 h` on the hour)."""
+    moment = _as_paris_datetime(value)
+    return f"{moment.hour}{NBSP}h" + (f"{NBSP}{moment.minute:02d}" if moment.minute else "")
+
+
+def datetime_fr(value: datetime | str) -> str:
+    """`jeudi 14 mai 2026 à 10 h 30` in Paris time."""
+    moment = _as_paris_datetime(value)
+    return f"{_long_date(moment.date())} à {time_fr(moment)}"
+
+
+@lru_cache(maxsize=1024)
+def _number(value: int | float | Decimal) -> str:
+    if float(value).is_integer():
+        return format_decimal(int(value), format="#,##0", locale=LOCALE)
+    return format_decimal(value, format="#,##0.##", locale=LOCALE)
+
+
+def number_fr(value: int | float | Decimal) -> str:
+    """`48 060`, `12,3` (French separators, narrow no-break space for thousands)."""
+    return _number(value)
+
+
+def euros(value: int | float | Decimal) -> str:
+    """`6 000 €`."""
+    return f"{_number(value)}{NBSP}€"
+
+
+def percent(value: int | float | Decimal) -> str:
+    """`12,3 %` from 12.3 (the reference file keeps rates as percentages)."""
+    return f"{_number(value)}{NBSP}%"
+
+
+FILTERS = {
+    "date_fr": date_fr,
+    "short_date_fr": short_date_fr,
+    "time_fr": time_fr,
+    "datetime_fr": datetime_fr,
+    "number_fr": number_fr,
+    "euros": euros,
+    "percent": percent,
+}

@@ -1,0 +1,53 @@
+"""Prometheus metrics of the service (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_DEAD_LETTERED = Counter(
+    "premiers_mois_dead_letters_total", "Messages sent to a dead-letter topic", ["topic"]
+)
+STEPS_EMITTED = Counter("premiers_mois_steps_emitted_total", "step.due events published")
+STEPS_REDELIVERED = Counter(
+    "premiers_mois_steps_redelivered_total", "step.due re-emitted after no confirmation"
+)
+MAILS_SENT = Counter(
+    "premiers_mois_mails_sent_total", "Mails accepted by the SMTP server", ["kind"]
+)
+MAILS_FAILED = Counter("premiers_mois_mails_failed_total", "Mails refused for good (5xx)")
+SEND_LATENESS = Histogram(
+    "premiers_mois_send_lateness_seconds",
+    "Virtual seconds from a step's due time to its mail's acceptance",
+    buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 86400),
+)
+
+# Gauges read from the store and the broker (the cross-process view: every service's
+# work shows in the store whatever process did it); refreshed by `services.core.gauges`.
+ENROLLMENTS_BY_STATUS = Gauge(
+    "premiers_mois_enrollments_by_status", "Enrollments in the store, by status", ["status"]
+)
+STEPS_BY_STATUS = Gauge(
+    "premiers_mois_steps_by_status", "Planned steps in the store, by status", ["status"]
+)
+STEPS_DUE = Gauge(
+    "premiers_mois_steps_due",
+    "Steps due by now (virtual time) and not yet sent, failed or cancelled",
+)
+OLDEST_DUE_SECONDS = Gauge(
+    "premiers_mois_oldest_due_seconds",
+    "Virtual seconds since the oldest step still unsent was due (0: nothing waits)",
+)
+CONSUMER_LAG = Gauge(
+    "premiers_mois_consumer_lag",
+    "Messages on a topic not yet processed by a consumer group",
+    ["group", "topic"],
+)
+PERSONAL_DATA_PURGED = Counter(
+    "premiers_mois_personal_data_purged_total",
+    "Journeys whose address and names were erased after the retention period",
+)
+GAUGES_REFRESH_FAILED = Counter(
+    "premiers_mois_gauges_refresh_failed_total",
+    "Refreshes of the store and broker gauges that failed",
+    ["source"],
+)

@@ -1,0 +1,138 @@
+"""Settings of every service, read from `PM_*` environment variables and `.env`.
+
+One class, validated at start: a bad value stops the start with one line that
+names the variable (see `SettingsError`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MAIL_FROM = "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/premiers-mois.db"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; `str()` is one line naming the variable."""
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-03-02T09:00:00+01:00")
+    return value
+
+
+class Settings(BaseSettings):
+    """The contract's `PM_` variables (see contract.md)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PM_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    smtp_url: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    # `run intake|scheduler|mailer`: /healthz and /metrics on this port (unset: none)
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(default=None, ge=1, le=65535)
+    time_speed: float = Field(default=1.0, ge=0)
+    time_origin: Annotated[datetime | None, AfterValidator(_aware)] = None
+    # The real instant at which the virtual clock reads PM_TIME_ORIGIN (default: the
+    # process start): processes that share it agree on the virtual time at any speed.
+    time_anchor: Annotated[datetime | None, AfterValidator(_aware)] = None
+    # Operational knobs (not in the contract's table; safe defaults).
+    journeys_dir: Path = Path("journeys")
+    templates_dir: Path = Path("templates/emails")
+    var_dir: Path = Path("var")
+    tick_seconds: float = Field(default=1.0, gt=0)
+    claim_batch: int = Field(default=500, ge=1)
+    redeliver_after_seconds: float = Field(default=900.0, gt=0)
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Personal data (address, names) is erased this many days after a journey ended.
+    retention_days: float = Field(default=365.0, ge=0)
+    # SIGTERM: seconds given to in-flight work (sends, ticks) before the process exits.
+    shutdown_grace_seconds: float = Field(default=8.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be an absolute http(s) URL, e.g. https://premiers-mois.example.fr"
+            )
+        return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://[user:pass@]host:port or smtps://…")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as error:
+            raise ValueError(f"bad port: {error}") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    def secret_keys(self) -> list[str]:
+        """Keys for signing, oldest first; `PM_SECRET_KEY` may hold several, comma-separated
+        (the last one signs, all verify: key rotation)."""
+        if not self.secret_key:
+            raise SettingsError("PM_SECRET_KEY: required")
+        return [key.strip() for key in self.secret_key.split(",") if key.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise `SettingsError` with one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(f"PM_{field.upper()}: {first['msg']}") from None
+
+
+def dev_secret_key(var_dir: Path) -> str:
+    """The dev secret key, generated once into `var/secret_key` and kept there."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,116 @@
+"""Plain records the store hands out and takes in (no SQLAlchemy outside the store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+
+class StepPlan(Protocol):
+    """A step to plan for one enrollment (the journeys planner's `PlannedStep` fits)."""
+
+    @property
+    def step_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def template(self) -> str: ...
+    @property
+    def theme(self) -> int | None: ...
+    @property
+    def topic(self) -> str | None: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def deadline(self) -> date | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewEnrollment:
+    id: str
+    siren: str
+    track: str
+    regime: str
+    declaration_frequency: str | None
+    activity_start: date
+    department: str
+    email: str
+    first_name: str
+    last_name: str
+    company_name: str | None
+    journey_version: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    id: str
+    siren: str
+    track: str
+    regime: str
+    declaration_frequency: str | None
+    activity_start: date
+    department: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    company_name: str | None
+    account_created: bool
+    journey_version: str
+    status: str
+    end_reason: str | None
+    opted_out_kinds: frozenset[str]
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str  # the deterministic id of its step.due event
+    enrollment_id: str
+    step_id: str
+    kind: str
+    template: str
+    theme: int | None
+    topic: str | None
+    due_at: datetime
+    deadline: date | None
+    status: str
+    emit_count: int
+    attempts: int
+    message_id: str | None
+    sent_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueStep:
+    """A step claimed for emission, with what `step.due` carries."""
+
+    id: str
+    enrollment_id: str
+    siren: str
+    step_id: str
+    kind: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """An event to publish, kept in the outbox until it is."""
+
+    event_id: str
+    topic: str
+    key: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendPermit:
+    """The mailer may send this step now, under this Message-ID."""
+
+    step: Step
+    enrollment: Enrollment
+    message_id: str
+    resend: bool  # a previous attempt began and never recorded its outcome

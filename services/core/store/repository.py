@@ -1,0 +1,539 @@
+"""The store: the source of truth for enrollments and their planned steps.
+
+Every change happens inside `Store.transaction()`, whose `Tx` methods are the
+service's vocabulary (enroll, claim due steps, begin and finish a send…). An
+effect and the record that it happened share one transaction, so that a
+consumer that sees the same event twice does nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.core.store.engine import open_engine
+from services.core.store.records import (
+    DueStep,
+    Enrollment,
+    NewEnrollment,
+    OutgoingEvent,
+    SendPermit,
+    Step,
+    StepPlan,
+)
+from services.core.store.tables import enrollments, outbox, planned_steps, processed_events
+
+PENDING = ("planned", "emitted")
+UNCONFIRMED = ("emitted", "sending")
+FINAL = ("sent", "failed", "cancelled", "skipped")
+
+
+class Store:
+    """Opens transactions on the service's database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, pool_size: int = 5) -> Store:
+        return cls(open_engine(url, pool_size=pool_size))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.engine.begin() as connection:
+            yield Tx(connection, self.dialect)
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        async with self.engine.connect() as connection:
+            await connection.execute(select(1))
+
+
+class Tx:
+    """One transaction's worth of store operations."""
+
+    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+        self.connection = connection
+        self.dialect = dialect
+
+    # --- idempotence ------------------------------------------------------
+
+    async def mark_processed(self, event_id: str, consumer: str, now: datetime) -> bool:
+        """Record that `consumer` processed `event_id`; False if it already had."""
+        insert_ = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert_(processed_events)
+            .values(event_id=f"{consumer}:{event_id}"[:128], consumer=consumer, processed_at=now)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        result = await self.connection.execute(statement)
+        return bool(result.rowcount == 1)
+
+    # --- enrollments ------------------------------------------------------
+
+    async def insert_enrollment(self, new: NewEnrollment) -> None:
+        await self.connection.execute(
+            insert(enrollments).values(
+                id=new.id,
+                siren=new.siren,
+                track=new.track,
+                regime=new.regime,
+                declaration_frequency=new.declaration_frequency,
+                activity_start=new.activity_start,
+                department=new.department,
+                email=new.email,
+                first_name=new.first_name,
+                last_name=new.last_name,
+                company_name=new.company_name,
+                account_created=False,
+                journey_version=new.journey_version,
+                status="active",
+                opted_out_kinds="",
+                started_at=new.started_at,
+            )
+        )
+
+    async def active_enrollment(self, siren: str) -> Enrollment | None:
+        row = (
+            await self.connection.execute(
+                select(enrollments).where(
+                    enrollments.c.siren == siren, enrollments.c.status == "active"
+                )
+            )
+        ).first()
+        return _enrollment(row) if row else None
+
+    async def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        row = (
+            await self.connection.execute(
+                select(enrollments).where(enrollments.c.id == enrollment_id)
+            )
+        ).first()
+        return _enrollment(row) if row else None
+
+    async def end_enrollment(self, enrollment_id: str, reason: str, at: datetime) -> bool:
+        """End an active enrollment and cancel its pending steps; False if it was not active."""
+        result = await self.connection.execute(
+            update(enrollments)
+            .where(enrollments.c.id == enrollment_id, enrollments.c.status == "active")
+            .values(status="ended", end_reason=reason, ended_at=at)
+        )
+        if result.rowcount != 1:
+            return False
+        await self.cancel_pending_steps(enrollment_id)
+        return True
+
+    async def set_account_created(self, enrollment_id: str) -> None:
+        await self.connection.execute(
+            update(enrollments)
+            .where(enrollments.c.id == enrollment_id)
+            .values(account_created=True)
+        )
+
+    async def update_contact(
+        self,
+        enrollment_id: str,
+        *,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
+    ) -> None:
+        values = {
+            key: value
+            for key, value in (
+                ("email", email),
+                ("first_name", first_name),
+                ("last_name", last_name),
+            )
+            if value is not None
+        }
+        if values:
+            await self.connection.execute(
+                update(enrollments).where(enrollments.c.id == enrollment_id).values(**values)
+            )
+
+    async def completed_enrollments(self, limit: int) -> list[Enrollment]:
+        """Active enrollments with nothing left to send."""
+        open_steps = (
+            select(planned_steps.c.id)
+            .where(
+                planned_steps.c.enrollment_id == enrollments.c.id,
+                planned_steps.c.status.not_in(FINAL),
+            )
+            .exists()
+        )
+        rows = await self.connection.execute(
+            select(enrollments).where(enrollments.c.status == "active", ~open_steps).limit(limit)
+        )
+        return [_enrollment(row) for row in rows]
+
+    # --- planned steps ----------------------------------------------------
+
+    async def insert_steps(
+        self, enrollment_id: str, steps: Iterable[StepPlan], *, ids: Sequence[str]
+    ) -> None:
+        rows = [
+            {
+                "id": step_key,
+                "enrollment_id": enrollment_id,
+                "step_id": step.step_id,
+                "kind": step.kind,
+                "template": step.template,
+                "theme": step.theme,
+                "topic": step.topic,
+                "due_at": step.due_at,
+                "deadline": step.deadline,
+                "status": "planned",
+                "emit_count": 0,
+                "attempts": 0,
+            }
+            for step_key, step in zip(ids, steps, strict=True)
+        ]
+        if rows:
+            await self.connection.execute(insert(planned_steps), rows)
+
+    async def steps(self, enrollment_id: str) -> list[Step]:
+        rows = await self.connection.execute(
+            select(planned_steps)
+            .where(planned_steps.c.enrollment_id == enrollment_id)
+            .order_by(planned_steps.c.due_at)
+        )
+        return [_step(row) for row in rows]
+
+    async def step(self, step_key: str) -> Step | None:
+        row = (
+            await self.connection.execute(
+                select(planned_steps).where(planned_steps.c.id == step_key)
+            )
+        ).first()
+        return _step(row) if row else None
+
+    async def cancel_pending_steps(
+        self,
+        enrollment_id: str,
+        step_ids: Iterable[str] | None = None,
+        *,
+        status: str = "cancelled",
+    ) -> int:
+        """Cancel (or skip) what is still to be sent; the steps already sent stay."""
+        condition = and_(
+            planned_steps.c.enrollment_id == enrollment_id,
+            planned_steps.c.status.in_(PENDING),
+        )
+        if step_ids is not None:
+            condition = and_(condition, planned_steps.c.step_id.in_(list(step_ids)))
+        result = await self.connection.execute(
+            update(planned_steps).where(condition).values(status=status)
+        )
+        return int(result.rowcount)
+
+    async def replace_pending_steps(self, enrollment_id: str) -> list[Step]:
+        """Drop what the plan still had to send (a new plan follows); return the steps kept:
+        those sent, failed or being sent."""
+        await self.connection.execute(
+            delete(planned_steps).where(
+                planned_steps.c.enrollment_id == enrollment_id,
+                planned_steps.c.status.in_((*PENDING, "cancelled", "skipped")),
+            )
+        )
+        return await self.steps(enrollment_id)
+
+    async def change_track(
+        self, enrollment_id: str, *, track: str, regime: str, version: str
+    ) -> None:
+        await self.connection.execute(
+            update(enrollments)
+            .where(enrollments.c.id == enrollment_id)
+            .values(track=track, regime=regime, journey_version=version, declaration_frequency=None)
+        )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[DueStep]:
+        """Claim up to `limit` planned steps due by `now` and mark them emitted.
+
+        On PostgreSQL the rows are locked with SKIP LOCKED, so several schedulers
+        can claim side by side without taking the same step."""
+        return await self._claim(
+            and_(planned_steps.c.status == "planned", planned_steps.c.due_at <= now),
+            now,
+            limit,
+            order=planned_steps.c.due_at,
+        )
+
+    async def claim_unconfirmed(self, now: datetime, before: datetime, limit: int) -> list[DueStep]:
+        """Claim steps emitted (or begun) before `before` whose send was never confirmed."""
+        return await self._claim(
+            and_(
+                planned_steps.c.status.in_(UNCONFIRMED),
+                planned_steps.c.emitted_at <= before,
+            ),
+            now,
+            limit,
+            order=planned_steps.c.emitted_at,
+        )
+
+    async def _claim(
+        self, condition: Any, now: datetime, limit: int, *, order: Any
+    ) -> list[DueStep]:
+        # a step whose send began keeps "sending": the mailer resends it under the
+        # same Message-ID
+        marks = {
+            "status": case((planned_steps.c.status == "sending", "sending"), else_="emitted"),
+            "emitted_at": now,
+            "emit_count": planned_steps.c.emit_count + 1,
+        }
+        if self.dialect != "postgresql":
+            return await self._claim_in_two_steps(condition, marks, limit, order=order)
+        # PostgreSQL, one statement: pick (SKIP LOCKED), mark, return with the SIREN;
+        # `id = ANY(ARRAY(…))` looks the picked rows up by primary key (`IN (…)` would
+        # hash-join them against a scan of the whole table)
+        candidates = (
+            select(planned_steps.c.id)
+            .where(condition)
+            .order_by(order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claimed = (
+            update(planned_steps)
+            .where(
+                planned_steps.c.id == func.any(func.array(candidates)),
+                planned_steps.c.enrollment_id == enrollments.c.id,
+            )
+            .values(**marks)
+            .returning(
+                planned_steps.c.id,
+                planned_steps.c.enrollment_id,
+                planned_steps.c.step_id,
+                planned_steps.c.kind,
+                planned_steps.c.due_at,
+                enrollments.c.siren,
+            )
+        )
+        rows = (await self.connection.execute(claimed)).all()
+        steps = [_due_step(row) for row in rows]
+        steps.sort(key=lambda step: (step.due_at, step.id))
+        return steps
+
+    async def _claim_in_two_steps(
+        self, condition: Any, marks: dict[str, Any], limit: int, *, order: Any
+    ) -> list[DueStep]:
+        candidates = (
+            select(
+                planned_steps.c.id,
+                planned_steps.c.enrollment_id,
+                planned_steps.c.step_id,
+                planned_steps.c.kind,
+                planned_steps.c.due_at,
+                enrollments.c.siren,
+            )
+            .join(enrollments, enrollments.c.id == planned_steps.c.enrollment_id)
+            .where(condition)
+            .order_by(order)
+            .limit(limit)
+        )
+        rows = (await self.connection.execute(candidates)).all()
+        if rows:
+            await self.connection.execute(
+                update(planned_steps)
+                .where(planned_steps.c.id.in_([row.id for row in rows]))
+                .values(**marks)
+            )
+        return [_due_step(row) for row in rows]
+
+    # --- sending ----------------------------------------------------------
+
+    async def begin_send(
+        self, step_key: str, message_id: str, now: datetime | None = None
+    ) -> SendPermit | None:
+        """Record the attempt (at `now`) before talking SMTP; None when there is nothing to
+        send: already sent or failed, cancelled, the person's journey has ended — or an
+        attempt began after the step's last emission and may still be in flight (a
+        duplicate `step.due`): the scheduler re-emits the step if that attempt never
+        records its outcome, and the resend then carries the same Message-ID."""
+        row = (
+            await self.connection.execute(
+                select(planned_steps).where(planned_steps.c.id == step_key).with_for_update()
+            )
+        ).first()
+        if row is None or row.status in FINAL:
+            return None
+        step = _step(row)
+        enrollment = await self.enrollment(step.enrollment_id)
+        if enrollment is None or enrollment.status != "active" or not enrollment.email:
+            await self._set_status(step_key, "cancelled")
+            return None
+        if step.kind in enrollment.opted_out_kinds:
+            await self._set_status(step_key, "cancelled")
+            return None
+        resend = step.status == "sending"
+        attempted_at: datetime | None = row.attempted_at
+        emitted_at: datetime | None = row.emitted_at
+        if resend and attempted_at and emitted_at and attempted_at >= emitted_at:
+            return None  # the current attempt answers this emission
+        kept_id = step.message_id or message_id
+        await self.connection.execute(
+            update(planned_steps)
+            .where(planned_steps.c.id == step_key)
+            .values(
+                status="sending",
+                message_id=kept_id,
+                attempts=planned_steps.c.attempts + 1,
+                attempted_at=now,
+            )
+        )
+        return SendPermit(step=step, enrollment=enrollment, message_id=kept_id, resend=resend)
+
+    async def finish_send(self, step_key: str, now: datetime) -> None:
+        await self.connection.execute(
+            update(planned_steps)
+            .where(planned_steps.c.id == step_key)
+            .values(status="sent", sent_at=now, error=None)
+        )
+
+    async def fail_send(self, step_key: str, reason: str, now: datetime) -> None:
+        await self.connection.execute(
+            update(planned_steps)
+            .where(planned_steps.c.id == step_key)
+            .values(status="failed", sent_at=now, error=reason[:2000])
+        )
+
+    async def defer_send(self, step_key: str, reason: str, now: datetime) -> None:
+        """The SMTP server refused for now: leave the step for re-emission after the timeout."""
+        await self.connection.execute(
+            update(planned_steps)
+            .where(planned_steps.c.id == step_key, planned_steps.c.status == "sending")
+            .values(status="emitted", emitted_at=now, error=reason[:2000])
+        )
+
+    async def _set_status(self, step_key: str, status: str) -> None:
+        await self.connection.execute(
+            update(planned_steps).where(planned_steps.c.id == step_key).values(status=status)
+        )
+
+    # --- outbox -----------------------------------------------------------
+
+    async def add_outbox(self, event: OutgoingEvent, now: datetime) -> None:
+        insert_ = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        await self.connection.execute(
+            insert_(outbox)
+            .values(
+                event_id=event.event_id,
+                topic=event.topic,
+                key=event.key,
+                payload=event.payload,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+
+    async def take_outbox(self, limit: int) -> list[OutgoingEvent]:
+        rows = await self.connection.execute(
+            select(outbox)
+            .order_by(outbox.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            OutgoingEvent(event_id=row.event_id, topic=row.topic, key=row.key, payload=row.payload)
+            for row in rows
+        ]
+
+    async def delete_outbox(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            await self.connection.execute(delete(outbox).where(outbox.c.event_id.in_(event_ids)))
+
+    # --- counts (health, metrics, dev page) -------------------------------
+
+    async def count_steps(self) -> dict[str, int]:
+        rows = await self.connection.execute(
+            select(planned_steps.c.status, func.count()).group_by(planned_steps.c.status)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def count_enrollments(self) -> dict[str, int]:
+        rows = await self.connection.execute(
+            select(enrollments.c.status, func.count()).group_by(enrollments.c.status)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def next_due(self) -> datetime | None:
+        value = await self.connection.scalar(
+            select(func.min(planned_steps.c.due_at)).where(planned_steps.c.status == "planned")
+        )
+        if value is None:
+            return None
+        # min() bypasses the column type on SQLite: normalise here
+        return planned_steps.c.due_at.type.process_result_value(value, self.connection.dialect)  # type: ignore[no-any-return,attr-defined]
+
+    async def enrollments_by_email(self, email: str) -> list[Enrollment]:
+        rows = await self.connection.execute(
+            select(enrollments).where(enrollments.c.email == email)
+        )
+        return [_enrollment(row) for row in rows]
+
+
+def _enrollment(row: Row[Any]) -> Enrollment:
+    kinds = row.opted_out_kinds or ""
+    return Enrollment(
+        id=row.id,
+        siren=row.siren,
+        track=row.track,
+        regime=row.regime,
+        declaration_frequency=row.declaration_frequency,
+        activity_start=row.activity_start,
+        department=row.department,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        company_name=row.company_name,
+        account_created=bool(row.account_created),
+        journey_version=row.journey_version,
+        status=row.status,
+        end_reason=row.end_reason,
+        opted_out_kinds=frozenset(k for k in kinds.split(",") if k),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+    )
+
+
+def _due_step(row: Any) -> DueStep:
+    return DueStep(
+        id=row.id,
+        enrollment_id=row.enrollment_id,
+        siren=row.siren,
+        step_id=row.step_id,
+        kind=row.kind,
+        due_at=row.due_at,
+    )
+
+
+def _step(row: Row[Any]) -> Step:
+    deadline: date | None = row.deadline
+    return Step(
+        id=row.id,
+        enrollment_id=row.enrollment_id,
+        step_id=row.step_id,
+        kind=row.kind,
+        template=row.template,
+        theme=row.theme,
+        topic=row.topic,
+        due_at=row.due_at,
+        deadline=deadline,
+        status=row.status,
+        emit_count=row.emit_count,
+        attempts=row.attempts,
+        message_id=row.message_id,
+        sent_at=row.sent_at,
+        error=row.error,
+    )

@@ -1,0 +1,136 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations live beside, in `migrations/`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; read back aware (UTC) on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("siren", String(9), nullable=False),
+    Column("track", String(2), nullable=False),
+    Column("regime", String(10), nullable=False),
+    Column("declaration_frequency", String(10)),
+    Column("activity_start", Date, nullable=False),
+    Column("department", String(3), nullable=False),
+    Column("email", String(254)),
+    Column("first_name", String(100)),
+    Column("last_name", String(100)),
+    Column("company_name", String(200)),
+    Column("account_created", Boolean, nullable=False, server_default=text("false")),
+    Column("journey_version", String(64), nullable=False),
+    Column("status", String(10), nullable=False),  # active | ended
+    Column("end_reason", String(20)),
+    Column("opted_out_kinds", String(200), nullable=False, server_default=""),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index(
+        "uq_enrollments_active_siren",
+        "siren",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+# A planned step: one mail of one person's journey. Its `id` is the deterministic id of
+# its `step.due` event. Status: planned -> emitted -> sending -> sent | failed;
+# cancelled or skipped before it is sent.
+planned_steps = Table(
+    "planned_steps",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("enrollment_id", String(36), ForeignKey("enrollments.id"), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("theme", Integer),
+    Column("topic", String(32)),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("deadline", Date),
+    Column("status", String(10), nullable=False),
+    Column("emitted_at", UtcDateTime),
+    Column("emit_count", Integer, nullable=False, server_default="0"),
+    # when the mailer began its current attempt (a copy of step.due arriving while it
+    # is in flight waits for the re-emission instead of sending a second copy)
+    Column("attempted_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("message_id", String(200)),
+    Column("sent_at", UtcDateTime),
+    Column("error", Text),
+    Index("uq_planned_steps_enrollment_step", "enrollment_id", "step_id", unique=True),
+    Index("ix_planned_steps_status_due_at", "status", "due_at"),
+)
+
+# Events already processed by a consumer (the same event_id twice is processed once).
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("consumer", String(32), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+)
+
+# Outgoing events written in the same transaction as the change they announce;
+# the scheduler's relay publishes them to Kafka, then deletes them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("topic", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_outbox_created_at", "created_at"),
+)
+import services.core.store.booking_tables  # noqa: F401,E402
+from services.core.store import people_tables  # noqa: F401,E402
