@@ -1,0 +1,31 @@
+"""The intake service: consumes `business.events` (consumer group `premiers-mois-intake`)."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from services.core.broker.batch import subscribe_batch
+from services.core.broker.bus import EventBus
+from services.core.broker.consumer import ConsumerOptions
+from services.core.clock import Clock
+from services.core.topics import BUSINESS_EVENTS
+from services.intake.enroll import Intake
+
+GROUP = "premiers-mois-intake"
+BATCH = 200
+
+
+def register(
+    broker: KafkaBroker, intake: Intake, bus: EventBus, clock: Clock, options: ConsumerOptions
+) -> None:
+    # batches: one transaction (one commit) for many events, each still recorded by its id
+    subscribe_batch(
+        broker,
+        BUSINESS_EVENTS,
+        GROUP,
+        intake.process_batch,
+        bus=bus,
+        clock=clock,
+        options=options,
+        max_records=BATCH,
+    )

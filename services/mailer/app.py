@@ -1,0 +1,32 @@
+"""The mailer service: consumes `step.due` from `journey.events` (group `premiers-mois-mailer`)."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from services.core.broker.batch import subscribe_batch
+from services.core.broker.bus import EventBus
+from services.core.broker.consumer import ConsumerOptions
+from services.core.clock import Clock
+from services.core.topics import JOURNEY_EVENTS
+from services.mailer.concurrent import ConcurrentHandler
+from services.mailer.deliver import Mailer
+
+GROUP = "premiers-mois-mailer"
+BATCH = 100  # messages fetched at once
+CONCURRENCY = 8  # steps in flight at once (the SMTP pool and the store's pool hold 8 each)
+
+
+def register(
+    broker: KafkaBroker, mailer: Mailer, bus: EventBus, clock: Clock, options: ConsumerOptions
+) -> None:
+    subscribe_batch(
+        broker,
+        JOURNEY_EVENTS,
+        GROUP,
+        ConcurrentHandler(mailer.handle, concurrency=CONCURRENCY),
+        bus=bus,
+        clock=clock,
+        options=options,
+        max_records=BATCH,
+    )

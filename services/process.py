@@ -1,0 +1,334 @@
+"""One process of premiers-mois: builds the object graph from the settings and runs the
+chosen services (`run NAME`: one; `dev`: all, with the embedded broker and mail catcher).
+
+This is the only place where objects are built; everything below receives what it
+needs through its constructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from faststream.kafka import KafkaBroker
+
+from services.core.booking_mail import BookingMails, JourneyExtras
+from services.core.broker.bus import KafkaBus
+from services.core.broker.consumer import ConsumerOptions
+from services.core.broker.embedded import EmbeddedKafka
+from services.core.broker.topics import ensure_topics
+from services.core.catcher import MailCatcher
+from services.core.clock import VirtualClock
+from services.core.gauges import keep_refreshing
+from services.core.journeys.loader import load_journeys
+from services.core.journeys.model import Journey, Track
+from services.core.links import LinkMaker
+from services.core.mail.reference import load_reference
+from services.core.mail.render import Renderer
+from services.core.settings import Settings, SettingsError, dev_secret_key
+from services.core.smtp import SmtpTransport
+from services.core.store.migrate import upgrade_async
+from services.core.store.repository import Store
+from services.core.tokens import Tokens
+from services.core.webinar_catalogue import load_catalogue, seed_sessions
+from services.intake import app as intake_app
+from services.intake.enroll import Intake
+from services.mailer import app as mailer_app
+from services.mailer.deliver import Mailer, RetryPolicy
+from services.scheduler import app as scheduler_app
+from services.scheduler.reminders import Reminders
+from services.scheduler.ticks import Scheduler
+from services.web.app import DevTools, WebDeps, create_app
+from services.web.health import ALL_CHECKS, HealthChecks
+from services.web.ops import create_ops_app
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("intake", "scheduler", "mailer", "web")
+REFERENCE_FILE = "reference-2026.yaml"
+WEBINARS_FILE = "webinars.yaml"
+
+
+@dataclass
+class Runtime:
+    """What the running services of one process share."""
+
+    settings: Settings
+    clock: VirtualClock
+    store: Store
+    bus: KafkaBus
+    bootstrap: str
+    journeys: dict[Track, Journey]
+    renderer: Renderer
+    tokens: Tokens
+    links: LinkMaker
+    smtp: SmtpTransport
+    broker: KafkaBroker
+    intake: Intake
+    scheduler: Scheduler
+    mailer: Mailer
+    jobs: scheduler_app.Ticker | None = None
+    web: uvicorn.Server | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def consumer_options(settings: Settings) -> ConsumerOptions:
+    return ConsumerOptions(
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=max(100, settings.kafka_session_timeout_ms // 5),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    names: Collection[str],
+    *,
+    clock: VirtualClock,
+    bootstrap: str,
+    smtp_url: str,
+    secret_keys: list[str],
+    dev: DevTools | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[Runtime]:
+    """Start the services `names` of this process; stop them on exit (in-flight work first)."""
+    await ensure_topics(bootstrap, partitions=settings.kafka_partitions)
+    store = Store.open(settings.database_url)
+    tokens = Tokens(secret_keys, clock)
+    links = LinkMaker(settings.public_url, tokens)
+    journeys = load_journeys(settings.journeys_dir)
+    renderer = Renderer(
+        settings.templates_dir, load_reference(settings.journeys_dir / REFERENCE_FILE)
+    )
+    smtp = SmtpTransport(smtp_url)
+    bus = KafkaBus(bootstrap)  # started last: nothing above leaves a client open
+    await bus.start()
+    # FastStream logs every message received and processed: kept at DEBUG
+    # on stop, FastStream waits up to `graceful_timeout` for the messages in flight
+    broker = KafkaBroker(
+        bootstrap,
+        client_id="premiers-mois",
+        logger=log,
+        log_level=logging.DEBUG,
+        graceful_timeout=settings.shutdown_grace_seconds,
+    )
+    options = consumer_options(settings)
+    booking_mails = BookingMails(renderer, links, mail_from=settings.mail_from)
+    journey_extras = JourneyExtras(booking_mails, clock)
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        bootstrap=bootstrap,
+        journeys=journeys,
+        renderer=renderer,
+        tokens=tokens,
+        links=links,
+        smtp=smtp,
+        broker=broker,
+        intake=Intake(store, journeys, clock),
+        scheduler=Scheduler(
+            store,
+            bus,
+            clock,
+            batch=settings.claim_batch,
+            redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
+            reminders=Reminders(store, booking_mails, smtp, clock, mail_from=settings.mail_from),
+            retention=timedelta(days=settings.retention_days),
+        ),
+        mailer=Mailer(
+            store,
+            renderer,
+            smtp,
+            links,
+            clock,
+            mail_from=settings.mail_from,
+            retry=retry,
+            extras=journey_extras,
+        ),
+    )
+    if "scheduler" in names or "web" in names:
+        # the webinar sessions of journeys/webinars.yaml, from today on the virtual clock
+        catalogue = load_catalogue(settings.journeys_dir / WEBINARS_FILE)
+        await seed_sessions(store, catalogue, clock.now())
+    if "intake" in names:
+        intake_app.register(broker, runtime.intake, bus, clock, options)
+    if "mailer" in names:
+        mailer_app.register(broker, runtime.mailer, bus, clock, options)
+    try:
+        if "intake" in names or "mailer" in names:
+            await broker.start()
+        if "scheduler" in names:
+            runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
+        web_deps = WebDeps(
+            settings=settings,
+            clock=clock,
+            store=store,
+            bus=bus,
+            renderer=renderer,
+            tokens=tokens,
+            links=links,
+            smtp=smtp,
+            dev=dev,
+            extras=journey_extras,
+        )
+        if "web" in names:
+            app = create_app(web_deps)
+            app.state.health = HealthChecks(ALL_CHECKS, bootstrap)
+            runtime.web, runtime.extras["web_task"] = await _serve(
+                app, settings.web_host, settings.web_port
+            )
+            runtime.extras["gauges_task"] = asyncio.create_task(
+                keep_refreshing(store, clock, bootstrap)
+            )
+        elif settings.ops_port is not None:
+            # a service without pages still answers probes and Prometheus
+            checks = ALL_CHECKS if "mailer" in names else ("store", "broker")
+            ops = create_ops_app(web_deps, HealthChecks(checks, bootstrap))
+            runtime.web, runtime.extras["web_task"] = await _serve(
+                ops, settings.ops_host, settings.ops_port
+            )
+        yield runtime
+    finally:
+        if "gauges_task" in runtime.extras:
+            runtime.extras["gauges_task"].cancel()
+        if runtime.web is not None:
+            runtime.web.should_exit = True
+            with contextlib.suppress(Exception):
+                await runtime.extras["web_task"]
+        if runtime.jobs is not None:
+            await runtime.jobs.stop()
+        await broker.stop()
+        with contextlib.suppress(Exception):
+            await runtime.scheduler.relay_outbox()
+        await bus.stop()
+        await smtp.close()
+        await store.close()
+
+
+async def _serve(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve `app` on host:port in this event loop; return once it listens."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError(f"the web server on {host}:{port} stopped at start")
+        await asyncio.sleep(0.02)
+    return server, task
+
+
+def _signals(stop: asyncio.Event) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_one(settings: Settings, name: str) -> None:
+    """`premiers-mois run NAME`: one service against external Kafka, database and SMTP."""
+    if not settings.kafka_bootstrap:
+        raise SettingsError(
+            "PM_KAFKA_BOOTSTRAP: required by `run` (the embedded broker is for `dev`)"
+        )
+    if not settings.smtp_url and name in ("mailer", "web"):
+        raise SettingsError("PM_SMTP_URL: required by `run` for the mailer and the web")
+    keys = settings.secret_keys()
+    clock = VirtualClock(settings.time_origin, settings.time_speed, anchor=settings.time_anchor)
+    stop = asyncio.Event()
+    _signals(stop)
+    async with running(
+        settings,
+        {name},
+        clock=clock,
+        bootstrap=settings.kafka_bootstrap,
+        smtp_url=settings.smtp_url or "smtp://127.0.0.1:25",
+        secret_keys=keys,
+    ):
+        log.info("service started", extra={"service": name})
+        await stop.wait()
+        log.info("stopping", extra={"service": name})
+
+
+def _saved_clock(var_dir: Path) -> datetime | None:
+    path = var_dir / "clock.json"
+    if not path.exists():
+        return None
+    return datetime.fromisoformat(json.loads(path.read_text())["now"])
+
+
+def _save_clock(var_dir: Path, clock: VirtualClock) -> None:
+    (var_dir / "clock.json").write_text(json.dumps({"now": clock.now().isoformat()}))
+
+
+async def run_dev(settings: Settings) -> None:
+    """`premiers-mois dev`: every service in one process, on embedded defaults."""
+    var = settings.var_dir
+    var.mkdir(parents=True, exist_ok=True)
+    keys = settings.secret_keys() if settings.secret_key else [dev_secret_key(var)]
+    await upgrade_async(settings.database_url)
+    # the virtual clock resumes where the last `make dev` left it
+    clock = VirtualClock(settings.time_origin or _saved_clock(var), settings.time_speed)
+    embedded: EmbeddedKafka | None = None
+    catcher: MailCatcher | None = None
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        embedded = EmbeddedKafka(log_file=var / "broker.log")
+        await embedded.start()
+        bootstrap = embedded.bootstrap
+        if "kafka_session_timeout_ms" not in settings.model_fields_set:
+            # the embedded broker takes half the session timeout to seat a consumer
+            # group: a short one starts `make dev` in seconds
+            settings = settings.model_copy(update={"kafka_session_timeout_ms": 2000})
+    smtp_url = settings.smtp_url
+    if not smtp_url:
+        catcher = MailCatcher(directory=var / "mailbox")
+        await catcher.start()
+        smtp_url = catcher.url
+    stop = asyncio.Event()
+    _signals(stop)
+    dev = DevTools(clock=clock, catcher=catcher, bootstrap=bootstrap)
+    try:
+        async with running(
+            settings,
+            SERVICES,
+            clock=clock,
+            bootstrap=bootstrap,
+            smtp_url=smtp_url,
+            secret_keys=keys,
+            dev=dev,
+        ):
+            print(
+                f"\npremiers-mois is running (virtual clock: {clock.now():%Y-%m-%d %H:%M} UTC, "
+                f"speed {clock.speed:g})\n"
+                f"  web, caught mails and the dev form: {settings.public_url}/\n"
+                f"  adviser console:                    {settings.public_url}/conseillers/\n"
+                f"  Kafka bootstrap:                    {bootstrap}\n"
+                f"  SMTP:                               {smtp_url}\n"
+                f"  store:                              {settings.database_url}\n"
+                "Ctrl-C stops; the next `make dev` resumes from the same state.\n",
+                flush=True,
+            )
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 5)
+                _save_clock(var, clock)
+    finally:
+        _save_clock(var, clock)
+        if catcher is not None:
+            await catcher.stop()
+        if embedded is not None:
+            await embedded.stop()

@@ -1,0 +1,35 @@
+"""Retention: personal data is erased a configurable time after a journey ended.
+
+Called from each scheduler tick; purges in batches, so a backlog (a first run, a
+long stop) is worked off over a few ticks without one long transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from services.core.clock import Clock
+from services.core.metrics import PERSONAL_DATA_PURGED
+from services.core.store.repository import Store
+from services.core.store.retention import purge_personal_data
+
+log = logging.getLogger(__name__)
+
+
+async def purge_expired(
+    store: Store, clock: Clock, retention: timedelta, *, batch: int = 500, rounds: int = 4
+) -> int:
+    """Erase the personal data of journeys ended more than `retention` ago (virtual
+    time); at most `batch` × `rounds` journeys per call. Returns how many were purged."""
+    total = 0
+    for _ in range(rounds):
+        async with store.transaction() as tx:
+            purged = await purge_personal_data(tx, clock.now() - retention, batch)
+        total += len(purged)
+        if purged:
+            PERSONAL_DATA_PURGED.inc(len(purged))
+            log.info("personal data purged", extra={"count": len(purged), "first": purged[0]})
+        if len(purged) < batch:
+            break
+    return total

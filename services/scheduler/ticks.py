@@ -1,0 +1,154 @@
+"""The scheduler's work, one tick at a time.
+
+A tick relays the outbox, claims the steps due on the virtual clock and
+publishes their `step.due`, re-emits what was never confirmed sent, and ends
+the journeys that have nothing left to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.core.broker.bus import EventBus, Outgoing
+from services.core.clock import Clock
+from services.core.events import StepDue, encode
+from services.core.lifecycle import end_enrollment
+from services.core.metrics import STEPS_EMITTED, STEPS_REDELIVERED
+from services.core.store.records import DueStep
+from services.core.store.repository import Store
+from services.core.topics import JOURNEY_EVENTS
+from services.scheduler.reminders import Reminders
+from services.scheduler.retention import purge_expired
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class TickReport:
+    relayed: int = 0
+    emitted: int = 0
+    redelivered: int = 0
+    completed: int = 0
+
+
+class Scheduler:
+    """Claims due steps from the store and emits them through the bus."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        batch: int = 500,
+        redeliver_after: timedelta = timedelta(minutes=15),
+        reminders: Reminders | None = None,
+        retention: timedelta = timedelta(days=365),
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+        self._batch = batch
+        self._redeliver_after = redeliver_after
+        self._reminders = reminders
+        self._retention = retention
+
+    async def tick(self) -> TickReport:
+        report = TickReport()
+        report.relayed += await self.relay_outbox()
+        report.emitted = await self.emit_due()
+        report.redelivered = await self.redeliver_unconfirmed()
+        report.completed = await self.complete_finished()
+        if self._reminders is not None:  # appointments and webinars
+            await self._reminders.send_due()
+        report.relayed += await self.relay_outbox()
+        await purge_expired(self._store, self._clock, self._retention, batch=self._batch)
+        return report
+
+    async def emit_due(self) -> int:
+        """Publish `step.due` for every step due by now, in batches: the next batch is
+        claimed while the last one is published (one publication at a time, in order)."""
+        total = 0
+        publishing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                now = self._clock.now()
+                async with self._store.transaction() as tx:
+                    claimed = await tx.claim_due(now, self._batch)
+                if publishing is not None:
+                    await publishing
+                publishing = asyncio.create_task(self._publish(claimed))
+                total += len(claimed)
+                if len(claimed) < self._batch:
+                    return total
+        finally:
+            if publishing is not None:
+                await publishing
+
+    async def redeliver_unconfirmed(self) -> int:
+        """Re-emit steps emitted long enough ago and still not confirmed sent
+        (the message was lost, or the mailer died): the mailer skips what it sent."""
+        total = 0
+        while True:
+            now = self._clock.now()
+            async with self._store.transaction() as tx:
+                claimed = await tx.claim_unconfirmed(now, now - self._redeliver_after, self._batch)
+            await self._publish(claimed)
+            total += len(claimed)
+            if claimed:
+                STEPS_REDELIVERED.inc(len(claimed))
+                log.warning("re-emitted unconfirmed steps", extra={"count": len(claimed)})
+            if len(claimed) < self._batch:
+                return total
+
+    async def relay_outbox(self) -> int:
+        """Publish the events written to the outbox, then forget them."""
+        total = 0
+        while True:
+            async with self._store.transaction() as tx:
+                events = await tx.take_outbox(self._batch)
+                await self._bus.publish_many(
+                    [Outgoing(e.topic, e.key, e.payload.encode()) for e in events]
+                )
+                await tx.delete_outbox([e.event_id for e in events])
+            total += len(events)
+            if len(events) < self._batch:
+                return total
+
+    async def complete_finished(self) -> int:
+        """End the journeys whose every step is sent, failed, skipped or cancelled."""
+        now = self._clock.now()
+        async with self._store.transaction() as tx:
+            finished = await tx.completed_enrollments(self._batch)
+            for enrollment in finished:
+                await end_enrollment(tx, enrollment, "completed", now)
+        return len(finished)
+
+    async def _publish(self, steps: list[DueStep]) -> None:
+        if not steps:
+            return
+        now = self._clock.now()
+        await self._bus.publish_many(
+            [
+                Outgoing(
+                    JOURNEY_EVENTS,
+                    step.siren,
+                    encode(
+                        StepDue(
+                            event_id=step.id,
+                            occurred_at=now,
+                            siren=step.siren,
+                            enrollment_id=step.enrollment_id,
+                            step_id=step.step_id,
+                            kind=step.kind,
+                            due_at=step.due_at,
+                        )
+                    ),
+                )
+                for step in steps
+            ]
+        )
+        STEPS_EMITTED.inc(len(steps))
