@@ -1,0 +1,107 @@
+"""Intake: N `business.created` events turned into enrollments with their planned steps.
+
+    .venv/bin/python bench/intake_bench.py [--events 100000]
+
+The events are published to `business.events` first (embedded broker); then the
+intake service starts as its own process (`premiers-mois run intake`, PostgreSQL)
+and the bench counts enrollments in the store until all N are there. The rate is
+taken from the first enrollment to the last (the consumer group's join is left out
+and reported apart); RSS is the intake process's peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import date, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from bench.support import (
+    MONDAY_MORNING,
+    Service,
+    business_created,
+    count,
+    embedded_kafka,
+    fresh_database,
+    result,
+    say,
+    service_env,
+    sirens,
+)
+from services.core.topics import BUSINESS_EVENTS
+
+
+async def publish_businesses(bootstrap: str, n: int, first_siren: int = 10_000_000) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    try:
+        numbers = sirens(first_siren)
+        pending = []
+        for number in range(n):
+            siren = next(numbers)
+            start = date(2026, 3, 2) + timedelta(days=number % 28)
+            pending.append(
+                await producer.send(
+                    BUSINESS_EVENTS,
+                    business_created(siren, number, start, MONDAY_MORNING),
+                    key=siren.encode(),
+                )
+            )
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    n = args.events
+    async with embedded_kafka() as bootstrap, fresh_database() as url:
+        say(f"intake: publishing {n} business.created")
+        await publish_businesses(bootstrap, n)
+        intake = Service("intake", service_env(bootstrap=bootstrap, database_url=url))
+        started = time.perf_counter()
+        first: float | None = None
+        done = 0
+        peak = 0.0
+        try:
+            while done < n:
+                intake.check()
+                await asyncio.sleep(0.2)
+                done = await count(url, "select count(*) from enrollments")
+                peak = max(peak, intake.peak_rss_mb())
+                if done and first is None:
+                    first = time.perf_counter()
+                if time.perf_counter() - started > args.timeout:
+                    break
+            finished = time.perf_counter()
+            cpu = intake.cpu_seconds()
+            steps = await count(url, "select count(*) from planned_steps")
+        finally:
+            intake.stop()
+    assert first is not None
+    rate = done / (finished - first) if finished > first else 0.0
+    say(f"intake: {done} enrollments, {steps} steps in {finished - first:.1f} s")
+    result(
+        "intake",
+        enrollments=done,
+        steps=steps,
+        rate=rate,
+        seconds=finished - first,
+        join_seconds=first - started,
+        rss_mb=peak,
+        cpu_seconds=cpu,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

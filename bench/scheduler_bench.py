@@ -1,0 +1,122 @@
+"""Scheduler: due steps claimed from PostgreSQL and published as `step.due`.
+
+    .venv/bin/python -m bench.scheduler_bench [--steps 200000] [--batch N]
+
+The store holds `--steps` planned steps, all due (seeded with COPY). The real
+`Scheduler.emit_due` (claims with SKIP LOCKED, marks them emitted, publishes
+through `KafkaBus`, acks=all) runs until none is left: steps/s. In the same run, a
+raw aiokafka producer (acks=all, the same settings as `KafkaBus`) publishes the
+same number of messages of the same size and keys, all sent before any is
+awaited: the ceiling of the broker on this machine. The ratio compares the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+
+from aiokafka import AIOKafkaProducer
+
+from bench.seed import seed
+from bench.support import (
+    MONDAY_MORNING,
+    count,
+    embedded_kafka,
+    fresh_database,
+    result,
+    say,
+)
+from services.core.broker.bus import KafkaBus
+from services.core.clock import VirtualClock
+from services.core.events import StepDue, encode
+from services.core.settings import Settings
+from services.core.store.repository import Store
+from services.core.topics import JOURNEY_EVENTS
+from services.scheduler.ticks import Scheduler
+
+
+async def raw_producer_rate(bootstrap: str, keys: list[str], payload: bytes) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=15000,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(JOURNEY_EVENTS, payload, key=key.encode()) for key in keys]
+        for future in futures:
+            await future
+        return len(keys) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--per-enrollment", type=int, default=10)
+    parser.add_argument(
+        "--batch", type=int, default=None, help="claim batch (default: PM_CLAIM_BATCH's default)"
+    )
+    args = parser.parse_args()
+    batch = args.batch or Settings.model_fields["claim_batch"].default
+    enrollments = args.steps // args.per_enrollment
+    load = os.getloadavg()[0]
+    async with embedded_kafka() as bootstrap, fresh_database() as url:
+        say(f"scheduler: seeding {enrollments * args.per_enrollment} due steps")
+        keys = await seed(url, enrollments, args.per_enrollment, due_at=MONDAY_MORNING)
+        steps = len(keys)
+        sample = StepDue(
+            event_id=keys[0][0],
+            occurred_at=MONDAY_MORNING,
+            siren=keys[0][1],
+            enrollment_id=keys[0][2],
+            step_id="letter-01",
+            kind="letter",
+            due_at=MONDAY_MORNING,
+        )
+        payload = encode(sample)
+        say("scheduler: raw producer")
+        raw_rate = await raw_producer_rate(bootstrap, [siren for _k, siren, _e in keys], payload)
+
+        store = Store.open(url)
+        bus = KafkaBus(bootstrap)
+        await bus.start()
+        clock = VirtualClock(MONDAY_MORNING, speed=0)
+        scheduler = Scheduler(store, bus, clock, batch=batch)
+        say(f"scheduler: emit_due, batch {batch}")
+        try:
+            started = time.perf_counter()
+            cpu = time.process_time()
+            emitted = await scheduler.emit_due()
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+        finally:
+            await bus.stop()
+            await store.close()
+        left = await count(url, "select count(*) from planned_steps where status = 'planned'")
+    rate = emitted / seconds
+    say(f"scheduler: {emitted} steps in {seconds:.1f} s; raw producer {raw_rate:,.0f}/s")
+    result(
+        "scheduler",
+        steps=steps,
+        emitted=emitted,
+        left=left,
+        rate=rate,
+        raw_rate=raw_rate,
+        ratio=rate / raw_rate,
+        batch=batch,
+        seconds=seconds,
+        cpu_seconds=cpu,
+        payload_bytes=len(payload),
+        load=load,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
