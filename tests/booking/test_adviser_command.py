@@ -1,0 +1,55 @@
+"""`premiers-mois adviser add EMAIL` creates an adviser account from a password on stdin;
+run again, it changes the password."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+from services.core.store import booking as booking_store
+from services.core.store.migrate import upgrade
+from services.core.store.repository import Store
+from services.web.console.auth import password_matches
+
+
+def adviser_of(url: str, email: str) -> booking_store.Adviser | None:
+    async def read() -> booking_store.Adviser | None:
+        store = Store.open(url)
+        try:
+            async with store.transaction() as tx:
+                return await booking_store.adviser_by_email(tx, email)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_an_operator_creates_sophies_account_then_changes_her_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    monkeypatch.setenv("PM_DATABASE_URL", url)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("une phrase de passe solide\n"))
+    assert main(["adviser", "add", "Sophie.Lefevre@urssaf.example.fr", "--name", "Sophie"]) == 0
+    assert "compte conseiller créé : sophie.lefevre@urssaf.example.fr" in capsys.readouterr().out
+    sophie = adviser_of(url, "sophie.lefevre@urssaf.example.fr")
+    assert sophie is not None and sophie.name == "Sophie"
+    assert password_matches(sophie.password_hash, "une phrase de passe solide")
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("une autre phrase, plus longue\n"))
+    assert main(["adviser", "add", "sophie.lefevre@urssaf.example.fr"]) == 0
+    assert "mot de passe changé" in capsys.readouterr().out
+    sophie = adviser_of(url, "sophie.lefevre@urssaf.example.fr")
+    assert sophie is not None
+    assert password_matches(sophie.password_hash, "une autre phrase, plus longue")
+
+    # a short password is refused, and nothing changes
+    monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
+    assert main(["adviser", "add", "sophie.lefevre@urssaf.example.fr"]) == 2
+    assert "12 caractères" in capsys.readouterr().err

@@ -1,0 +1,226 @@
+"""Sophie, adviser in Caen, works from the console: she opens slots (once, or every week),
+sees who booked, answers the inbox by booking or offering slots, edits a webinar session
+and reads the dashboard."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from services.core import agenda
+from services.core.catcher import MailCatcher
+from services.core.events import step_due_event_id
+from services.core.lifecycle import end_enrollment
+from services.core.store import booking as booking_store
+from services.core.store.repository import Store
+from tests.booking.conftest import NOW, add_adviser, enroll, open_slot
+from tests.booking.test_webinars import Invitation
+from tests.booking.web import Web, adviser_account, body_text, client, hidden, sign_in, web_app
+
+
+@pytest.fixture
+async def web(store: Store, catcher: MailCatcher) -> AsyncIterator[Web]:
+    async with web_app(store, catcher, NOW) as running:
+        yield running
+
+
+@pytest.fixture
+async def sophie(web: Web) -> AsyncIterator[httpx.AsyncClient]:
+    email = await adviser_account(web)
+    async with client(web) as http:
+        assert (await sign_in(http, email)).status_code == 303
+        yield http
+
+
+async def post_form(
+    http: httpx.AsyncClient, page: str, action: str, **fields: str
+) -> httpx.Response:
+    csrf = hidden((await http.get(page)).text, "csrf")
+    return await http.post(action, data={"csrf": csrf, **fields})
+
+
+async def test_sophie_opens_a_weekly_slot_and_sees_it_repeat_every_week(
+    web: Web, sophie: httpx.AsyncClient, store: Store
+) -> None:
+    # every Thursday at 14:00, phone, Calvados, two people, for four weeks
+    opened = await post_form(
+        sophie, "/conseillers/creneaux", "/conseillers/creneaux",
+        jour="2026-03-05", heure="14:00", duree="30", canal="phone",
+        departement="14", places="2", semaines="4",
+    )  # fmt: skip
+    assert opened.status_code == 303
+    page = await sophie.get(opened.headers["location"])
+    assert "4 créneau(x) ouvert(s)" in page.text
+    assert page.text.count('class="creneau"') == 4
+    # at 14:00 Paris time, before and after the change to summer time (29 March)
+    async with store.transaction() as tx:
+        slots = await booking_store.upcoming_slots(tx, NOW)
+    assert [s.starts_at.strftime("%d %H:%M") for s in slots] == [
+        "05 13:00", "12 13:00", "19 13:00", "26 13:00",
+    ]  # fmt: skip
+    opened = await post_form(
+        sophie, "/conseillers/creneaux", "/conseillers/creneaux",
+        jour="2026-03-26", heure="14:00", duree="30", canal="video",
+        departement="14", places="1", semaines="2",
+    )  # fmt: skip
+    async with store.transaction() as tx:
+        later = [s for s in await booking_store.upcoming_slots(tx, NOW) if s.channel == "video"]
+    assert [s.starts_at.strftime("%m-%d %H:%M") for s in later] == ["03-26 13:00", "04-02 12:00"]
+
+
+async def test_sophie_answers_a_request_by_offering_two_slots_and_jeanne_accepts_one(
+    web: Web, sophie: httpx.AsyncClient, store: Store, catcher: MailCatcher
+) -> None:
+    await post_form(
+        sophie, "/conseillers/creneaux", "/conseillers/creneaux",
+        jour="2026-03-05", heure="10:00", duree="30", canal="phone",
+        departement="14", places="1", semaines="2",
+    )  # fmt: skip
+    jeanne = await enroll(store)
+    await agenda.ask_for_adviser(store, NOW, enrollment_id=jeanne, note="Mes cotisations")
+
+    # the inbox shows Jeanne's request
+    inbox = await sophie.get("/conseillers/demandes")
+    assert "Demande de rendez-vous" in inbox.text and "Mes cotisations" in inbox.text
+    person_page = f"/conseillers/personnes/{jeanne}"
+    page = await sophie.get(person_page)
+    slot_ids = re.findall(r'name="creneaux" value="([^"]+)"', page.text)
+    assert len(slot_ids) == 2
+
+    # she offers both slots: Jeanne gets a mail whose button shows them
+    csrf = hidden(page.text, "csrf")
+    offered = await sophie.post(
+        f"{person_page}/proposer", data={"csrf": csrf, "creneaux": slot_ids}
+    )
+    assert offered.status_code == 303
+    (offer_mail,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
+    link = re.search(r"http://\S+/rendez-vous/offre/\S+", body_text(offer_mail))
+    assert link
+    async with client(web) as jeanne_browser:
+        offer_page = await jeanne_browser.get(link.group(0).replace("http://127.0.0.1:8000", ""))
+        assert offer_page.text.count("Accepter ce rendez-vous") == 2
+        # one click accepts the second slot
+        accepted = await jeanne_browser.post(
+            link.group(0).replace("http://127.0.0.1:8000", ""), data={"creneau": slot_ids[1]}
+        )
+        assert "Votre rendez-vous est réservé" in accepted.text
+    await catcher.wait_for(lambda ms: len(ms) >= 2)
+
+    # Sophie sees the booking, and the request left the inbox
+    home = await sophie.get("/conseillers/")
+    assert "Jeanne Martin" in home.text and "jeu. 12 mars 2026 à 10:00" in home.text
+    assert "Mes cotisations" not in (await sophie.get("/conseillers/demandes")).text
+
+
+async def test_sophie_books_for_a_person_whose_offer_went_unanswered(
+    web: Web, sophie: httpx.AsyncClient, store: Store, catcher: MailCatcher
+) -> None:
+    await post_form(
+        sophie, "/conseillers/creneaux", "/conseillers/creneaux",
+        jour="2026-03-16", heure="15:00", duree="45", canal="video",
+        departement="14", places="1", semaines="1",
+    )  # fmt: skip
+    jeanne = await enroll(store)
+    # the journey's payment-difficulty offer was sent to Jeanne, who did not answer
+    async with store.transaction() as tx:
+        key = step_due_event_id(jeanne, "appointment-payment-difficulties")
+        await tx.insert_steps(
+            jeanne,
+            [Invitation("appointment-payment-difficulties", "", kind="appointment_offer",
+                        template="appointment_offer")],
+            ids=[key],
+        )  # fmt: skip
+        await tx.finish_send(key, NOW)
+    assert "Difficultés de paiement" not in (await sophie.get("/conseillers/demandes")).text
+    web.clock.advance(timedelta(days=4))
+    await sign_in(sophie, "sophie.lefevre@urssaf.example.fr")  # a new working day
+    inbox = await sophie.get("/conseillers/demandes")
+    assert "Difficultés de paiement" in inbox.text
+
+    page = await sophie.get(f"/conseillers/personnes/{jeanne}")
+    (slot_id,) = re.findall(r'name="creneaux" value="([^"]+)"', page.text)
+    booked = await sophie.post(
+        f"/conseillers/personnes/{jeanne}/reserver",
+        data={"csrf": hidden(page.text, "csrf"), "creneau": slot_id},
+    )
+    assert "Rendez-vous réservé" in (await sophie.get(booked.headers["location"])).text
+    (confirmation,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
+    assert confirmation.subject.startswith("Rendez-vous confirmé")
+    assert "Difficultés de paiement" not in (await sophie.get("/conseillers/demandes")).text
+
+
+async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
+    web: Web, sophie: httpx.AsyncClient, store: Store
+) -> None:
+    saved = await post_form(
+        sophie, "/conseillers/webinaires", "/conseillers/webinaires",
+        id="", sujet="declaration", titre="Déclarer son chiffre d'affaires",
+        jour="2026-03-12", heure="17:30", duree="60", places="40",
+        lien="https://webinaires.example.fr/declaration",
+    )  # fmt: skip
+    assert saved.status_code == 303
+    async with store.transaction() as tx:
+        (created,) = await booking_store.sessions(tx)
+    assert created.starts_at.strftime("%Y-%m-%d %H:%M") == "2026-03-12 16:30"
+    edit = await sophie.get(f"/conseillers/webinaires/{created.id}")
+    assert 'value="40"' in edit.text
+    await sophie.post(
+        "/conseillers/webinaires",
+        data={
+            "csrf": hidden(edit.text, "csrf"), "id": created.id, "sujet": "declaration",
+            "titre": created.title, "jour": "2026-03-12", "heure": "18:00", "duree": "60",
+            "places": "25", "lien": created.join_url,
+        },
+    )  # fmt: skip
+    async with store.transaction() as tx:
+        (changed,) = await booking_store.sessions(tx)
+    assert changed.seats == 25 and changed.starts_at.strftime("%H:%M") == "17:00"
+
+    # three people of the AE track: two letters sent, one failed, one unsubscribed
+    reader = await letters(store, welcome="sent", letter_01="sent")
+    await letters(store, welcome="sent", letter_01="failed")
+    # the reader of letter 1 books an appointment the day after it
+    slot = await open_slot(store, await add_adviser(store), starts_at=NOW + timedelta(days=5))
+    await agenda.book(
+        store, NOW + timedelta(days=2), enrollment_id=reader, slot_id=slot, source="person"
+    )
+    await letters(store, welcome="sent", unsubscribe=True)
+    dashboard = await sophie.get("/conseillers/tableau-de-bord")
+    assert dashboard.status_code == 200
+    assert "Auto-entrepreneurs" in dashboard.text and "<svg" in dashboard.text
+    row = r"<tr><td>([\w-]+)</td>" + r"<td>(\d+)</td>" * 5 + "</tr>"
+    rows = re.findall(row, dashboard.text)
+    # step, sent, failed, then right after it: unsubscribes, appointments, registrations
+    assert rows == [
+        ("welcome", "3", "0", "1", "0", "0"),
+        ("letter-01", "1", "1", "0", "1", "0"),
+    ]
+
+
+async def letters(
+    store: Store, *, welcome: str, letter_01: str | None = None, unsubscribe: bool = False
+) -> None:
+    person = await enroll(store, email=f"{welcome}{letter_01}{unsubscribe}@example.fr")
+    plans = [Invitation("welcome", "", kind="letter", template="welcome")]
+    if letter_01:
+        plans.append(
+            Invitation("letter-01", "", kind="letter", template="letter_01_online_account",
+                       due_at=NOW + timedelta(days=1))
+        )  # fmt: skip
+    keys = [step_due_event_id(person, p.step_id) for p in plans]
+    async with store.transaction() as tx:
+        await tx.insert_steps(person, plans, ids=keys)
+        for key, outcome in zip(keys, [welcome, letter_01], strict=False):
+            if outcome == "sent":
+                await tx.finish_send(key, NOW + timedelta(days=keys.index(key)))
+            else:
+                await tx.fail_send(key, "550 no such user", NOW + timedelta(days=1))
+        if unsubscribe:
+            enrollment = await tx.enrollment(person)
+            assert enrollment is not None
+            await end_enrollment(tx, enrollment, "unsubscribed", NOW + timedelta(days=2))
+    return person

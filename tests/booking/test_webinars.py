@@ -1,0 +1,192 @@
+"""Webinar invitations offer the next sessions that still have a seat; registration takes
+one click from the mail and sends a calendar invitation; no second invitation on a topic
+once registered, and no invitation when every session is full."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from services.core import agenda
+from services.core.booking_mail import BookingMails, JourneyExtras
+from services.core.catcher import MailCatcher
+from services.core.events import step_due_event_id
+from services.core.store import booking as booking_store
+from services.core.store.repository import Store
+from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
+from services.mailer.deliver import Mailer, RetryPolicy
+from tests.booking.conftest import NOW, enroll
+from tests.booking.web import ROOT, Web, body_text, calendar_of, client, web_app
+
+TUESDAY_10AM = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    step_id: str
+    topic: str
+    kind: str = "webinar_invitation"
+    template: str = "webinar_invitation"
+    theme: int | None = None
+    due_at: datetime = NOW
+    deadline: date | None = None
+
+
+@pytest.fixture
+async def web(store: Store, catcher: MailCatcher) -> AsyncIterator[Web]:
+    async with web_app(store, catcher, NOW) as running:
+        yield running
+
+
+def mailer(web: Web) -> Mailer:
+    mails = BookingMails(web.renderer, web.links, mail_from=web.deps.settings.mail_from)
+    return Mailer(
+        web.store,
+        web.renderer,
+        web.deps.smtp,
+        web.links,
+        web.clock,
+        mail_from=web.deps.settings.mail_from,
+        retry=RetryPolicy(delays=()),
+        extras=JourneyExtras(mails, web.clock),
+    )
+
+
+async def plan_invitations(store: Store, enrollment_id: str, *steps: Invitation) -> list[str]:
+    keys = [step_due_event_id(enrollment_id, s.step_id) for s in steps]
+    async with store.transaction() as tx:
+        await tx.insert_steps(enrollment_id, list(steps), ids=keys)
+    return keys
+
+
+async def session(store: Store, session_id: str, starts_at: datetime, seats: int) -> None:
+    async with store.transaction() as tx:
+        await booking_store.save_session(
+            tx,
+            session_id=session_id,
+            topic="online_account",
+            title="Bien démarrer avec votre compte en ligne",
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=1),
+            join_url=f"https://webinaires.example.fr/{session_id}",
+            seats=seats,
+            now=NOW,
+        )
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invited_again(
+    web: Web, store: Store, catcher: MailCatcher
+) -> None:
+    # three sessions on the online account; the first is already full
+    await session(store, "full", TUESDAY_10AM, seats=1)
+    await session(store, "open-1", TUESDAY_10AM + timedelta(days=7), seats=20)
+    await session(store, "open-2", TUESDAY_10AM + timedelta(days=14), seats=20)
+    karim = await enroll(store, first_name="Karim", email="karim@example.fr")
+    await agenda.register(store, NOW, enrollment_id=karim, session_id="full")
+    jeanne = await enroll(store)
+    first, again = await plan_invitations(
+        store,
+        jeanne,
+        Invitation("webinar-online-account", "online_account"),
+        Invitation("webinar-online-account-again", "online_account"),
+    )
+
+    # her invitation offers the two sessions with seats, not the full one
+    assert await mailer(web).deliver(first) == "sent"
+    (invitation,) = catcher.mails
+    text = body_text(invitation)
+    links = re.findall(r"http://\S+/webinaires/inscription/\S+", text)
+    assert [path_of(link).split("/")[3] for link in links] == ["open-1", "open-2"]
+    assert "mardi 17 mars 2026" in text
+
+    async with client(web) as http:
+        # the link opens a page with one button; opening it registers nobody
+        page = await http.get(path_of(links[0]))
+        assert "Confirmer mon inscription" in page.text
+        async with store.transaction() as tx:
+            assert await booking_store.registration_on_topic(tx, jeanne, "online_account") is None
+        done = await http.post(path_of(links[0]))
+        assert "Votre inscription est confirmée" in done.text
+        # the confirmation carries the calendar invitation, in UTC
+        mails = await catcher.wait_for(lambda ms: len(ms) >= 2)
+        confirmation = mails[1]
+        assert confirmation.subject.startswith("Inscription confirmée")
+        invite = calendar_of(confirmation)
+        (event,) = invite.walk("VEVENT")
+        assert invite["METHOD"] == "REQUEST"
+        assert event.decoded("DTSTART") == TUESDAY_10AM + timedelta(days=7)
+        assert event["DTSTART"].to_ical() == b"20260317T090000Z"
+        # the join link leads to the session
+        join = re.search(r"http://\S+/webinaires/rejoindre/\S+", body_text(confirmation))
+        assert join
+        joined = await http.get(path_of(join.group(0)))
+        assert joined.status_code == 303
+        assert joined.headers["location"] == "https://webinaires.example.fr/open-1"
+        # clicking again registers nothing more
+        await http.post(path_of(links[1]))
+    assert len(catcher.mails) == 2
+
+    # the next invitation on the same topic is skipped: no mail
+    assert await mailer(web).deliver(again) == "skipped"
+    async with store.transaction() as tx:
+        statuses = {s.step_id: s.status for s in await tx.steps(jeanne)}
+    assert statuses == {"webinar-online-account": "sent", "webinar-online-account-again": "skipped"}
+    assert len(catcher.mails) == 2
+
+
+async def test_no_invitation_when_every_session_of_the_topic_is_full(
+    web: Web, store: Store, catcher: MailCatcher
+) -> None:
+    await session(store, "full", TUESDAY_10AM, seats=1)
+    karim = await enroll(store, first_name="Karim", email="karim@example.fr")
+    await agenda.register(store, NOW, enrollment_id=karim, session_id="full")
+    jeanne = await enroll(store)
+    (step,) = await plan_invitations(
+        store, jeanne, Invitation("webinar-online-account", "online_account")
+    )
+
+    assert await mailer(web).deliver(step) == "skipped"
+    assert catcher.mails == []
+
+
+async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits(
+    store: Store,
+) -> None:
+    catalogue = load_catalogue(ROOT / "journeys" / "webinars.yaml")
+    assert catalogue is not None
+    planned = plan_sessions(catalogue, date(2026, 3, 2))
+    online = [s for s in planned if s.topic == "online_account"]
+    # Tuesdays at 10:00 in Paris: 09:00 UTC in winter, 08:00 UTC in summer
+    assert online[0].starts_at == TUESDAY_10AM - timedelta(days=7)
+    assert datetime(2026, 4, 7, 8, 0, tzinfo=UTC) in [s.starts_at for s in online]
+    assert {s.topic for s in planned} == {"online_account", "declaration", "social_protection"}
+
+    await seed_sessions(store, catalogue, NOW)
+    # an adviser changes a session's seats; seeding again keeps the change
+    first = online[0].id
+    async with store.transaction() as tx:
+        found = await booking_store.session(tx, first)
+        assert found is not None
+        await booking_store.save_session(
+            tx,
+            session_id=first,
+            topic=found.topic,
+            title=found.title,
+            starts_at=found.starts_at,
+            ends_at=found.ends_at,
+            join_url=found.join_url,
+            seats=12,
+            now=NOW,
+        )
+    await seed_sessions(store, catalogue, NOW)
+    async with store.transaction() as tx:
+        kept = await booking_store.session(tx, first)
+    assert kept is not None and kept.seats == 12

@@ -1,0 +1,132 @@
+"""The web app of the booking stories, in-process: a store, an SMTP catcher, the clock stopped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from functools import lru_cache
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from icalendar import Calendar
+
+from services.core.broker.bus import MemoryBus
+from services.core.catcher import CaughtMail, MailCatcher
+from services.core.clock import VirtualClock
+from services.core.links import LinkMaker
+from services.core.mail.reference import load_reference
+from services.core.mail.render import Renderer
+from services.core.settings import Settings
+from services.core.smtp import SmtpTransport
+from services.core.store.repository import Store
+from services.core.tokens import Tokens
+from services.web.app import WebDeps, create_app
+from services.web.console.auth import create_adviser
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "booking-test-secret"
+PUBLIC_URL = "http://127.0.0.1:8000"
+PASSWORD = "un mot de passe bien long"
+
+
+@dataclass
+class Web:
+    app: FastAPI
+    deps: WebDeps
+    clock: VirtualClock
+    store: Store
+    catcher: MailCatcher
+    renderer: Renderer
+    links: LinkMaker
+
+
+@lru_cache(maxsize=1)
+def renderer() -> Renderer:
+    """Compiled once for the session (MJML compilation takes a second or two)."""
+    return Renderer(
+        ROOT / "templates" / "emails", load_reference(ROOT / "journeys" / "reference-2026.yaml")
+    )
+
+
+@asynccontextmanager
+async def web_app(
+    store: Store, catcher: MailCatcher, origin: datetime, public_url: str = PUBLIC_URL
+) -> AsyncIterator[Web]:
+    clock = VirtualClock(origin, speed=0)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url="sqlite+aiosqlite:///unused.db",
+        secret_key=SECRET,
+        public_url=public_url,
+        journeys_dir=ROOT / "journeys",
+        templates_dir=ROOT / "templates" / "emails",
+    )
+    tokens = Tokens([SECRET], clock)
+    links = LinkMaker(public_url, tokens)
+    smtp = SmtpTransport(catcher.url)
+    mails = renderer()
+    deps = WebDeps(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=MemoryBus(),
+        renderer=mails,
+        tokens=tokens,
+        links=links,
+        smtp=smtp,
+    )
+    try:
+        yield Web(create_app(deps), deps, clock, store, catcher, mails, links)
+    finally:
+        await smtp.close()
+
+
+def client(web: Web) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web.app), base_url=PUBLIC_URL, follow_redirects=False
+    )
+
+
+async def adviser_account(web: Web, email: str = "sophie.lefevre@urssaf.example.fr") -> str:
+    await create_adviser(web.store, email, "Sophie Lefèvre", PASSWORD, web.clock.now())
+    return email
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    page = await http.get("/conseillers/connexion")
+    csrf = hidden(page.text, "csrf")
+    return await http.post(
+        "/conseillers/connexion", data={"email": email, "password": password, "csrf": csrf}
+    )
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden field {name}"
+    return match.group(1)
+
+
+def body_text(mail: CaughtMail) -> str:
+    part = mail.parsed().get_body(preferencelist=("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+def link_in(mail: CaughtMail, pattern: str) -> str:
+    match = re.search(pattern, body_text(mail))
+    assert match, f"no link {pattern} in the mail"
+    return match.group(0)
+
+
+def calendar_of(mail: CaughtMail) -> Calendar:
+    for part in mail.parsed().iter_attachments():
+        if part.get_content_type() == "text/calendar":
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            return Calendar.from_ical(data)
+    raise AssertionError("no calendar attached")

@@ -1,0 +1,87 @@
+"""A bad setting stops the start with one line that names the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.core.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PM_WEB_PORT", "huit-mille"),
+        ("PM_WEB_PORT", "70000"),
+        ("PM_SMTP_URL", "http://mail.example.fr"),
+        ("PM_SMTP_URL", "smtp://mail.example.fr:port"),
+        ("PM_PUBLIC_URL", "premiers-mois.example.fr"),
+        ("PM_DATABASE_URL", "mysql://localhost/pm"),
+        ("PM_TIME_SPEED", "-1"),
+        ("PM_TIME_ORIGIN", "2026-03-02T09:00:00"),
+        ("PM_TIME_ORIGIN", "lundi"),
+        ("PM_KAFKA_BOOTSTRAP", "kafka"),
+    ],
+)
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as stopped:
+        load_settings(_env_file=None)
+    message = str(stopped.value)
+    assert message.startswith(f"{variable}: ")
+    assert "\n" not in message
+
+
+def test_the_defaults_are_the_contracts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PM_"):
+            monkeypatch.delenv(name)
+    settings = load_settings(_env_file=None)
+    assert settings.database_url == "sqlite+aiosqlite:///var/premiers-mois.db"
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.mail_from == "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"
+    assert (settings.web_host, settings.web_port, settings.time_speed) == ("127.0.0.1", 8000, 1.0)
+    assert settings.kafka_bootstrap is None
+    assert settings.smtp_url is None
+
+
+def run_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_refuses_to_start_without_kafka() -> None:
+    result = run_command("run", "intake", PM_SECRET_KEY="k")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "premiers-mois: PM_KAFKA_BOOTSTRAP: required by `run` (the embedded broker is for `dev`)"
+    ]
+
+
+def test_run_refuses_to_start_without_a_secret_key() -> None:
+    result = run_command("run", "intake", PM_KAFKA_BOOTSTRAP="127.0.0.1:9")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "premiers-mois: PM_SECRET_KEY: required"
+
+
+def test_a_bad_port_stops_the_start_with_one_line() -> None:
+    result = run_command("dev", PM_WEB_PORT="abc")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("premiers-mois: PM_WEB_PORT: ")

@@ -1,0 +1,1 @@
+"""Tests of the journeys: date rules, send window, loader, planner, commands."""

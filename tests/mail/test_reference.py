@@ -1,0 +1,88 @@
+"""Every figure a letter states comes from the dated reference file, with its source."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.core.mail.french import number_fr
+from services.core.mail.reference import ReferenceError, load_reference, parse_reference
+from services.core.mail.render import RenderedMail
+from tests.mail.conftest import EVERY_MAIL, REFERENCE
+
+UNITS = r"€|%|jours?|mois|heures?|semaines?|ans|années?"
+FIGURE = re.compile(
+    rf"(\d[\d\u202f]*(?:,\d+)?)[\u00a0 ](?:{UNITS})\b|(\d[\d\u202f]*(?:,\d+)?)\u00a0€"
+)
+
+
+def figures_in(text: str) -> set[str]:
+    return {left or right for left, right in FIGURE.findall(text)}
+
+
+def reference_numbers(reference: dict[str, Any]) -> set[str]:
+    return {
+        number_fr(value)
+        for name, value in reference.items()
+        if name in reference["units"] and isinstance(value, int | float)
+    }
+
+
+@pytest.mark.parametrize(("name", "track"), EVERY_MAIL)
+def test_each_figure_in_a_mail_exists_in_the_reference_file(
+    rendered: dict[tuple[str, str], RenderedMail],
+    reference: dict[str, Any],
+    name: str,
+    track: str,
+) -> None:
+    known = reference_numbers(reference)
+    for figure in figures_in(rendered[(name, track)].text):
+        assert figure in known, f"{name} ({track}) states {figure!r}, not in the reference file"
+
+
+def test_the_letters_state_the_figures_of_the_seed(
+    rendered: dict[tuple[str, str], RenderedMail],
+) -> None:
+    letter = rendered[("letter_07_payment_difficulties", "ae")].text
+    assert "6\u202f000\u00a0€" in letter  # AFE maximum
+    assert "2\u202f000\u00a0€" in letter  # CPSTI emergency aid maximum
+    assert "48 heures" in letter
+
+
+def test_every_figure_of_the_reference_has_a_source_and_a_unit() -> None:
+    raw = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
+    for name, figure in raw["figures"].items():
+        assert figure["source"], name
+        assert figure["unit"], name
+    assert str(raw["valid_from"]).startswith(str(raw["year"]))
+
+
+def test_a_figure_without_a_source_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "reference.yaml"
+    path.write_text(
+        "year: 2027\nvalid_from: 2027-01-01\nfigures:\n  afe_max: {value: 6000, unit: euros}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ReferenceError, match=r"afe_max.*source"):
+        load_reference(path)
+
+
+def test_a_figure_with_an_unknown_unit_is_refused() -> None:
+    raw = {
+        "year": 2027,
+        "valid_from": "2027-01-01",
+        "figures": {"x": {"value": 1, "unit": "kg", "source": "s"}},
+    }
+    with pytest.raises(ReferenceError, match="unknown unit"):
+        parse_reference(raw)
+
+
+def test_help_departments_come_without_invented_links(reference: dict[str, Any]) -> None:
+    assert set(reference["help_departments"]) == {"14", "27", "50", "61", "76"}
+    for department in reference["help_departments"].values():
+        url = department["url"]
+        assert url is None or url.startswith("https://")

@@ -1,0 +1,136 @@
+"""Batches and concurrency that carry the load keep the guarantees of one at a time:
+the intake's batch enrolls as one by one would, the mailer's concurrent handler keeps
+each business's steps in order, and the SMTP pool delivers every mail once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.core.catcher import MailCatcher
+from services.core.clock import VirtualClock
+from services.core.journeys.loader import load_journeys
+from services.core.smtp import SmtpTransport
+from services.core.store.repository import Store
+from services.intake.enroll import Intake
+from services.mailer.concurrent import ConcurrentHandler
+from tests.support import as_bytes, business_created, new_siren
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = Store.open(database_url)
+    yield opened
+    await opened.close()
+
+
+def intake(store: Store) -> Intake:
+    return Intake(store, load_journeys(ROOT / "journeys"), VirtualClock(NOW, speed=0))
+
+
+async def plan_of(store: Store, siren: str) -> list[tuple[str, datetime]]:
+    async with store.transaction() as tx:
+        enrollment = await tx.active_enrollment(siren)
+        assert enrollment is not None
+        return [(step.step_id, step.due_at) for step in await tx.steps(enrollment.id)]
+
+
+async def test_a_batch_of_new_businesses_enrolls_each_once_as_one_by_one_would(
+    store: Store, tmp_path: Path
+) -> None:
+    jeanne = business_created(email="jeanne.caen@example.fr")
+    paul = business_created(email="paul.lyon@example.fr", regime="classic", first_name="Paul")
+    batch = [
+        as_bytes(jeanne),
+        b"{not json",
+        as_bytes(paul),
+        as_bytes(jeanne),  # the registry sent it twice
+        as_bytes({**business_created(siren=paul["siren"]), "event_id": "another-event"}),
+    ]
+
+    rejected = await intake(store).process_batch(batch)
+
+    # the broken message goes to the dead letters, named by its place in the batch
+    assert [r.index for r in rejected] == [1]
+    async with store.transaction() as tx:
+        counts = await tx.count_enrollments()
+    assert counts == {"active": 2}  # Jeanne once, Paul once
+
+    # the same plan as the one-at-a-time path gives, on another database
+    alone = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
+    from services.core.store.migrate import upgrade_async
+
+    await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
+    try:
+        await intake(alone).process(as_bytes(jeanne))
+        assert await plan_of(store, jeanne["siren"]) == await plan_of(alone, jeanne["siren"])
+    finally:
+        await alone.close()
+
+
+async def test_a_batch_seen_again_after_a_crash_changes_nothing(store: Store) -> None:
+    events = [as_bytes(business_created(email=f"p{i}@example.fr")) for i in range(5)]
+    await intake(store).process_batch(events)
+    async with store.transaction() as tx:
+        before = await tx.count_steps()
+
+    await intake(store).process_batch(events)  # redelivered: the offsets were not committed
+
+    async with store.transaction() as tx:
+        assert await tx.count_enrollments() == {"active": 5}
+        assert await tx.count_steps() == before
+
+
+async def test_each_business_keeps_its_order_while_others_go_alongside() -> None:
+    seen: list[tuple[str, int]] = []
+    in_flight = 0
+    most = 0
+
+    async def handle(raw: bytes) -> None:
+        nonlocal in_flight, most
+        data = json.loads(raw)
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        seen.append((data["siren"], data["n"]))
+        in_flight -= 1
+
+    sirens = [new_siren() for _ in range(4)]
+    batch = [json.dumps({"siren": sirens[i % 4], "n": i}).encode() for i in range(12)]
+
+    rejected = await ConcurrentHandler(handle, concurrency=4)(batch)
+
+    assert rejected == []
+    assert most > 1  # several businesses at once
+    for siren in sirens:
+        mine = [n for s, n in seen if s == siren]
+        assert mine == sorted(mine)  # one business's steps in their order
+
+
+async def test_mails_sent_at_once_over_the_pool_each_arrive_once(catcher: MailCatcher) -> None:
+    transport = SmtpTransport(catcher.url, connections=3)
+    try:
+        await asyncio.gather(
+            *(
+                transport.send(
+                    "premiers-mois@localhost",
+                    f"personne.{i}@example.fr",
+                    f"Subject: lettre {i}\r\n\r\nBonjour\r\n".encode(),
+                )
+                for i in range(10)
+            )
+        )
+    finally:
+        await transport.close()
+    await catcher.wait_for(lambda mails: len(mails) >= 10)
+    for i in range(10):
+        assert len(catcher.to(f"personne.{i}@example.fr")) == 1

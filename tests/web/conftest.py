@@ -1,0 +1,129 @@
+"""The web app in-process (httpx over ASGI): a store, an SMTP catcher, an in-memory bus,
+the virtual clock stopped on a Monday morning, and intake to enroll people."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.core.broker.bus import MemoryBus
+from services.core.catcher import MailCatcher
+from services.core.clock import VirtualClock
+from services.core.events import parse_business_event
+from services.core.journeys.loader import load_journeys
+from services.core.links import LinkMaker
+from services.core.mail.reference import load_reference
+from services.core.mail.render import Renderer
+from services.core.smtp import SmtpTransport
+from services.core.store.records import Enrollment
+from services.core.store.repository import Store
+from services.core.tokens import Tokens
+from services.intake.enroll import Intake
+from services.web.app import WebDeps, create_app
+from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
+from tests.support import as_bytes, business_created
+
+PUBLIC_URL = "http://127.0.0.1:8000"
+#: The key that signed the links of last year's mails, before the rotation.
+OLD_KEY = "the-key-before-rotation"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def renderer() -> Renderer:
+    return Renderer(
+        ROOT / "templates" / "emails", load_reference(ROOT / "journeys" / "reference-2026.yaml")
+    )
+
+
+@dataclass
+class Site:
+    """The person's side of the web, and what stands behind it."""
+
+    client: httpx.AsyncClient
+    store: Store
+    bus: MemoryBus
+    catcher: MailCatcher
+    clock: VirtualClock
+    tokens: Tokens
+    links: LinkMaker
+    intake: Intake
+
+    async def enroll(self, **fields: Any) -> Enrollment:
+        """A business created by the registry, enrolled by intake."""
+        handled = await self.intake.process(as_bytes(business_created(**fields)))
+        assert handled.enrollment_id is not None
+        async with self.store.transaction() as tx:
+            enrollment = await tx.enrollment(handled.enrollment_id)
+        assert enrollment is not None
+        return enrollment
+
+    async def enrollment(self, enrollment_id: str) -> Enrollment:
+        async with self.store.transaction() as tx:
+            found = await tx.enrollment(enrollment_id)
+        assert found is not None
+        return found
+
+    async def csrf(self, path: str) -> str:
+        """Open a page holding a form and return its CSRF field (the cookie is kept)."""
+        page = await self.client.get(path)
+        assert page.status_code == 200, page.text
+        match = _CSRF.search(page.text)
+        assert match is not None, "the form has no CSRF field"
+        return match.group(1)
+
+    async def enroll_published(self) -> list[str]:
+        """Let intake process what the web published on `business.events`; the outcomes."""
+        outcomes = []
+        for message in self.bus.on("business.events"):
+            outcomes.append(
+                (await self.intake.apply(parse_business_event(message.payload))).outcome
+            )
+        return outcomes
+
+
+@pytest.fixture
+async def site(
+    database_url: str, catcher: MailCatcher, renderer: Renderer, tmp_path: Path
+) -> AsyncIterator[Site]:
+    settings = settings_for(database_url, tmp_path, public_url=PUBLIC_URL)
+    clock = VirtualClock(MONDAY_MORNING, speed=0)
+    store = Store.open(database_url)
+    tokens = Tokens([OLD_KEY, SECRET], clock)
+    links = LinkMaker(PUBLIC_URL, tokens)
+    smtp = SmtpTransport(catcher.url)
+    bus = MemoryBus()
+    app = create_app(
+        WebDeps(
+            settings=settings,
+            clock=clock,
+            store=store,
+            bus=bus,
+            renderer=renderer,
+            tokens=tokens,
+            links=links,
+            smtp=smtp,
+        )
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL)
+    try:
+        yield Site(
+            client=client,
+            store=store,
+            bus=bus,
+            catcher=catcher,
+            clock=clock,
+            tokens=tokens,
+            links=links,
+            intake=Intake(store, load_journeys(ROOT / "journeys"), clock),
+        )
+    finally:
+        await client.aclose()
+        await smtp.close()
+        await store.close()

@@ -1,0 +1,93 @@
+"""After unsubscribing from the link of a mail received over SMTP, no further journey mail
+reaches the SMTP server, with the virtual clock run to the end of the track (real broker,
+intake, scheduler and mailer)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.core.broker.embedded import EmbeddedKafka
+from services.core.catcher import MailCatcher
+from services.core.store.migrate import upgrade_async
+from services.core.topics import BUSINESS_EVENTS
+from services.web.app import WebDeps, create_app
+from tests.flow.harness import Story, services, settings_for
+from tests.support import as_bytes, business_created, until
+
+pytestmark = pytest.mark.broker
+
+
+def web_of(story: Story) -> httpx.AsyncClient:
+    runtime = story.runtime
+    app = create_app(
+        WebDeps(
+            settings=runtime.settings,
+            clock=runtime.clock,
+            store=runtime.store,
+            bus=runtime.bus,
+            renderer=runtime.renderer,
+            tokens=runtime.tokens,
+            links=runtime.links,
+            smtp=runtime.smtp,
+        )
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web")
+
+
+async def test_after_unsubscribing_jeanne_gets_no_more_journey_mail_to_the_end_of_her_track(
+    kafka: EmbeddedKafka, catcher: MailCatcher, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    await upgrade_async(url)
+    async with services(settings_for(url, tmp_path), kafka.bootstrap, catcher) as story:
+        # Jeanne (who will unsubscribe) and Marc (who stays) start on the same day
+        jeanne = business_created(email="jeanne.stop@example.fr", regime="classic")
+        marc = business_created(email="marc.reste@example.fr", first_name="Marc", regime="classic")
+        for event in (jeanne, marc):
+            await story.runtime.bus.publish(BUSINESS_EVENTS, event["siren"], as_bytes(event))
+        await catcher.wait_for(
+            lambda ms: (
+                bool(ms)
+                and {"jeanne.stop@example.fr", "marc.reste@example.fr"}
+                <= {r for m in ms for r in m.recipients}
+            )
+        )
+        (welcome,) = catcher.to("jeanne.stop@example.fr")
+        async with story.runtime.store.transaction() as tx:
+            enrolled = await tx.active_enrollment(jeanne["siren"])
+        assert enrolled is not None
+        # her mail client posts to the List-Unsubscribe URL of the mail it received
+        header = str(welcome.parsed()["List-Unsubscribe"])
+        unsubscribe_url = header.split(",")[0].strip().strip("<>")
+        path = unsubscribe_url.removeprefix(story.runtime.settings.public_url)
+        async with web_of(story) as web:
+            answer = await web.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert answer.status_code == 200
+
+        # the virtual clock runs to the end of the 15-month track, and beyond
+        story.clock.advance(timedelta(days=31 * 16))
+        await story.runtime.scheduler.tick()
+
+        async def marcs_journey_is_over() -> bool:
+            async with story.runtime.store.transaction() as tx:
+                enrollment = await tx.active_enrollment(marc["siren"])
+                if enrollment is None:
+                    return True
+                steps = await tx.steps(enrollment.id)
+            return all(s.status in ("sent", "failed", "cancelled", "skipped") for s in steps)
+
+        await until(marcs_journey_is_over, timeout=60)
+        # Marc received his whole journey: time did run
+        assert len(catcher.to("marc.reste@example.fr")) > 10
+        # Jeanne received nothing after her welcome letter
+        assert catcher.to("jeanne.stop@example.fr") == [welcome]
+        async with story.runtime.store.transaction() as tx:
+            ended = await tx.enrollment(enrolled.id)
+            steps = await tx.steps(enrolled.id)
+        assert ended is not None
+        assert ended.end_reason == "unsubscribed"
+        assert {s.status for s in steps if s.step_id != "welcome"} == {"cancelled"}
