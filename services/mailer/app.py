@@ -9,12 +9,11 @@ from services.core.broker.bus import EventBus
 from services.core.broker.consumer import ConsumerOptions
 from services.core.clock import Clock
 from services.core.topics import JOURNEY_EVENTS
-from services.mailer.concurrent import ConcurrentHandler
+from services.mailer.batch import MailerBatch
 from services.mailer.deliver import Mailer
 
 GROUP = "premiers-mois-mailer"
-BATCH = 100  # messages fetched at once
-CONCURRENCY = 8  # steps in flight at once (the SMTP pool and the store's pool hold 8 each)
+BATCH = 200  # messages fetched at once (their steps are begun in one transaction)
 
 
 def register(
@@ -24,7 +23,7 @@ def register(
         broker,
         JOURNEY_EVENTS,
         GROUP,
-        ConcurrentHandler(mailer.handle, concurrency=CONCURRENCY),
+        MailerBatch(mailer),
         bus=bus,
         clock=clock,
         options=options,

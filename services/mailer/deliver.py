@@ -1,10 +1,14 @@
-"""The mailer's work: one `step.due` becomes one mail, sent once.
+"""The mailer's work: each `step.due` becomes one mail, sent once.
 
-For each step: record the attempt (status "sending", with the mail's
-Message-ID) before talking SMTP, send, then record the outcome together with
-the `message.sent` / `message.failed` event in one transaction. A `step.due`
-seen again after its outcome was recorded sends nothing. A crash between the
-server's acceptance and the record ends in a resend under the same Message-ID.
+The steps of a batch of `step.due` are begun together: one transaction records
+each attempt (status "sending", with the mail's Message-ID) before any SMTP.
+Then the mails are rendered and sent, `concurrency` at a time over the pool of
+SMTP connections, one person's mails in their order. Their outcomes are recorded
+as they come, in groups (one transaction for all the outcomes that arrived while
+the last group was being written), each `sent` with its `message.sent` event. A
+`step.due` seen again after its outcome was recorded sends nothing. A crash
+between the server's acceptance and the record ends in a resend under the same
+Message-ID.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -33,8 +38,9 @@ from services.core.logs import redact
 from services.core.mail.render import Renderer
 from services.core.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
 from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
-from services.core.store.records import Enrollment, Step
-from services.core.store.repository import Store, Tx
+from services.core.store import bulk, sending
+from services.core.store.records import Enrollment, SendPermit, Step
+from services.core.store.repository import PENDING, Store, Tx
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,28 @@ class RetryPolicy:
     delays: Sequence[float] = (1.0, 5.0, 30.0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """A step begun: permitted, recorded `sending`, with what its mail needs."""
+
+    permit: SendPermit
+    extra: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.permit.step.id
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A send's outcome, to be recorded."""
+
+    send: _Send
+    outcome: Literal["sent", "failed", "deferred"]
+    at: datetime
+    reason: str = ""
+
+
 class Mailer:
     """Turns due steps into mails."""
 
@@ -71,6 +99,7 @@ class Mailer:
         mail_from: str,
         retry: RetryPolicy | None = None,
         extras: Extras | None = None,
+        concurrency: int = 8,
     ) -> None:
         self._store = store
         self._renderer = renderer
@@ -80,97 +109,108 @@ class Mailer:
         self._mail_from = mail_from
         self._retry = retry or RetryPolicy()
         self._extras = extras or no_extras
+        self._slots = asyncio.Semaphore(max(1, concurrency))
 
     async def handle(self, raw: bytes) -> Outcome:
         """One `journey.events` message; other types than `step.due` are ignored."""
-        data = decode_journey_event(raw)
-        if data.get("type") != "step.due":
+        key = due_step_key(raw)
+        if key is None:
             return "ignored"
-        try:
-            due = StepDue.model_validate(data)
-        except ValidationError as error:
-            raise InvalidEvent(f"step.due: {error.errors()[0]['msg']}") from None
-        return await self.deliver(due.event_id)
+        return await self.deliver(key)
 
     async def deliver(self, step_key: str) -> Outcome:
-        message_id = message_id_for(step_key, self._mail_from)
-        extra: dict[str, Any] = {}
+        return (await self.deliver_many([step_key]))[0]
+
+    async def deliver_many(self, step_keys: Sequence[str]) -> list[Outcome]:
+        """Send the mails of these steps (a step named twice is sent once); the outcome of
+        each, in their order. The outcomes are recorded before this returns."""
+        outcomes: dict[str, Outcome] = {}
         async with self._store.transaction() as tx:
-            offered = await self._extra_for(tx, step_key)
-            if offered is None:
-                return "skipped"
-            extra = offered
-            permit = await tx.begin_send(step_key, message_id, self._clock.now())
-        if permit is None:
-            return "skipped"
-        step, enrollment = permit.step, permit.enrollment
-        if permit.resend:
-            log.warning(
-                "resending a step whose outcome was never recorded",
-                extra={"step_key": step_key, "enrollment_id": enrollment.id},
-            )
+            sends = await self._begin(tx, step_keys, self._clock.now(), outcomes)
+        people: dict[str, list[_Send]] = {}
+        for send in sends:
+            people.setdefault(send.permit.enrollment.id, []).append(send)
+        recorder = _GroupRecorder(self._record)
+
+        async def one_person(queue: list[_Send]) -> None:
+            for send in queue:
+                async with self._slots:
+                    done = await self._send(send)
+                recorder.add(done)
+
+        results = await asyncio.gather(
+            *(one_person(queue) for queue in people.values()), return_exceptions=True
+        )
+        await recorder.close()  # what was sent is recorded even if something broke
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        for done in recorder.recorded:
+            outcomes[done.send.key] = done.outcome
+        return [outcomes.get(key, "skipped") for key in step_keys]
+
+    async def _begin(
+        self, tx: Tx, step_keys: Sequence[str], now: datetime, outcomes: dict[str, Outcome]
+    ) -> list[_Send]:
+        """Lock the steps, decide for each, record `sending` for those to send."""
+        locked = await sending.lock_steps(tx, step_keys)
+        sends: list[_Send] = []
+        cancelled: list[str] = []
+        skipped: list[str] = []
+        for key in dict.fromkeys(step_keys):  # in order, once each
+            outcomes[key] = "skipped"
+            item = locked.get(key)
+            if item is None:
+                continue
+            verdict = item.verdict
+            if verdict == "cancel":
+                cancelled.append(key)
+            if verdict != "send":
+                continue
+            assert item.enrollment is not None
+            extra = await self._extras(tx, item.enrollment, item.step)
+            if extra is None:
+                if item.step.status in PENDING:  # nothing to offer: skip the step
+                    skipped.append(key)
+                    log.info("nothing to offer: step skipped", extra={"step_key": key})
+                    continue
+                extra = {}  # a resend: the first attempt had something to offer
+            permit = item.permit(message_id_for(key, self._mail_from))
+            if permit.resend:
+                log.warning(
+                    "resending a step whose outcome was never recorded",
+                    extra={"step_key": key, "enrollment_id": permit.enrollment.id},
+                )
+            sends.append(_Send(permit, extra))
+        await sending.set_status(tx, cancelled, "cancelled")
+        await sending.set_status(tx, skipped, "skipped")
+        await sending.mark_sending(tx, [send.permit for send in sends], now)
+        return sends
+
+    async def _send(self, send: _Send) -> _Done:
+        """Render and send one mail; its outcome (not yet recorded)."""
+        permit = send.permit
         try:
             letter = compose_letter(
                 self._renderer,
                 self._links,
-                enrollment,
-                step,
+                permit.enrollment,
+                permit.step,
                 mail_from=self._mail_from,
                 message_id=permit.message_id,
                 date=self._clock.now(),
-                extra=extra,
+                extra=send.extra,
             )
         except Exception as error:  # a template or data bug: never retried blindly
-            log.exception("cannot compose", extra={"step_key": step_key})
-            return await self._fail(
-                step_key, enrollment.siren, enrollment.id, step.step_id, repr(error)
-            )
+            log.exception("cannot compose", extra={"step_key": send.key})
+            return _Done(send, "failed", self._clock.now(), repr(error))
         try:
             await self._send_with_retries(letter.recipient, letter.message)
         except PermanentFailure as error:
-            return await self._fail(
-                step_key, enrollment.siren, enrollment.id, step.step_id, str(error)
-            )
+            return _Done(send, "failed", self._clock.now(), str(error))
         except TemporaryFailure as error:
-            async with self._store.transaction() as tx:
-                await tx.defer_send(step_key, str(error), self._clock.now())
-            log.warning("send deferred", extra={"step_key": step_key, "reason": str(error)})
-            return "deferred"
-        now = self._clock.now()
-        async with self._store.transaction() as tx:
-            await tx.finish_send(step_key, now)
-            sent = MessageSent(
-                event_id=derived_event_id("message.sent", step_key),
-                occurred_at=now,
-                siren=enrollment.siren,
-                enrollment_id=enrollment.id,
-                step_id=step.step_id,
-                message_id=permit.message_id,
-            )
-            await tx.add_outbox(outgoing(sent), now)
-        MAILS_SENT.labels(kind=step.kind).inc()
-        SEND_LATENESS.observe(max(0.0, (now - step.due_at).total_seconds()))
-        log.info(
-            "mail sent",
-            extra={"step_key": step_key, "enrollment_id": enrollment.id, "step_id": step.step_id},
-        )
-        return "sent"
-
-    async def _extra_for(self, tx: Tx, step_key: str) -> dict[str, Any] | None:
-        """The step's extra context; None when the step was skipped for want of anything
-        to offer (only a step not yet being sent is skipped)."""
-        step = await tx.step(step_key)
-        enrollment = await tx.enrollment(step.enrollment_id) if step else None
-        if step is None or enrollment is None:
-            return {}
-        extra = await self._extras(tx, enrollment, step)
-        if extra is not None:
-            return extra
-        if step.status in ("planned", "emitted"):
-            await tx.cancel_pending_steps(enrollment.id, [step.step_id], status="skipped")
-            log.info("nothing to offer: step skipped", extra={"step_key": step_key})
-            return None
-        return {}
+            return _Done(send, "deferred", self._clock.now(), str(error))
+        return _Done(send, "sent", self._clock.now())
 
     async def _send_with_retries(self, recipient: str, message: bytes) -> None:
         delays = list(self._retry.delays)
@@ -183,21 +223,94 @@ class Mailer:
                     raise
                 await asyncio.sleep(delays.pop(0))
 
-    async def _fail(
-        self, step_key: str, siren: str, enrollment_id: str, step_id: str, reason: str
-    ) -> Outcome:
+    async def _record(self, group: Sequence[_Done]) -> None:
+        """Record outcomes in one transaction: `sent` with `message.sent`, `failed` with
+        `message.failed`, a deferred step left for re-emission."""
         now = self._clock.now()
+        sent = [done for done in group if done.outcome == "sent"]
         async with self._store.transaction() as tx:
-            await tx.fail_send(step_key, reason, now)
-            failed = MessageFailed(
-                event_id=derived_event_id("message.failed", step_key),
-                occurred_at=now,
-                siren=siren,
-                enrollment_id=enrollment_id,
-                step_id=step_id,
-                reason=redact(reason)[:500],  # other systems read it: no address
-            )
-            await tx.add_outbox(outgoing(failed), now)
-        MAILS_FAILED.inc()
-        log.error("mail failed", extra={"step_key": step_key, "reason": reason})
-        return "failed"
+            await sending.mark_sent(tx, [done.send.key for done in sent], now)
+            events = [outgoing(_message_sent(done)) for done in sent]
+            for done in group:
+                if done.outcome == "failed":
+                    await tx.fail_send(done.send.key, done.reason, now)
+                    events.append(outgoing(_message_failed(done)))
+                elif done.outcome == "deferred":
+                    await tx.defer_send(done.send.key, done.reason, now)
+            await bulk.add_outbox_many(tx, events, now)
+        for done in group:
+            step = done.send.permit.step
+            context = {"step_key": step.id, "enrollment_id": step.enrollment_id}
+            if done.outcome == "sent":
+                MAILS_SENT.labels(kind=step.kind).inc()
+                SEND_LATENESS.observe(max(0.0, (done.at - step.due_at).total_seconds()))
+                log.info("mail sent", extra={**context, "step_id": step.step_id})
+            elif done.outcome == "failed":
+                MAILS_FAILED.inc()
+                log.error("mail failed", extra={**context, "reason": done.reason})
+            else:
+                log.warning("send deferred", extra={**context, "reason": done.reason})
+
+
+class _GroupRecorder:
+    """Records outcomes as they arrive, in groups: while one group is being written,
+    the next ones gather (one transaction for many mails under load, at once when idle)."""
+
+    def __init__(self, record: Callable[[Sequence[_Done]], Awaitable[None]]) -> None:
+        self._record = record
+        self._pending: list[_Done] = []
+        self._writing: asyncio.Task[None] | None = None
+        self.recorded: list[_Done] = []
+
+    def add(self, done: _Done) -> None:
+        self._pending.append(done)
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            await self._record(group)
+            self.recorded.extend(group)
+        self._writing = None
+
+    async def close(self) -> None:
+        """Wait until every outcome added is recorded (raises if a write failed)."""
+        while self._writing is not None:
+            await self._writing
+
+
+def due_step_key(raw: bytes) -> str | None:
+    """The step a `journey.events` message says is due; None for other event types;
+    `InvalidEvent` for a `step.due` that cannot be understood."""
+    data = decode_journey_event(raw)
+    if data.get("type") != "step.due":
+        return None
+    try:
+        return StepDue.model_validate(data).event_id
+    except ValidationError as error:
+        raise InvalidEvent(f"step.due: {error.errors()[0]['msg']}") from None
+
+
+def _message_sent(done: _Done) -> MessageSent:
+    permit = done.send.permit
+    return MessageSent(
+        event_id=derived_event_id("message.sent", permit.step.id),
+        occurred_at=done.at,
+        siren=permit.enrollment.siren,
+        enrollment_id=permit.enrollment.id,
+        step_id=permit.step.step_id,
+        message_id=permit.message_id,
+    )
+
+
+def _message_failed(done: _Done) -> MessageFailed:
+    permit = done.send.permit
+    return MessageFailed(
+        event_id=derived_event_id("message.failed", permit.step.id),
+        occurred_at=done.at,
+        siren=permit.enrollment.siren,
+        enrollment_id=permit.enrollment.id,
+        step_id=permit.step.step_id,
+        reason=redact(done.reason)[:500],  # other systems read it: no address
+    )

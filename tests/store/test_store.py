@@ -140,16 +140,16 @@ async def test_a_send_is_begun_once_finished_once_and_then_refused(store: Store)
     enrollment_id = await enroll(store, steps=1)
     key = step_due_event_id(enrollment_id, "step-0")
     async with store.transaction() as tx:
-        permit = await tx.begin_send(key, "<a@example>")
+        permit = await tx.begin_send(key, "<a@example>", NOW)
     assert permit is not None and not permit.resend and permit.message_id == "<a@example>"
     # a crash here: the next attempt is a resend and keeps the first Message-ID
     async with store.transaction() as tx:
-        again = await tx.begin_send(key, "<b@example>")
+        again = await tx.begin_send(key, "<b@example>", NOW)
     assert again is not None and again.resend and again.message_id == "<a@example>"
     async with store.transaction() as tx:
         await tx.finish_send(key, NOW)
     async with store.transaction() as tx:
-        assert await tx.begin_send(key, "<c@example>") is None
+        assert await tx.begin_send(key, "<c@example>", NOW) is None
         (step,) = await tx.steps(enrollment_id)
     assert step.status == "sent" and step.sent_at == NOW
 

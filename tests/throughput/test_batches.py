@@ -1,11 +1,10 @@
 """Batches and concurrency that carry the load keep the guarantees of one at a time:
-the intake's batch enrolls as one by one would, the mailer's concurrent handler keeps
-each business's steps in order, and the SMTP pool delivers every mail once."""
+the intake's batch enrolls as one by one would, the mailer's batch sends each mail once
+with each person's mails in order, and the SMTP pool delivers every mail once."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +14,16 @@ import pytest
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
 from services.core.journeys.loader import load_journeys
+from services.core.letters import message_id_for
+from services.core.links import LinkMaker
+from services.core.mail.reference import load_reference
+from services.core.mail.render import Renderer
 from services.core.smtp import SmtpTransport
 from services.core.store.repository import Store
+from services.core.tokens import Tokens
 from services.intake.enroll import Intake
-from services.mailer.concurrent import ConcurrentHandler
-from tests.support import as_bytes, business_created, new_siren
+from services.mailer.deliver import Mailer
+from tests.support import as_bytes, business_created
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -89,31 +93,77 @@ async def test_a_batch_seen_again_after_a_crash_changes_nothing(store: Store) ->
         assert await tx.count_steps() == before
 
 
-async def test_each_business_keeps_its_order_while_others_go_alongside() -> None:
-    seen: list[tuple[str, int]] = []
-    in_flight = 0
-    most = 0
+class WatchedTransport:
+    """The real SMTP transport, watched: how many sends are in flight at once."""
 
-    async def handle(raw: bytes) -> None:
-        nonlocal in_flight, most
-        data = json.loads(raw)
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        seen.append((data["siren"], data["n"]))
-        in_flight -= 1
+    def __init__(self, inner: SmtpTransport) -> None:
+        self._inner = inner
+        self.in_flight = 0
+        self.most = 0
 
-    sirens = [new_siren() for _ in range(4)]
-    batch = [json.dumps({"siren": sirens[i % 4], "n": i}).encode() for i in range(12)]
+    async def send(self, sender: str, recipient: str, message: bytes) -> None:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await self._inner.send(sender, recipient, message)
+        finally:
+            self.in_flight -= 1
 
-    rejected = await ConcurrentHandler(handle, concurrency=4)(batch)
+    async def close(self) -> None:
+        await self._inner.close()
 
-    assert rejected == []
-    assert most > 1  # several businesses at once
-    for siren in sirens:
-        mine = [n for s, n in seen if s == siren]
-        assert mine == sorted(mine)  # one business's steps in their order
+
+async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
+    store: Store, catcher: MailCatcher
+) -> None:
+    people = [f"personne.{i}@example.fr" for i in range(4)]
+    await intake(store).process_batch(
+        [as_bytes(business_created(email=address)) for address in people]
+    )
+    # each person's first three letters, the people interleaved, one step named twice
+    plans: dict[str, list[str]] = {}
+    for address in people:
+        async with store.transaction() as tx:
+            (enrollment,) = await tx.enrollments_by_email(address)
+            steps = await tx.steps(enrollment.id)
+            plans[address] = [step.id for step in steps if step.kind == "letter"][:3]
+    batch = [plans[address][n] for n in range(3) for address in people]
+    batch.append(batch[0])
+    transport = WatchedTransport(SmtpTransport(catcher.url, connections=3))
+    clock = VirtualClock(NOW, speed=0)
+    renderer = Renderer(
+        ROOT / "templates" / "emails", load_reference(ROOT / "journeys" / "reference-2026.yaml")
+    )
+    mailer = Mailer(
+        store,
+        renderer,
+        transport,
+        LinkMaker("http://127.0.0.1:8000", Tokens(["k" * 32], clock)),
+        clock,
+        mail_from="premiers-mois@example.fr",
+        concurrency=3,
+    )
+    try:
+        outcomes = await mailer.deliver_many(batch)
+    finally:
+        await transport.close()
+
+    assert outcomes == ["sent"] * len(batch)
+    assert transport.most > 1  # several people at once over the pool
+    await catcher.wait_for(lambda mails: len(mails) >= 12)
+    for address in people:
+        received = catcher.to(address)
+        # once each, in the order of the person's journey
+        assert [m.message_id for m in received] == [
+            message_id_for(key, "premiers-mois@example.fr") for key in plans[address]
+        ]
+    async with store.transaction() as tx:
+        assert (await tx.count_steps())["sent"] == 12
+        sent_events = [e for e in await tx.take_outbox(100) if '"message.sent"' in e.payload]
+    assert len(sent_events) == 12
+    # the batch seen again (its offsets were not committed): nothing is sent twice
+    assert set(await mailer.deliver_many(batch)) == {"skipped"}
+    assert len(catcher.mails) == 12
 
 
 async def test_mails_sent_at_once_over_the_pool_each_arrive_once(catcher: MailCatcher) -> None:

@@ -111,7 +111,7 @@ class Tx:
                 )
             )
         ).first()
-        return _enrollment(row) if row else None
+        return enrollment_of_row(row) if row else None
 
     async def enrollment(self, enrollment_id: str) -> Enrollment | None:
         row = (
@@ -119,7 +119,7 @@ class Tx:
                 select(enrollments).where(enrollments.c.id == enrollment_id)
             )
         ).first()
-        return _enrollment(row) if row else None
+        return enrollment_of_row(row) if row else None
 
     async def end_enrollment(self, enrollment_id: str, reason: str, at: datetime) -> bool:
         """End an active enrollment and cancel its pending steps; False if it was not active."""
@@ -175,7 +175,7 @@ class Tx:
         rows = await self.connection.execute(
             select(enrollments).where(enrollments.c.status == "active", ~open_steps).limit(limit)
         )
-        return [_enrollment(row) for row in rows]
+        return [enrollment_of_row(row) for row in rows]
 
     # --- planned steps ----------------------------------------------------
 
@@ -208,7 +208,7 @@ class Tx:
             .where(planned_steps.c.enrollment_id == enrollment_id)
             .order_by(planned_steps.c.due_at)
         )
-        return [_step(row) for row in rows]
+        return [step_of_row(row) for row in rows]
 
     async def step(self, step_key: str) -> Step | None:
         row = (
@@ -216,7 +216,7 @@ class Tx:
                 select(planned_steps).where(planned_steps.c.id == step_key)
             )
         ).first()
-        return _step(row) if row else None
+        return step_of_row(row) if row else None
 
     async def cancel_pending_steps(
         self,
@@ -353,46 +353,17 @@ class Tx:
 
     # --- sending ----------------------------------------------------------
 
-    async def begin_send(
-        self, step_key: str, message_id: str, now: datetime | None = None
-    ) -> SendPermit | None:
+    async def begin_send(self, step_key: str, message_id: str, now: datetime) -> SendPermit | None:
         """Record the attempt (at `now`) before talking SMTP; None when there is nothing to
         send: already sent or failed, cancelled, the person's journey has ended — or an
         attempt began after the step's last emission and may still be in flight (a
         duplicate `step.due`): the scheduler re-emits the step if that attempt never
-        records its outcome, and the resend then carries the same Message-ID."""
-        row = (
-            await self.connection.execute(
-                select(planned_steps).where(planned_steps.c.id == step_key).with_for_update()
-            )
-        ).first()
-        if row is None or row.status in FINAL:
-            return None
-        step = _step(row)
-        enrollment = await self.enrollment(step.enrollment_id)
-        if enrollment is None or enrollment.status != "active" or not enrollment.email:
-            await self._set_status(step_key, "cancelled")
-            return None
-        if step.kind in enrollment.opted_out_kinds:
-            await self._set_status(step_key, "cancelled")
-            return None
-        resend = step.status == "sending"
-        attempted_at: datetime | None = row.attempted_at
-        emitted_at: datetime | None = row.emitted_at
-        if resend and attempted_at and emitted_at and attempted_at >= emitted_at:
-            return None  # the current attempt answers this emission
-        kept_id = step.message_id or message_id
-        await self.connection.execute(
-            update(planned_steps)
-            .where(planned_steps.c.id == step_key)
-            .values(
-                status="sending",
-                message_id=kept_id,
-                attempts=planned_steps.c.attempts + 1,
-                attempted_at=now,
-            )
-        )
-        return SendPermit(step=step, enrollment=enrollment, message_id=kept_id, resend=resend)
+        records its outcome, and the resend then carries the same Message-ID.
+
+        One step of what `services.core.store.sending` does for a batch."""
+        from services.core.store import sending  # it builds on this module
+
+        return await sending.begin_one(self, step_key, message_id, now)
 
     async def finish_send(self, step_key: str, now: datetime) -> None:
         await self.connection.execute(
@@ -414,11 +385,6 @@ class Tx:
             update(planned_steps)
             .where(planned_steps.c.id == step_key, planned_steps.c.status == "sending")
             .values(status="emitted", emitted_at=now, error=reason[:2000])
-        )
-
-    async def _set_status(self, step_key: str, status: str) -> None:
-        await self.connection.execute(
-            update(planned_steps).where(planned_steps.c.id == step_key).values(status=status)
         )
 
     # --- outbox -----------------------------------------------------------
@@ -480,10 +446,10 @@ class Tx:
         rows = await self.connection.execute(
             select(enrollments).where(enrollments.c.email == email)
         )
-        return [_enrollment(row) for row in rows]
+        return [enrollment_of_row(row) for row in rows]
 
 
-def _enrollment(row: Row[Any]) -> Enrollment:
+def enrollment_of_row(row: Row[Any]) -> Enrollment:
     kinds = row.opted_out_kinds or ""
     return Enrollment(
         id=row.id,
@@ -518,7 +484,7 @@ def _due_step(row: Any) -> DueStep:
     )
 
 
-def _step(row: Row[Any]) -> Step:
+def step_of_row(row: Row[Any]) -> Step:
     deadline: date | None = row.deadline
     return Step(
         id=row.id,
