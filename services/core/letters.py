@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 from services.core.journeys.model import BusinessFacts, Track
@@ -26,9 +27,15 @@ class Letter:
     recipient: str
 
 
+@lru_cache(maxsize=16)
+def sender_address(mail_from: str) -> str:
+    """The address of `PM_MAIL_FROM` (the same for every mail: parsed once)."""
+    return parseaddr(mail_from)[1]
+
+
 def message_id_for(step_key: str, mail_from: str) -> str:
     """A Message-ID stable per step: every resend of the same step carries the same one."""
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "premiers-mois.localhost"
+    domain = sender_address(mail_from).rpartition("@")[2] or "premiers-mois.localhost"
     return f"<{step_key}@{domain}>"
 
 
@@ -95,10 +102,10 @@ def compose_letter(
     rendered = renderer.render(step.template, letter_context(enrollment, step, links, extra))
     unsubscribe = None
     if renderer.is_journey_mail(step.template):
-        sender_address = parseaddr(mail_from)[1]
+        sender = sender_address(mail_from)
         unsubscribe = Unsubscribe(
             url=links.unsubscribe_url(enrollment.id),
-            mailto=links.unsubscribe_mailto(sender_address, enrollment.id),
+            mailto=links.unsubscribe_mailto(sender, enrollment.id),
         )
     message = build_message(
         rendered,

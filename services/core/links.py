@@ -6,7 +6,7 @@ personal data. Paths are the web service's French routes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from services.core.tokens import Tokens
 
@@ -28,7 +28,7 @@ class Links:
     legal: str
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class LinkMaker:

@@ -9,11 +9,13 @@ so keys can be rotated without breaking the links already mailed.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from services.core.clock import Clock
+
+#: How many tokens without expiry are kept once signed.
+LASTING_KEPT = 4096
 
 
 class InvalidToken(Exception):
@@ -32,15 +34,29 @@ class Tokens:
             raise ValueError("at least one secret key is needed")
         self._keys = keys
         self._clock = clock
+        self._serializers: dict[str, URLSafeSerializer] = {}
+        self._lasting: dict[tuple[str, str], str] = {}  # recent tokens without expiry
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
-        return URLSafeSerializer(self._keys, salt=f"premiers-mois:{purpose}")
+        serializer = self._serializers.get(purpose)
+        if serializer is None:
+            serializer = URLSafeSerializer(self._keys, salt=f"premiers-mois:{purpose}")
+            self._serializers[purpose] = serializer
+        return serializer
 
     def sign(self, purpose: str, subject: str, *, ttl: timedelta | None = None) -> str:
-        payload: dict[str, Any] = {"s": subject}
         if ttl is not None:
-            payload["e"] = int((self._clock.now() + ttl).timestamp())
-        return str(self._serializer(purpose).dumps(payload))
+            payload = {"s": subject, "e": int((self._clock.now() + ttl).timestamp())}
+            return str(self._serializer(purpose).dumps(payload))
+        # a token without expiry is the same every time: a mail's links sign the same
+        # subject several times, so the last few thousand are kept
+        token = self._lasting.get((purpose, subject))
+        if token is None:
+            token = str(self._serializer(purpose).dumps({"s": subject}))
+            if len(self._lasting) >= LASTING_KEPT:
+                self._lasting.clear()
+            self._lasting[(purpose, subject)] = token
+        return token
 
     def verify(self, purpose: str, token: str) -> str:
         """The token's subject; raises InvalidToken or ExpiredToken."""

@@ -4,8 +4,8 @@ The steps of a batch of `step.due` are begun together: one transaction records
 each attempt (status "sending", with the mail's Message-ID) before any SMTP.
 Then the mails are rendered and sent, `concurrency` at a time over the pool of
 SMTP connections, one person's mails in their order. Their outcomes are recorded
-as they come, in groups (one transaction for all the outcomes that arrived while
-the last group was being written), each `sent` with its `message.sent` event. A
+in groups of up to 50 (one transaction each), and what is left when the batch's
+sends are done; each `sent` with its `message.sent` event. A
 `step.due` seen again after its outcome was recorded sends nothing. A crash
 between the server's acceptance and the record ends in a resend under the same
 Message-ID.
@@ -43,6 +43,9 @@ from services.core.store.records import Enrollment, SendPermit, Step
 from services.core.store.repository import PENDING, Store, Tx
 
 log = logging.getLogger(__name__)
+
+#: Outcomes recorded together (one transaction) while the rest of a batch is sent.
+RECORD_GROUP = 50
 
 Outcome = Literal["sent", "failed", "deferred", "skipped", "ignored"]
 
@@ -130,7 +133,7 @@ class Mailer:
         people: dict[str, list[_Send]] = {}
         for send in sends:
             people.setdefault(send.permit.enrollment.id, []).append(send)
-        recorder = _GroupRecorder(self._record)
+        recorder = _GroupRecorder(self._record, group=RECORD_GROUP)
 
         async def one_person(queue: list[_Send]) -> None:
             for send in queue:
@@ -253,18 +256,19 @@ class Mailer:
 
 
 class _GroupRecorder:
-    """Records outcomes as they arrive, in groups: while one group is being written,
-    the next ones gather (one transaction for many mails under load, at once when idle)."""
+    """Records outcomes in groups of `group` as they arrive (one transaction for many
+    mails), and what is left when the batch's sends are done."""
 
-    def __init__(self, record: Callable[[Sequence[_Done]], Awaitable[None]]) -> None:
+    def __init__(self, record: Callable[[Sequence[_Done]], Awaitable[None]], *, group: int) -> None:
         self._record = record
+        self._group = group
         self._pending: list[_Done] = []
         self._writing: asyncio.Task[None] | None = None
         self.recorded: list[_Done] = []
 
     def add(self, done: _Done) -> None:
         self._pending.append(done)
-        if self._writing is None:
+        if self._writing is None and len(self._pending) >= self._group:
             self._writing = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
@@ -275,7 +279,9 @@ class _GroupRecorder:
         self._writing = None
 
     async def close(self) -> None:
-        """Wait until every outcome added is recorded (raises if a write failed)."""
+        """Record every outcome added (raises if a write failed)."""
+        if self._writing is None and self._pending:
+            self._writing = asyncio.create_task(self._write())
         while self._writing is not None:
             await self._writing
 
