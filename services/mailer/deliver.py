@@ -232,7 +232,7 @@ class Mailer:
         now = self._clock.now()
         sent = [done for done in group if done.outcome == "sent"]
         async with self._store.transaction() as tx:
-            await sending.mark_sent(tx, [done.send.key for done in sent], now)
+            await sending.mark_sent(tx, [(done.send.key, done.at) for done in sent])
             events = [outgoing(_message_sent(done)) for done in sent]
             for done in group:
                 if done.outcome == "failed":

@@ -159,6 +159,10 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
         ]
     async with store.transaction() as tx:
         assert (await tx.count_steps())["sent"] == 12
+        for address in people:
+            (enrollment,) = await tx.enrollments_by_email(address)
+            sent = [s for s in await tx.steps(enrollment.id) if s.status == "sent"]
+            assert [s.sent_at for s in sent] == [NOW] * 3  # accepted at NOW on the clock
         sent_events = [e for e in await tx.take_outbox(100) if '"message.sent"' in e.payload]
     assert len(sent_events) == 12
     # the batch seen again (its offsets were not committed): nothing is sent twice

@@ -115,13 +115,14 @@ async def set_status(tx: Tx, keys: Sequence[str], status: str) -> None:
         )
 
 
-async def mark_sent(tx: Tx, keys: Sequence[str], now: datetime) -> None:
-    """The SMTP server accepted these steps' mails."""
-    if keys:
+async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:
+    """The SMTP server accepted these steps' mails, each at its time."""
+    if accepted:
         await tx.connection.execute(
             update(planned_steps)
-            .where(planned_steps.c.id.in_(keys))
-            .values(status="sent", sent_at=now, error=None)
+            .where(planned_steps.c.id == bindparam("b_key"))
+            .values(status="sent", sent_at=bindparam("b_at"), error=None),
+            [{"b_key": key, "b_at": at} for key, at in accepted],
         )
 
 
