@@ -8,6 +8,7 @@ consumer that sees the same event twice does nothing the second time.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -40,7 +41,8 @@ FINAL = ("sent", "failed", "cancelled", "skipped")
 # ANY(ARRAY(…))` searched the key index once per row). A row updated by someone else
 # between the pick and the update is left for the next claim. A step whose send began
 # keeps "sending": the mailer resends it under the same Message-ID.
-# Parameters: $1 now, $2 limit, $3 the bound (due by / emitted before).
+# Parameters: $1 now, $2 limit, $3 the bound (due by / emitted before). It returns the
+# columns in `DueStep`'s order.
 _CLAIM = """
 UPDATE planned_steps AS s
 SET status = CASE WHEN s.status = 'sending' THEN 'sending' ELSE 'emitted' END,
@@ -56,6 +58,7 @@ WHERE s.ctid = ANY(ARRAY(
     AND e.id = s.enrollment_id
 RETURNING s.id, s.enrollment_id, e.siren, s.step_id, s.kind, s.due_at
 """
+_DUE_ORDER = operator.attrgetter("due_at", "id")
 _CLAIM_DUE = _CLAIM.format(condition="status = 'planned' AND due_at <= $3", order="due_at")
 _CLAIM_UNCONFIRMED = _CLAIM.format(
     condition="status IN ('emitted', 'sending') AND emitted_at <= $3", order="emitted_at"
@@ -323,19 +326,9 @@ class Tx:
         result = await self.connection.exec_driver_sql(
             statement, (now.astimezone(UTC), limit, bound.astimezone(UTC))
         )
-        rows: list[Any] = list(result)
-        steps = [
-            DueStep(
-                id=row[0],
-                enrollment_id=row[1],
-                siren=row[2],
-                step_id=row[3],
-                kind=row[4],
-                due_at=row[5].astimezone(UTC),
-            )
-            for row in rows
-        ]
-        steps.sort(key=lambda step: (step.due_at, step.id))
+        # asyncpg reads timestamptz as UTC datetimes: the rows are DueSteps as they are
+        steps = [DueStep._make(row) for row in result]
+        steps.sort(key=_DUE_ORDER)
         return steps
 
     async def _claim_in_two_steps(
