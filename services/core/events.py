@@ -7,10 +7,11 @@ and `occurred_at`; every message is keyed by the SIREN it concerns.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -209,6 +210,70 @@ def derived_event_id(kind: str, *parts: str) -> str:
 def encode(event: BaseModel) -> bytes:
     """The wire form of an event: UTF-8 JSON."""
     return event.model_dump_json().encode("utf-8")
+
+
+_STEP_KINDS = frozenset(("letter", "notification", "webinar_invitation", "appointment_offer"))
+# what a JSON string cannot hold as is: quotes, backslashes, control characters
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+_datetime_adapter: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def _wire_datetime(moment: datetime) -> str:
+    """A datetime as pydantic writes an `AwareDatetime` (ISO 8601, `Z` for UTC), as a JSON
+    string."""
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError("an event's datetime must be aware")
+    # the same instant at another offset is equal (and hashes alike): key on both
+    return _wire_datetime_at(moment, offset)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wire_datetime_at(moment: datetime, offset: timedelta) -> str:
+    # cached: the steps of a batch share their emission time and most of their due times
+    if not offset:
+        return f'"{moment.replace(tzinfo=None).isoformat()}Z"'
+    if offset.seconds % 60 or offset.microseconds:
+        # an offset with seconds (never from the store): pydantic's own writing
+        return _datetime_adapter.dump_json(moment).decode("utf-8")
+    return f'"{moment.isoformat()}"'
+
+
+def encode_step_due(
+    *,
+    event_id: str,
+    occurred_at: datetime,
+    siren: str,
+    enrollment_id: str,
+    step_id: str,
+    kind: str,
+    due_at: datetime,
+) -> bytes:
+    """The same bytes as `encode(StepDue(...))`, without building the model (the
+    scheduler writes one per step, from fields the intake validated into the store):
+    about 2 µs against 11 µs on the 2-core machine of docs/benchmarks.md."""
+    if kind not in _STEP_KINDS:
+        raise ValueError(f"not a step kind: {kind!r}")
+    if _NEEDS_ESCAPE.search(f"{event_id}{siren}{enrollment_id}{step_id}"):
+        return json.dumps(
+            {
+                "event_id": event_id,
+                "occurred_at": json.loads(_wire_datetime(occurred_at)),
+                "siren": siren,
+                "enrollment_id": enrollment_id,
+                "type": "step.due",
+                "step_id": step_id,
+                "kind": kind,
+                "due_at": json.loads(_wire_datetime(due_at)),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+    return (
+        f'{{"event_id":"{event_id}","occurred_at":{_wire_datetime(occurred_at)},'
+        f'"siren":"{siren}","enrollment_id":"{enrollment_id}","type":"step.due",'
+        f'"step_id":"{step_id}","kind":"{kind}","due_at":{_wire_datetime(due_at)}}}'
+    ).encode()
 
 
 def decode_journey_event(raw: bytes) -> dict[str, Any]:

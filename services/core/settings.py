@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     templates_dir: Path = Path("templates/emails")
     var_dir: Path = Path("var")
     tick_seconds: float = Field(default=1.0, gt=0)
-    claim_batch: int = Field(default=500, ge=1)
+    claim_batch: int = Field(default=2000, ge=1)
     redeliver_after_seconds: float = Field(default=900.0, gt=0)
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)

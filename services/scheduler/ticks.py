@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from services.core.broker.bus import EventBus, Outgoing
 from services.core.clock import Clock
-from services.core.events import StepDue, encode
+from services.core.events import encode_step_due
 from services.core.lifecycle import end_enrollment
 from services.core.metrics import STEPS_EMITTED, STEPS_REDELIVERED
 from services.core.store.records import DueStep
@@ -136,16 +136,14 @@ class Scheduler:
                 Outgoing(
                     JOURNEY_EVENTS,
                     step.siren,
-                    encode(
-                        StepDue(
-                            event_id=step.id,
-                            occurred_at=now,
-                            siren=step.siren,
-                            enrollment_id=step.enrollment_id,
-                            step_id=step.step_id,
-                            kind=step.kind,
-                            due_at=step.due_at,
-                        )
+                    encode_step_due(
+                        event_id=step.id,
+                        occurred_at=now,
+                        siren=step.siren,
+                        enrollment_id=step.enrollment_id,
+                        step_id=step.step_id,
+                        kind=step.kind,
+                        due_at=step.due_at,
                     ),
                 )
                 for step in steps

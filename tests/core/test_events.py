@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -10,6 +13,9 @@ from services.core.events import (
     BusinessCreated,
     InvalidEvent,
     RegimeChanged,
+    StepDue,
+    encode,
+    encode_step_due,
     parse_business_event,
     step_due_event_id,
 )
@@ -115,3 +121,84 @@ def test_logs_and_failure_reasons_never_carry_an_address() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert "jeanne.martin" not in json.dumps(line)
     assert line["reason"].startswith("550 5.1.1")
+
+
+# --- step.due on the wire: the scheduler's encoder --------------------------
+
+_PARIS = ZoneInfo("Europe/Paris")
+_MOMENTS = [
+    datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+    datetime(2026, 3, 2, 8, 0, 0, 123400, tzinfo=UTC),
+    datetime(2026, 3, 2, 9, 0, tzinfo=_PARIS),  # winter: +01:00
+    datetime(2026, 7, 1, 9, 30, 5, 1, tzinfo=_PARIS),  # summer: +02:00
+    datetime(2026, 1, 5, 9, 0, tzinfo=ZoneInfo("Europe/London")),  # +00:00 by a zone
+    datetime(2026, 3, 2, 4, 0, tzinfo=timezone(timedelta(hours=-4))),  # Martinique
+    datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=12))),
+]
+
+
+@pytest.mark.parametrize("due_at", _MOMENTS)
+@pytest.mark.parametrize("occurred_at", [_MOMENTS[0], _MOMENTS[3], _MOMENTS[6]])
+@pytest.mark.parametrize(
+    ("event_id", "step_id"),
+    [
+        (step_due_event_id("b1d3c0de-0000-4000-8000-000000000001", "letter-01"), "letter-01"),
+        ('quote " backslash \\ tab \t nul \x00 é \u2028 \U0001f600 \x7f', "étape-02"),
+    ],
+)
+def test_the_scheduler_writes_step_due_exactly_as_the_contract_model_does(
+    due_at: datetime, occurred_at: datetime, event_id: str, step_id: str
+) -> None:
+    fields = {
+        "event_id": event_id,
+        "occurred_at": occurred_at,
+        "siren": "732829320",
+        "enrollment_id": "b1d3c0de-0000-4000-8000-000000000001",
+        "step_id": step_id,
+        "kind": "webinar_invitation",
+        "due_at": due_at,
+    }
+    model = StepDue.model_validate(fields)
+
+    wire = encode_step_due(**fields)
+
+    assert wire == encode(model)
+    # valid against the model: it reads back as what pydantic's own writing reads back as
+    # (the model itself, but for an offset with seconds, which pydantic writes without)
+    assert StepDue.model_validate_json(wire) == StepDue.model_validate_json(encode(model))
+
+
+def test_the_same_instant_at_another_offset_keeps_its_own_offset_on_the_wire() -> None:
+    utc = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    fields = {"event_id": "e", "siren": "732829320", "enrollment_id": "x", "step_id": "s"}
+    in_utc = encode_step_due(**fields, kind="letter", occurred_at=utc, due_at=utc)
+    paris = utc.astimezone(_PARIS)
+    in_paris = encode_step_due(**fields, kind="letter", occurred_at=paris, due_at=paris)
+
+    assert json.loads(in_utc)["due_at"] == "2026-03-02T08:00:00Z"
+    assert json.loads(in_paris)["due_at"] == "2026-03-02T09:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"kind": "postcard"}, "not a step kind"),
+        ({"due_at": datetime(2026, 3, 2, 8, 0)}, "must be aware"),
+        ({"occurred_at": datetime(2026, 3, 2, 8, 0)}, "must be aware"),
+    ],
+)
+def test_the_scheduler_refuses_to_write_a_step_due_the_contract_would_refuse(
+    change: dict[str, Any], reason: str
+) -> None:
+    moment = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    fields: dict[str, Any] = {
+        "event_id": "e",
+        "occurred_at": moment,
+        "siren": "732829320",
+        "enrollment_id": "x",
+        "step_id": "s",
+        "kind": "letter",
+        "due_at": moment,
+    }
+    with pytest.raises(ValueError, match=reason):
+        encode_step_due(**{**fields, **change})

@@ -103,6 +103,40 @@ async def test_only_the_steps_due_are_claimed_and_each_once(store: Store) -> Non
     assert statuses == {"step-0": "emitted", "step-1": "emitted", "step-2": "planned"}
 
 
+async def test_a_claimed_step_carries_what_step_due_needs_in_due_order(store: Store) -> None:
+    siren = new_siren()
+    enrollment_id = await enroll(store, siren, steps=3)
+    async with store.transaction() as tx:
+        claimed = await tx.claim_due(NOW + timedelta(days=61), limit=10)
+    assert [(s.step_id, s.due_at) for s in claimed] == [
+        ("step-0", NOW),
+        ("step-1", NOW + timedelta(days=30)),
+        ("step-2", NOW + timedelta(days=60)),
+    ]
+    first = claimed[0]
+    assert first.id == step_due_event_id(enrollment_id, "step-0")
+    assert (first.enrollment_id, first.siren, first.kind) == (enrollment_id, siren, "letter")
+    assert first.due_at.utcoffset() == timedelta(0)
+
+
+async def test_a_claim_whose_transaction_fails_leaves_its_steps_for_the_next(
+    store: Store,
+) -> None:
+    enrollment_id = await enroll(store, steps=2)
+
+    async def claim_and_die() -> None:
+        async with store.transaction() as tx:
+            assert len(await tx.claim_due(NOW + timedelta(days=31), limit=10)) == 2
+            raise RuntimeError("the scheduler died before its commit")
+
+    with pytest.raises(RuntimeError):
+        await claim_and_die()
+    async with store.transaction() as tx:
+        assert {s.status for s in await tx.steps(enrollment_id)} == {"planned"}
+        again = await tx.claim_due(NOW + timedelta(days=31), limit=10)
+    assert [step.step_id for step in again] == ["step-0", "step-1"]
+
+
 async def test_two_schedulers_claiming_at_once_never_take_the_same_step(store: Store) -> None:
     for _ in range(20):
         await enroll(store, steps=5)

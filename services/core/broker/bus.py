@@ -6,11 +6,14 @@ the broker's acknowledgement from all in-sync replicas (acks=all).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class KafkaBus:
             request_timeout_ms=15000,
             max_batch_size=256 * 1024,
         )
+        # the producer's own (the default): publish_many places keys as `send` does
+        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         await self._producer.start()
@@ -58,17 +63,50 @@ class KafkaBus:
         )
 
     async def publish_many(self, messages: Sequence[Outgoing]) -> None:
-        futures = [
-            await self._producer.send(
-                message.topic,
-                message.payload,
-                key=message.key.encode(),
-                headers=_headers(message.headers),
-            )
-            for message in messages
-        ]
-        for future in futures:
-            await future
+        """Publish `messages` and wait until the broker acknowledged them all.
+
+        The messages are packed into one record batch per partition (the partition
+        `send` would pick: the key's murmur2 hash, as in the Java client), in their order,
+        then every batch is handed to the producer before any acknowledgement is awaited:
+        less than half the CPU of one `send` per message (5-7 µs a message against 12-16
+        on the 2-core machine of docs/benchmarks.md)."""
+        if not messages:
+            return
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], BatchBuilder] = {}
+        sending: list[asyncio.Future[Any]] = []
+        for message in messages:
+            topic = message.topic
+            known = partitions.get(topic)
+            if known is None:
+                known = partitions[topic] = sorted(await self._producer.partitions_for(topic))
+            key = message.key.encode()
+            where = (topic, self._partitioner(key, known, known))
+            batch = open_batches.get(where)
+            if batch is None:
+                batch = open_batches[where] = self._producer.create_batch()
+            headers = _headers(message.headers) or []
+            if batch.append(key=key, value=message.payload, timestamp=None, headers=headers):
+                continue
+            # full: send it, start the next one for this partition (the first record of a
+            # batch always goes in)
+            sending.append(await self._send_batch(batch, where))
+            batch = open_batches[where] = self._producer.create_batch()
+            batch.append(key=key, value=message.payload, timestamp=None, headers=headers)
+        for where, batch in open_batches.items():
+            sending.append(await self._send_batch(batch, where))
+        outcomes = await asyncio.gather(*sending, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _send_batch(self, batch: BatchBuilder, where: tuple[str, int]) -> asyncio.Future[Any]:
+        batch.close()  # nothing else goes in: `send` opens its own batches
+        topic, partition = where
+        future: asyncio.Future[Any] = await self._producer.send_batch(
+            batch, topic, partition=partition
+        )
+        return future
 
 
 def _headers(headers: Mapping[str, str] | None) -> list[tuple[str, bytes]] | None:

@@ -8,9 +8,10 @@ consumer that sees the same event twice does nothing the second time.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, case, delete, func, insert, select, update
@@ -32,6 +33,36 @@ from services.core.store.tables import enrollments, outbox, planned_steps, proce
 PENDING = ("planned", "emitted")
 UNCONFIRMED = ("emitted", "sending")
 FINAL = ("sent", "failed", "cancelled", "skipped")
+
+# PostgreSQL's claim, one statement: pick (SKIP LOCKED, so that several schedulers claim
+# side by side), mark emitted, return with the SIREN. The picked rows are found again by
+# their `ctid` (locked, they cannot move before the statement ends): no look-up in the
+# primary key (`id IN (…)` hash-joined against a scan of the whole table; `id =
+# ANY(ARRAY(…))` searched the key index once per row). A row updated by someone else
+# between the pick and the update is left for the next claim. A step whose send began
+# keeps "sending": the mailer resends it under the same Message-ID.
+# Parameters: $1 now, $2 limit, $3 the bound (due by / emitted before). It returns the
+# columns in `DueStep`'s order.
+_CLAIM = """
+UPDATE planned_steps AS s
+SET status = CASE WHEN s.status = 'sending' THEN 'sending' ELSE 'emitted' END,
+    emitted_at = $1,
+    emit_count = s.emit_count + 1
+FROM enrollments AS e
+WHERE s.ctid = ANY(ARRAY(
+        SELECT ctid FROM planned_steps
+        WHERE {condition}
+        ORDER BY {order}
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
+    AND e.id = s.enrollment_id
+RETURNING s.id, s.enrollment_id, e.siren, s.step_id, s.kind, s.due_at
+"""
+_DUE_ORDER = operator.attrgetter("due_at", "id")
+_CLAIM_DUE = _CLAIM.format(condition="status = 'planned' AND due_at <= $3", order="due_at")
+_CLAIM_UNCONFIRMED = _CLAIM.format(
+    condition="status IN ('emitted', 'sending') AND emitted_at <= $3", order="emitted_at"
+)
 
 
 class Store:
@@ -262,7 +293,9 @@ class Tx:
 
         On PostgreSQL the rows are locked with SKIP LOCKED, so several schedulers
         can claim side by side without taking the same step."""
-        return await self._claim(
+        if self.dialect == "postgresql":
+            return await self._claim_on_postgresql(_CLAIM_DUE, now, limit, now)
+        return await self._claim_in_two_steps(
             and_(planned_steps.c.status == "planned", planned_steps.c.due_at <= now),
             now,
             limit,
@@ -271,7 +304,9 @@ class Tx:
 
     async def claim_unconfirmed(self, now: datetime, before: datetime, limit: int) -> list[DueStep]:
         """Claim steps emitted (or begun) before `before` whose send was never confirmed."""
-        return await self._claim(
+        if self.dialect == "postgresql":
+            return await self._claim_on_postgresql(_CLAIM_UNCONFIRMED, now, limit, before)
+        return await self._claim_in_two_steps(
             and_(
                 planned_steps.c.status.in_(UNCONFIRMED),
                 planned_steps.c.emitted_at <= before,
@@ -281,9 +316,25 @@ class Tx:
             order=planned_steps.c.emitted_at,
         )
 
-    async def _claim(
+    async def _claim_on_postgresql(
+        self, statement: str, now: datetime, limit: int, bound: datetime
+    ) -> list[DueStep]:
+        # the scheduler's hot statement as SQL: SQLAlchemy's compiled statement and its
+        # typed rows cost more CPU on the client's side than the rest of the claim
+        if now.tzinfo is None or bound.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        result = await self.connection.exec_driver_sql(
+            statement, (now.astimezone(UTC), limit, bound.astimezone(UTC))
+        )
+        # asyncpg reads timestamptz as UTC datetimes: the rows are DueSteps as they are
+        steps = [DueStep._make(row) for row in result]
+        steps.sort(key=_DUE_ORDER)
+        return steps
+
+    async def _claim_in_two_steps(
         self, condition: Any, now: datetime, limit: int, *, order: Any
     ) -> list[DueStep]:
+        """SQLite: one writer at a time (BEGIN IMMEDIATE), so pick, then mark."""
         # a step whose send began keeps "sending": the mailer resends it under the
         # same Message-ID
         marks = {
@@ -291,43 +342,6 @@ class Tx:
             "emitted_at": now,
             "emit_count": planned_steps.c.emit_count + 1,
         }
-        if self.dialect != "postgresql":
-            return await self._claim_in_two_steps(condition, marks, limit, order=order)
-        # PostgreSQL, one statement: pick (SKIP LOCKED), mark, return with the SIREN;
-        # `id = ANY(ARRAY(…))` looks the picked rows up by primary key (`IN (…)` would
-        # hash-join them against a scan of the whole table)
-        candidates = (
-            select(planned_steps.c.id)
-            .where(condition)
-            .order_by(order)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        claimed = (
-            update(planned_steps)
-            .where(
-                planned_steps.c.id == func.any(func.array(candidates)),
-                planned_steps.c.enrollment_id == enrollments.c.id,
-            )
-            .values(**marks)
-            .returning(
-                planned_steps.c.id,
-                planned_steps.c.enrollment_id,
-                planned_steps.c.step_id,
-                planned_steps.c.kind,
-                planned_steps.c.due_at,
-                enrollments.c.siren,
-            )
-        )
-        rows = (await self.connection.execute(claimed)).all()
-        steps = [_due_step(row) for row in rows]
-        steps.sort(key=lambda step: (step.due_at, step.id))
-        return steps
-
-    async def _claim_in_two_steps(
-        self, condition: Any, marks: dict[str, Any], limit: int, *, order: Any
-    ) -> list[DueStep]:
         candidates = (
             select(
                 planned_steps.c.id,
