@@ -1,74 +1,99 @@
-"""The scheduler service: an APScheduler interval job that runs `Scheduler.tick`.
+"""The scheduler service: two APScheduler interval jobs, emission (`Scheduler.emit`,
+every `PM_TICK_SECONDS` of real time) and housekeeping (`Scheduler.housekeeping`,
+every `HOUSEKEEPING_SECONDS`, or every tick if ticks are slower).
 
-APScheduler only sets the pace (every `PM_TICK_SECONDS` of real time); what is
-due is decided on the virtual clock, in the store. Several schedulers can run
-side by side on PostgreSQL (claims use SKIP LOCKED).
+APScheduler only sets the pace; what is due is decided on the virtual clock, in
+the store. Several schedulers can run side by side on PostgreSQL (claims use SKIP
+LOCKED).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from services.scheduler.ticks import Scheduler
+from services.scheduler.ticks import Scheduler, TickReport
 
 log = logging.getLogger(__name__)
 
+#: Housekeeping (re-emissions, ended journeys, reminders, purge) runs this often.
+HOUSEKEEPING_SECONDS = 1.0
+
 
 class Ticker:
-    """Runs the scheduler's tick on an APScheduler interval job; `stop` waits for the tick
-    in flight to finish (its claims and publications are never cut in half)."""
+    """Runs the scheduler's emission and housekeeping on APScheduler interval jobs; `stop`
+    waits for the runs in flight to finish (claims and publications never cut in half)."""
 
     def __init__(self, scheduler: Scheduler, tick_seconds: float) -> None:
-        self._scheduler = scheduler
-        self._running = asyncio.Lock()
         self._jobs = AsyncIOScheduler(timezone="UTC")
-        self._jobs.add_job(
-            self._tick,
-            "interval",
-            seconds=tick_seconds,
-            id="tick",
-            max_instances=3,  # overlapping runs return at once (the lock), unlogged
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        self._runs = [
+            _Job(self._jobs, "emit", scheduler.emit, tick_seconds),
+            _Job(
+                self._jobs,
+                "housekeeping",
+                scheduler.housekeeping,
+                max(tick_seconds, HOUSEKEEPING_SECONDS),
+            ),
+        ]
 
     def start(self) -> None:
         self._jobs.start()
 
     async def stop(self) -> None:
         self._jobs.shutdown(wait=False)
-        async with self._running:
-            pass
+        for job in self._runs:
+            async with job.running:
+                pass
 
-    async def _tick(self) -> None:
-        if self._running.locked():
+
+class _Job:
+    """One interval job; a run that comes while the last one is still going returns."""
+
+    def __init__(
+        self,
+        jobs: AsyncIOScheduler,
+        name: str,
+        work: Callable[[], Awaitable[TickReport]],
+        seconds: float,
+    ) -> None:
+        self.name = name
+        self.running = asyncio.Lock()
+        self._work = work
+        jobs.add_job(
+            self._run,
+            "interval",
+            seconds=seconds,
+            id=name,
+            max_instances=3,  # overlapping runs return at once (the lock), unlogged
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    async def _run(self) -> None:
+        if self.running.locked():
             return
-        async with self._running:
-            await _tick(self._scheduler)
+        async with self.running:
+            try:
+                report = await self._work()
+            except Exception:
+                log.exception("%s failed; the next run tries again", self.name)
+                return
+            if report.emitted or report.redelivered or report.completed:
+                log.info(
+                    self.name,
+                    extra={
+                        "emitted": report.emitted,
+                        "redelivered": report.redelivered,
+                        "completed": report.completed,
+                        "relayed": report.relayed,
+                    },
+                )
 
 
 def start(scheduler: Scheduler, tick_seconds: float) -> Ticker:
     ticker = Ticker(scheduler, tick_seconds)
     ticker.start()
     return ticker
-
-
-async def _tick(scheduler: Scheduler) -> None:
-    try:
-        report = await scheduler.tick()
-    except Exception:
-        log.exception("tick failed; the next one tries again")
-        return
-    if report.emitted or report.redelivered or report.completed:
-        log.info(
-            "tick",
-            extra={
-                "emitted": report.emitted,
-                "redelivered": report.redelivered,
-                "completed": report.completed,
-                "relayed": report.relayed,
-            },
-        )

@@ -1,8 +1,10 @@
 """The scheduler's work, one tick at a time.
 
 A tick relays the outbox, claims the steps due on the virtual clock and
-publishes their `step.due`, re-emits what was never confirmed sent, and ends
-the journeys that have nothing left to send.
+publishes their `step.due` (`emit`); then re-emits what was never confirmed
+sent, ends the journeys that have nothing left to send, sends reminders and
+purges expired personal data (`housekeeping`). The service runs the two on
+their own paces, so that housekeeping never holds back a due mail.
 """
 
 from __future__ import annotations
@@ -57,14 +59,29 @@ class Scheduler:
         self._retention = retention
 
     async def tick(self) -> TickReport:
+        """Everything at once: emission, then housekeeping, then the outbox again."""
+        report = await self.emit()
+        housekeeping = await self.housekeeping()
+        report.redelivered, report.completed = housekeeping.redelivered, housekeeping.completed
+        report.relayed += await self.relay_outbox()
+        return report
+
+    async def emit(self) -> TickReport:
+        """What sets the pace of the mails: the outbox relayed, the due steps published."""
         report = TickReport()
         report.relayed += await self.relay_outbox()
         report.emitted = await self.emit_due()
+        return report
+
+    async def housekeeping(self) -> TickReport:
+        """What may wait a little: re-emissions, ended journeys, appointment and webinar
+        reminders, the purge of expired personal data (the events it writes are relayed
+        by the next emission)."""
+        report = TickReport()
         report.redelivered = await self.redeliver_unconfirmed()
         report.completed = await self.complete_finished()
         if self._reminders is not None:  # appointments and webinars
             await self._reminders.send_due()
-        report.relayed += await self.relay_outbox()
         await purge_expired(self._store, self._clock, self._retention, batch=self._batch)
         return report
 

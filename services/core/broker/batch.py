@@ -28,6 +28,11 @@ from services.core.metrics import EVENTS_DEAD_LETTERED
 log = logging.getLogger(__name__)
 
 
+#: How long the broker may hold a fetch while the topic has nothing new (Kafka's
+#: default is 500 ms: a message arriving then waits that long).
+FETCH_MAX_WAIT_MS = 50
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A message of the batch that cannot be understood, and why."""
@@ -64,6 +69,7 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         title=f"{group}:{topic}",
     )
     async def consume(message: KafkaMessage) -> None:
