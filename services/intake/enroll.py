@@ -31,7 +31,7 @@ from services.core.events import (
 )
 from services.core.journeys.calendar import PARIS, paris_day
 from services.core.journeys.model import BusinessFacts, Journey, PlannedStep, Track
-from services.core.journeys.planner import plan
+from services.core.journeys.planner import PlanCache, plan
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.store import bulk
 from services.core.store.records import Enrollment, NewEnrollment, OutgoingEvent
@@ -61,10 +61,19 @@ class Handled:
 class Intake:
     """Applies business events to the store."""
 
-    def __init__(self, store: Store, journeys: Mapping[Track, Journey], clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        journeys: Mapping[Track, Journey],
+        clock: Clock,
+        *,
+        plans: PlanCache | None = None,
+    ) -> None:
         self._store = store
         self._journeys = journeys
         self._clock = clock
+        # new businesses of the same day mostly share their facts, so their plans
+        self._plans = plans if plans is not None else PlanCache()
 
     async def process(self, raw: bytes) -> Handled:
         """Handle one raw message; raises `InvalidEvent` when it cannot be understood."""
@@ -173,7 +182,7 @@ class Intake:
             declaration_frequency=event.declaration_frequency,
             department=event.department,
         )
-        steps = plan(journey, facts, now)
+        steps = self._plans.plan(journey, facts, now)
         enrollment_id = derived_event_id("enrollment", event.siren, event.event_id)
         enrollment = NewEnrollment(
             id=enrollment_id,

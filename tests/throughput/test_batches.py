@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
+from services.core.journeys import planner
 from services.core.journeys.loader import load_journeys
+from services.core.journeys.model import PlannedStep
 from services.core.smtp import SmtpTransport
 from services.core.store.repository import Store
 from services.intake.enroll import Intake
@@ -134,3 +137,34 @@ async def test_mails_sent_at_once_over_the_pool_each_arrive_once(catcher: MailCa
     await catcher.wait_for(lambda mails: len(mails) >= 10)
     for i in range(10):
         assert len(catcher.to(f"personne.{i}@example.fr")) == 1
+
+
+async def test_businesses_with_the_same_facts_on_the_same_day_are_planned_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    real_plan = planner.plan
+
+    def counted(*args: Any, **kwargs: Any) -> list[PlannedStep]:
+        nonlocal calls
+        calls += 1
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "plan", counted)
+    clock = VirtualClock(NOW, speed=0)  # Monday 2 March 2026, 09:00 in Paris
+    service = Intake(store, load_journeys(ROOT / "journeys"), clock)
+    same = [business_created(email=f"p{i}@example.fr", department="75") for i in range(3)]
+    caen = business_created(email="caen@example.fr", department="14")  # HELP questionnaire
+
+    await service.process_batch([as_bytes(e) for e in [*same[:2], caen]])
+    clock.advance(timedelta(hours=5, minutes=30))  # 14:30, the same day
+    await service.process_batch([as_bytes(same[2])])
+
+    assert calls == 2  # once for Paris, once for Caen
+    first, second, third = [await plan_of(store, e["siren"]) for e in same]
+    assert first == second
+    # the one enrolled in the afternoon gets its welcome letter then, the rest as the others
+    assert first[0] == ("welcome", NOW)
+    assert third[0] == ("welcome", NOW + timedelta(hours=5, minutes=30))
+    assert third[1:] == first[1:]
+    assert len(await plan_of(store, caen["siren"])) == len(first) + 1
