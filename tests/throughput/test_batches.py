@@ -168,3 +168,28 @@ async def test_businesses_with_the_same_facts_on_the_same_day_are_planned_once(
     assert third[0] == ("welcome", NOW + timedelta(hours=5, minutes=30))
     assert third[1:] == first[1:]
     assert len(await plan_of(store, caen["siren"])) == len(first) + 1
+
+
+async def test_a_new_event_for_a_business_already_enrolled_leaves_its_journey_as_it_is(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    jeanne = business_created(email="jeanne.caen@example.fr")
+    await intake(store).process_batch([as_bytes(jeanne)])
+    before = await plan_of(store, jeanne["siren"])
+    # the registry announces her again under another event id, among newcomers
+    again = {**business_created(siren=jeanne["siren"], department="75"), "event_id": "re-sent"}
+    newcomers = [business_created(email=f"new{i}@example.fr") for i in range(2)]
+
+    await intake(store).process_batch([as_bytes(e) for e in [newcomers[0], again, newcomers[1]]])
+
+    # set-wise, in the batch's one transaction (not by the one-by-one fallback)
+    assert not [r for r in caplog.records if r.getMessage().startswith("a batch failed")]
+
+    async with store.transaction() as tx:
+        assert await tx.count_enrollments() == {"active": 3}
+        outbox = await tx.take_outbox(100)
+    assert await plan_of(store, jeanne["siren"]) == before
+    # one enrollment.started each, Jeanne's once
+    assert sorted(json.loads(e.payload)["siren"] for e in outbox) == sorted(
+        [jeanne["siren"], newcomers[0]["siren"], newcomers[1]["siren"]]
+    )
