@@ -19,6 +19,7 @@ from services.core.journeys import planner
 from services.core.journeys.loader import load_journeys
 from services.core.journeys.model import PlannedStep
 from services.core.smtp import SmtpTransport
+from services.core.store import bulk
 from services.core.store.repository import Store
 from services.intake.enroll import Intake
 from services.mailer.concurrent import ConcurrentHandler
@@ -193,3 +194,26 @@ async def test_a_new_event_for_a_business_already_enrolled_leaves_its_journey_as
     assert sorted(json.loads(e.payload)["siren"] for e in outbox) == sorted(
         [jeanne["siren"], newcomers[0]["siren"], newcomers[1]["siren"]]
     )
+
+
+async def test_a_batch_that_fails_half_way_leaves_nothing_and_is_enrolled_one_by_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: Any) -> None:
+        raise RuntimeError("the outbox is unreachable")  # after the steps were written
+
+    monkeypatch.setattr(bulk, "add_outbox_many", broken)
+    events = [business_created(email=f"p{i}@example.fr") for i in range(3)]
+
+    await intake(store).process_batch([as_bytes(e) for e in events])
+
+    # the batch's transaction left nothing behind: the one-by-one path enrolled each
+    # with its whole plan and its enrollment.started
+    async with store.transaction() as tx:
+        assert await tx.count_enrollments() == {"active": 3}
+        outbox = await tx.take_outbox(100)
+    assert sorted(json.loads(e.payload)["siren"] for e in outbox) == sorted(
+        e["siren"] for e in events
+    )
+    plans = [await plan_of(store, e["siren"]) for e in events]
+    assert plans[0] and plans[0] == plans[1] == plans[2]

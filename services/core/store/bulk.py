@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.records import NewEnrollment, OutgoingEvent
@@ -86,10 +86,18 @@ ON CONFLICT (event_id) DO NOTHING
 
 
 async def _driver(tx: Tx) -> Any:
-    """The asyncpg connection under the transaction's connection (the same transaction)."""
+    """The asyncpg connection under the transaction's connection, inside its transaction.
+
+    SQLAlchemy sends BEGIN with the first statement it executes: a statement sent to the
+    driver before that would commit on its own. So the transaction is begun here first.
+    """
     raw = await tx.connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    if not driver.is_in_transaction():
+        await tx.connection.execute(text("SELECT 1"))
+        if not driver.is_in_transaction():
+            raise RuntimeError("the store's transaction did not begin")
     return driver
 
 
