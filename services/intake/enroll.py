@@ -9,7 +9,7 @@ one by one, so one event that cannot be stored does not hold back the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Literal
@@ -126,25 +126,32 @@ class Intake:
         new = [self._new_enrollment(event, now) for event in first.values()]
         # a SIREN that already has an active enrollment is left out here
         inserted = await bulk.insert_enrollments(tx, new)
-        records: list[bulk.StepRecord] = []
+        accepted = [enrollment for enrollment in new if enrollment.id in inserted]
+        if not accepted:
+            return
         started: list[OutgoingEvent] = []
-        enrolled: list[str] = []
-        for enrollment in new:
-            if enrollment.id in inserted:
-                records += self._step_records(enrollment, now)
+        steps = 0
+
+        def records() -> Iterator[bulk.StepRecord]:
+            # made while the COPY streams them (PostgreSQL stores the first ones meanwhile),
+            # with each enrollment's `enrollment.started`
+            nonlocal steps
+            for enrollment in accepted:
+                rows = self._step_records(enrollment, now)
+                steps += len(rows)
                 started.append(_started(enrollment, now))
-                enrolled.append(enrollment.id)
-        await bulk.insert_step_records(tx, records)
+                yield from rows
+
+        await bulk.insert_step_records(tx, records())
         await bulk.add_outbox_many(tx, started, now)
-        if enrolled:  # one line for the batch
-            log.info(
-                "enrolled",
-                extra={
-                    "enrollment_id": ",".join(enrolled),
-                    "enrollments": len(enrolled),
-                    "steps": len(records),
-                },
-            )
+        log.info(  # one line for the batch
+            "enrolled",
+            extra={
+                "enrollment_id": ",".join(enrollment.id for enrollment in accepted),
+                "enrollments": len(accepted),
+                "steps": steps,
+            },
+        )
 
     async def apply(self, event: BusinessEvent) -> Handled:
         async with self._store.transaction() as tx:

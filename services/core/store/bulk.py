@@ -7,7 +7,7 @@ On PostgreSQL the planned steps go in with COPY, the fastest way in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -150,19 +150,20 @@ async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
     return inserted
 
 
-async def insert_step_records(tx: Tx, records: Sequence[StepRecord]) -> None:
-    """Insert planned steps given as tuples in the order of `STEP_COLUMNS`."""
-    if not records:
-        return
+async def insert_step_records(tx: Tx, records: Iterable[StepRecord]) -> None:
+    """Insert planned steps given as tuples in the order of `STEP_COLUMNS`.
+
+    On PostgreSQL, `records` is read while the COPY streams: an iterator that makes them
+    as it goes has the server storing the first ones while the next are made."""
     if tx.dialect == "postgresql":
         driver = await _driver(tx)
         await driver.copy_records_to_table(
             planned_steps.name, records=records, columns=list(STEP_COLUMNS)
         )
         return
-    await tx.connection.execute(
-        insert(planned_steps), [dict(zip(STEP_COLUMNS, record, strict=True)) for record in records]
-    )
+    rows = [dict(zip(STEP_COLUMNS, record, strict=True)) for record in records]
+    if rows:
+        await tx.connection.execute(insert(planned_steps), rows)
 
 
 async def add_outbox_many(tx: Tx, events: Sequence[OutgoingEvent], now: datetime) -> None:
