@@ -343,9 +343,10 @@ class PlanCache:
 
     Gives the same plans as `plan()` (the tests compare them on random facts and
     instants). `hits` and `misses` count the calls answered from the cache or planned.
+    A plan kept costs about 25 KB (some 22 `PlannedStep`): 512 of them, about 13 MB.
     """
 
-    def __init__(self, maxsize: int = 2048) -> None:
+    def __init__(self, maxsize: int = 512) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
