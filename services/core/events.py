@@ -8,9 +8,11 @@ and `occurred_at`; every message is keyed by the SIREN it concerns.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -200,6 +202,27 @@ _NAMESPACE = uuid.UUID("5b0c1e0e-3f7a-4c59-9d0e-2f5d2b1c9a11")
 def step_due_event_id(enrollment_id: str, step_id: str) -> str:
     """The deterministic id of a step's `step.due` event: the same on every re-emission."""
     return str(uuid.uuid5(_NAMESPACE, f"step.due:{enrollment_id}:{step_id}"))
+
+
+# uuid5 is SHA-1 of the namespace and the name: hashing the namespace once, and the
+# enrollment's prefix once per enrollment, gives its steps' ids at a third of the cost.
+_NAMESPACE_SHA1 = hashlib.sha1(_NAMESPACE.bytes, usedforsecurity=False)
+
+
+def step_due_event_ids(enrollment_id: str, step_ids: Iterable[str]) -> list[str]:
+    """`step_due_event_id(enrollment_id, s)` for each of `step_ids`, in their order."""
+    prefix = _NAMESPACE_SHA1.copy()
+    prefix.update(f"step.due:{enrollment_id}:".encode())
+    ids = []
+    for step_id in step_ids:
+        digest = prefix.copy()
+        digest.update(step_id.encode())
+        raw = bytearray(digest.digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+        raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+        text = raw.hex()
+        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+    return ids
 
 
 def derived_event_id(kind: str, *parts: str) -> str:

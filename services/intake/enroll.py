@@ -9,7 +9,7 @@ one by one, so one event that cannot be stored does not hold back the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Literal
@@ -28,10 +28,17 @@ from services.core.events import (
     derived_event_id,
     parse_business_event,
     step_due_event_id,
+    step_due_event_ids,
 )
 from services.core.journeys.calendar import PARIS, paris_day
-from services.core.journeys.model import BusinessFacts, Journey, PlannedStep, Track
-from services.core.journeys.planner import plan
+from services.core.journeys.model import (
+    BusinessFacts,
+    DeclarationFrequency,
+    Journey,
+    PlannedStep,
+    Track,
+)
+from services.core.journeys.planner import PlanCache, plan
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.store import bulk
 from services.core.store.records import Enrollment, NewEnrollment, OutgoingEvent
@@ -61,10 +68,19 @@ class Handled:
 class Intake:
     """Applies business events to the store."""
 
-    def __init__(self, store: Store, journeys: Mapping[Track, Journey], clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        journeys: Mapping[Track, Journey],
+        clock: Clock,
+        *,
+        plans: PlanCache | None = None,
+    ) -> None:
         self._store = store
         self._journeys = journeys
         self._clock = clock
+        # new businesses of the same day mostly share their facts, so their plans
+        self._plans = plans if plans is not None else PlanCache()
 
     async def process(self, raw: bytes) -> Handled:
         """Handle one raw message; raises `InvalidEvent` when it cannot be understood."""
@@ -102,24 +118,40 @@ class Intake:
     async def _enroll_many(self, tx: Tx, events: Sequence[BusinessCreated], now: datetime) -> None:
         """`business.created` events in a row, set-wise: the same outcome as one by one."""
         fresh = await bulk.mark_processed_many(tx, [e.event_id for e in events], CONSUMER, now)
-        enrolled = await bulk.active_sirens(tx, (e.siren for e in events))
-        new: list[NewEnrollment] = []
-        rows: list[dict[str, object]] = []
-        started: list[OutgoingEvent] = []
+        first: dict[str, BusinessCreated] = {}  # by SIREN: the first new event of the batch
         for event in events:
-            if event.event_id not in fresh:
-                continue  # a duplicate
-            fresh.discard(event.event_id)  # the same event twice in this batch
-            if event.siren in enrolled:
-                continue  # already enrolled
-            enrolled.add(event.siren)
-            enrollment, steps, announced = self._enrollment_of(event, now)
-            new.append(enrollment)
-            rows.extend(steps)
-            started.append(announced)
-        await bulk.insert_enrollments(tx, new)
-        await bulk.insert_step_rows(tx, rows)
+            if event.event_id in fresh:  # else a duplicate
+                fresh.discard(event.event_id)  # the same event twice in this batch
+                first.setdefault(event.siren, event)
+        new = [self._new_enrollment(event, now) for event in first.values()]
+        # a SIREN that already has an active enrollment is left out here
+        inserted = await bulk.insert_enrollments(tx, new)
+        accepted = [enrollment for enrollment in new if enrollment.id in inserted]
+        if not accepted:
+            return
+        started: list[OutgoingEvent] = []
+        steps = 0
+
+        def records() -> Iterator[bulk.StepRecord]:
+            # made while the COPY streams them (PostgreSQL stores the first ones meanwhile),
+            # with each enrollment's `enrollment.started`
+            nonlocal steps
+            for enrollment in accepted:
+                rows = self._step_records(enrollment, now)
+                steps += len(rows)
+                started.append(_started(enrollment, now))
+                yield from rows
+
+        await bulk.insert_step_records(tx, records())
         await bulk.add_outbox_many(tx, started, now)
+        log.info(  # one line for the batch
+            "enrolled",
+            extra={
+                "enrollment_id": ",".join(enrollment.id for enrollment in accepted),
+                "enrollments": len(accepted),
+                "steps": steps,
+            },
+        )
 
     async def apply(self, event: BusinessEvent) -> Handled:
         async with self._store.transaction() as tx:
@@ -155,28 +187,26 @@ class Intake:
     async def _enroll(self, tx: Tx, event: BusinessCreated, now: datetime) -> Handled:
         if await tx.active_enrollment(event.siren) is not None:
             return Handled("already_enrolled")
-        enrollment, steps, started = self._enrollment_of(event, now)
+        enrollment = self._new_enrollment(event, now)
+        records = self._step_records(enrollment, now)
         await tx.insert_enrollment(enrollment)
-        await bulk.insert_step_rows(tx, steps)
-        await tx.add_outbox(started, now)
+        await bulk.insert_step_records(tx, records)
+        await tx.add_outbox(_started(enrollment, now), now)
+        log.info(
+            "enrolled",
+            extra={
+                "enrollment_id": enrollment.id,
+                "track": enrollment.track,
+                "steps": len(records),
+            },
+        )
         return Handled("enrolled", enrollment.id)
 
-    def _enrollment_of(
-        self, event: BusinessCreated, now: datetime
-    ) -> tuple[NewEnrollment, list[dict[str, object]], OutgoingEvent]:
-        """The enrollment of a new business, its planned steps and `enrollment.started`."""
+    def _new_enrollment(self, event: BusinessCreated, now: datetime) -> NewEnrollment:
+        """The enrollment of a new business (its id derives from the event)."""
         track = TRACK_OF_REGIME[event.regime]
-        journey = self._journeys[track]
-        facts = BusinessFacts(
-            track=track,
-            activity_start=event.activity_start,
-            declaration_frequency=event.declaration_frequency,
-            department=event.department,
-        )
-        steps = plan(journey, facts, now)
-        enrollment_id = derived_event_id("enrollment", event.siren, event.event_id)
-        enrollment = NewEnrollment(
-            id=enrollment_id,
+        return NewEnrollment(
+            id=derived_event_id("enrollment", event.siren, event.event_id),
             siren=event.siren,
             track=track,
             regime=event.regime,
@@ -187,39 +217,39 @@ class Intake:
             first_name=event.first_name,
             last_name=event.last_name,
             company_name=event.company_name,
-            journey_version=journey.version,
+            journey_version=self._journeys[track].version,
             started_at=now,
         )
-        rows: list[dict[str, object]] = [
-            {
-                "id": step_due_event_id(enrollment_id, step.step_id),
-                "enrollment_id": enrollment_id,
-                "step_id": step.step_id,
-                "kind": step.kind,
-                "template": step.template,
-                "theme": step.theme,
-                "topic": step.topic,
-                "due_at": step.due_at,
-                "deadline": step.deadline,
-                "status": "planned",
-                "emit_count": 0,
-                "attempts": 0,
-            }
-            for step in steps
-        ]
-        started = EnrollmentStarted(
-            event_id=derived_event_id("enrollment.started", enrollment_id),
-            occurred_at=now,
-            siren=event.siren,
-            enrollment_id=enrollment_id,
+
+    def _step_records(self, enrollment: NewEnrollment, now: datetime) -> list[bulk.StepRecord]:
+        """Its planned steps as rows, each with the id of its `step.due` event."""
+        track: Track = "ti" if enrollment.track == "ti" else "ae"
+        facts = BusinessFacts(
             track=track,
-            journey_version=journey.version,
+            activity_start=enrollment.activity_start,
+            declaration_frequency=_frequency(enrollment.declaration_frequency),
+            department=enrollment.department,
         )
-        log.info(
-            "enrolled",
-            extra={"enrollment_id": enrollment_id, "track": track, "steps": len(steps)},
-        )
-        return enrollment, rows, outgoing(started)
+        steps = self._plans.plan(self._journeys[track], facts, now)
+        ids = step_due_event_ids(enrollment.id, [step.step_id for step in steps])
+        # in the order of bulk.STEP_COLUMNS
+        return [
+            (
+                step_id,
+                enrollment.id,
+                step.step_id,
+                step.kind,
+                step.template,
+                step.theme,
+                step.topic,
+                step.due_at,
+                step.deadline,
+                "planned",
+                0,
+                0,
+            )
+            for step_id, step in zip(ids, steps, strict=True)
+        ]
 
     async def _change_regime(
         self, tx: Tx, enrollment: Enrollment, event: RegimeChanged, now: datetime
@@ -271,7 +301,25 @@ def _runs(events: Sequence[BusinessEvent]) -> list[list[BusinessEvent]]:
     return runs
 
 
-def _track(enrollment: Enrollment) -> Track:
+def _started(enrollment: NewEnrollment, now: datetime) -> OutgoingEvent:
+    """`enrollment.started`, for the outbox."""
+    return outgoing(
+        EnrollmentStarted(
+            event_id=derived_event_id("enrollment.started", enrollment.id),
+            occurred_at=now,
+            siren=enrollment.siren,
+            enrollment_id=enrollment.id,
+            track=_track(enrollment),
+            journey_version=enrollment.journey_version,
+        )
+    )
+
+
+def _frequency(value: str | None) -> DeclarationFrequency | None:
+    return "quarterly" if value == "quarterly" else "monthly" if value == "monthly" else None
+
+
+def _track(enrollment: Enrollment | NewEnrollment) -> Track:
     return "ti" if enrollment.track == "ti" else "ae"
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.core.events import (
     BusinessCreated,
@@ -18,6 +21,7 @@ from services.core.events import (
     encode_step_due,
     parse_business_event,
     step_due_event_id,
+    step_due_event_ids,
 )
 from services.core.siren import check_siren, luhn_valid
 from tests.support import as_bytes, business_created
@@ -106,6 +110,20 @@ def test_luhn_keys() -> None:
 def test_a_step_due_event_has_the_same_id_every_time_it_is_emitted() -> None:
     assert step_due_event_id("enr-1", "letter-03") == step_due_event_id("enr-1", "letter-03")
     assert step_due_event_id("enr-1", "letter-03") != step_due_event_id("enr-2", "letter-03")
+
+
+@settings(max_examples=300)
+@given(
+    enrollment_id=st.text(st.characters(exclude_categories=("Cs",))),
+    step_ids=st.lists(st.text(st.characters(exclude_categories=("Cs",))), max_size=30),
+)
+def test_the_steps_of_an_enrollment_get_at_once_the_ids_they_get_one_by_one(
+    enrollment_id: str, step_ids: list[str]
+) -> None:
+    # the intake derives a plan's ids together: the scheduler and mailer find them one by one
+    together = step_due_event_ids(enrollment_id, step_ids)
+    assert together == [step_due_event_id(enrollment_id, s) for s in step_ids]
+    assert all(uuid.UUID(i).version == 5 and str(uuid.UUID(i)) == i for i in together)
 
 
 def test_logs_and_failure_reasons_never_carry_an_address() -> None:

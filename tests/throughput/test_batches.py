@@ -5,20 +5,25 @@ with each person's mails in order, and the SMTP pool delivers every mail once.""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
+from services.core.journeys import planner
 from services.core.journeys.loader import load_journeys
+from services.core.journeys.model import PlannedStep
 from services.core.letters import message_id_for
 from services.core.links import LinkMaker
 from services.core.mail.reference import load_reference
 from services.core.mail.render import Renderer
 from services.core.smtp import SmtpTransport
+from services.core.store import bulk
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
@@ -188,3 +193,82 @@ async def test_mails_sent_at_once_over_the_pool_each_arrive_once(catcher: MailCa
     await catcher.wait_for(lambda mails: len(mails) >= 10)
     for i in range(10):
         assert len(catcher.to(f"personne.{i}@example.fr")) == 1
+
+
+async def test_businesses_with_the_same_facts_on_the_same_day_are_planned_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    real_plan = planner.plan
+
+    def counted(*args: Any, **kwargs: Any) -> list[PlannedStep]:
+        nonlocal calls
+        calls += 1
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "plan", counted)
+    clock = VirtualClock(NOW, speed=0)  # Monday 2 March 2026, 09:00 in Paris
+    service = Intake(store, load_journeys(ROOT / "journeys"), clock)
+    same = [business_created(email=f"p{i}@example.fr", department="75") for i in range(3)]
+    caen = business_created(email="caen@example.fr", department="14")  # HELP questionnaire
+
+    await service.process_batch([as_bytes(e) for e in [*same[:2], caen]])
+    clock.advance(timedelta(hours=5, minutes=30))  # 14:30, the same day
+    await service.process_batch([as_bytes(same[2])])
+
+    assert calls == 2  # once for Paris, once for Caen
+    first, second, third = [await plan_of(store, e["siren"]) for e in same]
+    assert first == second
+    # the one enrolled in the afternoon gets its welcome letter then, the rest as the others
+    assert first[0] == ("welcome", NOW)
+    assert third[0] == ("welcome", NOW + timedelta(hours=5, minutes=30))
+    assert third[1:] == first[1:]
+    assert len(await plan_of(store, caen["siren"])) == len(first) + 1
+
+
+async def test_a_new_event_for_a_business_already_enrolled_leaves_its_journey_as_it_is(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    jeanne = business_created(email="jeanne.caen@example.fr")
+    await intake(store).process_batch([as_bytes(jeanne)])
+    before = await plan_of(store, jeanne["siren"])
+    # the registry announces her again under another event id, among newcomers
+    again = {**business_created(siren=jeanne["siren"], department="75"), "event_id": "re-sent"}
+    newcomers = [business_created(email=f"new{i}@example.fr") for i in range(2)]
+
+    await intake(store).process_batch([as_bytes(e) for e in [newcomers[0], again, newcomers[1]]])
+
+    # set-wise, in the batch's one transaction (not by the one-by-one fallback)
+    assert not [r for r in caplog.records if r.getMessage().startswith("a batch failed")]
+
+    async with store.transaction() as tx:
+        assert await tx.count_enrollments() == {"active": 3}
+        outbox = await tx.take_outbox(100)
+    assert await plan_of(store, jeanne["siren"]) == before
+    # one enrollment.started each, Jeanne's once
+    assert sorted(json.loads(e.payload)["siren"] for e in outbox) == sorted(
+        [jeanne["siren"], newcomers[0]["siren"], newcomers[1]["siren"]]
+    )
+
+
+async def test_a_batch_that_fails_half_way_leaves_nothing_and_is_enrolled_one_by_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: Any) -> None:
+        raise RuntimeError("the outbox is unreachable")  # after the steps were written
+
+    monkeypatch.setattr(bulk, "add_outbox_many", broken)
+    events = [business_created(email=f"p{i}@example.fr") for i in range(3)]
+
+    await intake(store).process_batch([as_bytes(e) for e in events])
+
+    # the batch's transaction left nothing behind: the one-by-one path enrolled each
+    # with its whole plan and its enrollment.started
+    async with store.transaction() as tx:
+        assert await tx.count_enrollments() == {"active": 3}
+        outbox = await tx.take_outbox(100)
+    assert sorted(json.loads(e.payload)["siren"] for e in outbox) == sorted(
+        e["siren"] for e in events
+    )
+    plans = [await plan_of(store, e["siren"]) for e in events]
+    assert plans[0] and plans[0] == plans[1] == plans[2]

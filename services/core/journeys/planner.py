@@ -17,10 +17,16 @@ planned on or after the track's end date.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from services.core.journeys.calendar import (
+    PARIS,
+    WINDOW_CLOSES,
+    WINDOW_OPENS,
+    is_working_day,
     next_send_slot,
     paris_day,
     window_opening,
@@ -35,7 +41,7 @@ from services.core.journeys.model import (
     PlannedStep,
     Span,
 )
-from services.core.journeys.rules import RULES, add_months
+from services.core.journeys.rules import RULES, add_months, income_return_zone
 from services.core.journeys.rules import key_dates as _key_dates
 
 
@@ -253,3 +259,163 @@ def _planned(candidate: _Candidate, slot: datetime) -> PlannedStep:
         topic=step.topic,
         title=step.title,
     )
+
+
+# --- a cache of plans ---------------------------------------------------------------
+#
+# `plan()` is a pure function of a few facts, and a day's new businesses share them
+# (same track, a few dozen activity starts, two frequencies): a cache keyed by exactly
+# what `plan()` reads spares the planning of most enrollments.
+#
+# What it reads of `now`: the Paris day (`today`), whether `now` comes before that
+# day's 09:00 opening, inside the window or after it (that decides every `max(…, now)`
+# and `next_send_slot(now)`), and `now` itself only where a step lands on it: a step due
+# "as soon as possible" while the window is open (the welcome letter) is sent at `now`
+# to the microsecond. Every other date is a 09:00 opening on a later day. So two
+# instants of the same Paris day on the same side of the window share one plan, the
+# step at `now` re-timed to the new `now`. A journey with a step due some time after
+# the enrollment (`after_enrollment` other than zero) dates it from `now` to the
+# microsecond: its plans are keyed by `now` itself.
+#
+# What it reads of the business: the track, the activity start, the frequency
+# (None counts as monthly everywhere), whether the account exists, and of the
+# department only the code when a step's `when:` names it and its income-return zone
+# when a step uses the `income_return` rule.
+
+_BEFORE, _OPEN, _AFTER = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Traits:
+    """What of a journey decides which facts its plans depend on."""
+
+    journey: Journey  # kept alive while its plans are cached: `id(journey)` stays unique
+    named_departments: frozenset[str]
+    uses_income_zone: bool
+    exact_now: bool
+
+    @classmethod
+    def of(cls, journey: Journey) -> _Traits:
+        named: set[str] = set()
+        for step in journey.steps:
+            if step.when is not None and step.when.departments is not None:
+                named.update(step.when.departments)
+        return cls(
+            journey=journey,
+            named_departments=frozenset(named),
+            uses_income_zone=any(step.rule == "income_return" for step in journey.steps),
+            exact_now=any(
+                step.after_enrollment is not None
+                and (step.after_enrollment.months or step.after_enrollment.days)
+                for step in journey.steps
+            ),
+        )
+
+    def department(self, department: str) -> tuple[str, int]:
+        code = department.upper()
+        return (
+            code if code in self.named_departments else "",
+            income_return_zone(department) if self.uses_income_zone else -1,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    traits: _Traits
+    now: datetime  # UTC: the instant the plan was made for
+    retime: bool  # the window was open: a step at `now` moves with `now`
+    steps: tuple[PlannedStep, ...]
+
+
+def _moment(now: datetime) -> tuple[date, int]:
+    """The Paris day of `now` and its side of that day's send window."""
+    local = now.astimezone(PARIS)
+    day, clock = local.date(), local.time()
+    if clock < WINDOW_OPENS:
+        return day, _BEFORE
+    if clock < WINDOW_CLOSES and is_working_day(day):
+        return day, _OPEN
+    return day, _AFTER
+
+
+class PlanCache:
+    """`plan()` with the plans of the most recent `maxsize` sets of facts kept.
+
+    Gives the same plans as `plan()` (the tests compare them on random facts and
+    instants). `hits` and `misses` count the calls answered from the cache or planned.
+    A plan kept costs about 25 KB (some 22 `PlannedStep`): 512 of them, about 13 MB.
+    """
+
+    def __init__(self, maxsize: int = 512) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._traits: dict[int, _Traits] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def plan(
+        self,
+        journey: Journey,
+        business: BusinessFacts,
+        now: datetime,
+        *,
+        already_received_themes: frozenset[int] = frozenset(),
+        send_welcome: bool = True,
+        busy_days: frozenset[date] = frozenset(),
+    ) -> list[PlannedStep]:
+        """The same as `plan(journey, business, now, ...)`."""
+        if business.track != journey.track or now.tzinfo is None:
+            return plan(journey, business, now)  # raises the error
+        now = now.astimezone(UTC)
+        traits = self._traits_of(journey)
+        side = None if traits.exact_now else _moment(now)
+        moment: Hashable = now if side is None else side
+        key = (
+            id(journey),
+            business.activity_start,
+            business.declaration_frequency or "monthly",
+            traits.department(business.department),
+            business.account_created,
+            already_received_themes,
+            send_welcome,
+            busy_days,
+            moment,
+        )
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            steps = plan(
+                journey,
+                business,
+                now,
+                already_received_themes=already_received_themes,
+                send_welcome=send_welcome,
+                busy_days=busy_days,
+            )
+            retime = side is not None and side[1] == _OPEN
+            self._entries[key] = _Entry(traits, now, retime, tuple(steps))
+            if len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+            return steps
+        self.hits += 1
+        self._entries.move_to_end(key)
+        if not entry.retime or entry.now == now:
+            return list(entry.steps)
+        return [
+            step.model_copy(update={"due_at": now}) if step.due_at == entry.now else step
+            for step in entry.steps
+        ]
+
+    def _traits_of(self, journey: Journey) -> _Traits:
+        traits = self._traits.get(id(journey))
+        if traits is None or traits.journey is not journey:
+            if len(self._traits) >= 16:
+                self._traits = {id(e.traits.journey): e.traits for e in self._entries.values()}
+            traits = _Traits.of(journey)
+            self._traits[id(journey)] = traits
+        return traits

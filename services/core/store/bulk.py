@@ -7,11 +7,11 @@ On PostgreSQL the planned steps go in with COPY, the fastest way in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.records import NewEnrollment, OutgoingEvent
@@ -38,6 +38,69 @@ def _insert(tx: Tx) -> Any:
     return postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
 
 
+StepRecord = tuple[Any, ...]
+"""A planned step's values in the order of `STEP_COLUMNS`."""
+
+ENROLLMENT_COLUMNS = (
+    "id",
+    "siren",
+    "track",
+    "regime",
+    "declaration_frequency",
+    "activity_start",
+    "department",
+    "email",
+    "first_name",
+    "last_name",
+    "company_name",
+    "journey_version",
+    "started_at",
+)
+
+# PostgreSQL: one statement with arrays as parameters, prepared once by the driver,
+# rather than SQL with a value list built (and compiled) anew for every batch.
+_PG_MARK_PROCESSED = """
+INSERT INTO processed_events (event_id, consumer, processed_at)
+SELECT unnest($1::text[]), $2::text, $3::timestamptz
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+_PG_INSERT_ENROLLMENTS = """
+INSERT INTO enrollments (
+    id, siren, track, regime, declaration_frequency, activity_start, department, email,
+    first_name, last_name, company_name, journey_version, started_at,
+    account_created, status, opted_out_kinds
+)
+SELECT *, false, 'active', '' FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[]
+)
+ON CONFLICT (siren) WHERE status = 'active' DO NOTHING
+RETURNING id
+"""
+_PG_ADD_OUTBOX = """
+INSERT INTO outbox (event_id, topic, key, payload, created_at)
+SELECT *, $5::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+async def _driver(tx: Tx) -> Any:
+    """The asyncpg connection under the transaction's connection, inside its transaction.
+
+    SQLAlchemy sends BEGIN with the first statement it executes: a statement sent to the
+    driver before that would commit on its own. So the transaction is begun here first.
+    """
+    raw = await tx.connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        await tx.connection.execute(text("SELECT 1"))
+        if not driver.is_in_transaction():
+            raise RuntimeError("the store's transaction did not begin")
+    return driver
+
+
 async def mark_processed_many(
     tx: Tx, event_ids: Sequence[str], consumer: str, now: datetime
 ) -> set[str]:
@@ -45,81 +108,78 @@ async def mark_processed_many(
     if not event_ids:
         return set()
     keys = {f"{consumer}:{event_id}"[:128]: event_id for event_id in event_ids}
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        rows = await driver.fetch(_PG_MARK_PROCESSED, list(keys), consumer, now)
+        return {keys[row[0]] for row in rows}
     statement = (
         _insert(tx)(processed_events)
         .values([{"event_id": key, "consumer": consumer, "processed_at": now} for key in keys])
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(processed_events.c.event_id)
     )
-    rows = await tx.connection.execute(statement)
-    return {keys[row[0]] for row in rows}
+    result = await tx.connection.execute(statement)
+    return {keys[row[0]] for row in result}
 
 
-async def active_sirens(tx: Tx, sirens: Iterable[str]) -> set[str]:
-    """Those of `sirens` that have an active enrollment."""
-    wanted = sorted(set(sirens))
-    if not wanted:
-        return set()
-    rows = await tx.connection.execute(
-        select(enrollments.c.siren).where(
-            enrollments.c.siren.in_(wanted), enrollments.c.status == "active"
-        )
-    )
-    return {row[0] for row in rows}
-
-
-async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> None:
+async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
+    """Insert active enrollments, except where the SIREN already has an active one;
+    return the ids of those inserted (one SIREN twice in `new`: the first only)."""
     if not new:
-        return
-    await tx.connection.execute(
-        insert(enrollments),
-        [
+        return set()
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        columns = [[getattr(e, name) for e in new] for name in ENROLLMENT_COLUMNS]
+        return {row[0] for row in await driver.fetch(_PG_INSERT_ENROLLMENTS, *columns)}
+    inserted: set[str] = set()
+    for e in new:  # SQLite: one at a time, so that a SIREN twice keeps the first
+        result = await tx.connection.execute(
+            sqlite.insert(enrollments)
+            .on_conflict_do_nothing(
+                index_elements=["siren"], index_where=enrollments.c.status == "active"
+            )
+            .returning(enrollments.c.id),
             {
-                "id": e.id,
-                "siren": e.siren,
-                "track": e.track,
-                "regime": e.regime,
-                "declaration_frequency": e.declaration_frequency,
-                "activity_start": e.activity_start,
-                "department": e.department,
-                "email": e.email,
-                "first_name": e.first_name,
-                "last_name": e.last_name,
-                "company_name": e.company_name,
+                **{name: getattr(e, name) for name in ENROLLMENT_COLUMNS},
                 "account_created": False,
-                "journey_version": e.journey_version,
                 "status": "active",
                 "opted_out_kinds": "",
-                "started_at": e.started_at,
-            }
-            for e in new
-        ],
-    )
+            },
+        )
+        inserted.update(row[0] for row in result)
+    return inserted
 
 
-async def insert_step_rows(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert planned steps (dicts keyed by `STEP_COLUMNS`), status as given."""
-    if not rows:
-        return
+async def insert_step_records(tx: Tx, records: Iterable[StepRecord]) -> None:
+    """Insert planned steps given as tuples in the order of `STEP_COLUMNS`.
+
+    On PostgreSQL, `records` is read while the COPY streams: an iterator that makes them
+    as it goes has the server storing the first ones while the next are made."""
     if tx.dialect == "postgresql":
-        raw = await tx.connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
+        driver = await _driver(tx)
         await driver.copy_records_to_table(
-            planned_steps.name,
-            records=[
-                tuple(row[c].astimezone(UTC) if c == "due_at" else row[c] for c in STEP_COLUMNS)
-                for row in rows
-            ],
-            columns=list(STEP_COLUMNS),
+            planned_steps.name, records=records, columns=list(STEP_COLUMNS)
         )
         return
-    await tx.connection.execute(insert(planned_steps), [dict(row) for row in rows])
+    rows = [dict(zip(STEP_COLUMNS, record, strict=True)) for record in records]
+    if rows:
+        await tx.connection.execute(insert(planned_steps), rows)
 
 
 async def add_outbox_many(tx: Tx, events: Sequence[OutgoingEvent], now: datetime) -> None:
     """Write outgoing events (an event already there is left as it is)."""
     if not events:
+        return
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        await driver.execute(
+            _PG_ADD_OUTBOX,
+            [e.event_id for e in events],
+            [e.topic for e in events],
+            [e.key for e in events],
+            [e.payload for e in events],
+            now,
+        )
         return
     await tx.connection.execute(
         _insert(tx)(outbox).on_conflict_do_nothing(index_elements=["event_id"]),
