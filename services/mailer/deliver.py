@@ -5,7 +5,8 @@ each attempt (status "sending", with the mail's Message-ID) before any SMTP.
 Then the mails are rendered and sent, `concurrency` at a time over the pool of
 SMTP connections, one person's mails in their order. Their outcomes are recorded
 in groups of up to 50 (one transaction each), and what is left when the batch's
-sends are done; each `sent` with its `message.sent` event. A
+sends are done; each `sent` with its `message.sent` event, and a journey whose
+last mail this was ended (`enrollment.ended`) in the same transaction. A
 `step.due` seen again after its outcome was recorded sends nothing. A crash
 between the server's acceptance and the record ends in a resend under the same
 Message-ID.
@@ -17,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from services.core.events import (
     derived_event_id,
 )
 from services.core.letters import compose_letter, message_id_for
-from services.core.lifecycle import outgoing
+from services.core.lifecycle import end_enrollment, outgoing
 from services.core.links import LinkMaker
 from services.core.logs import redact
 from services.core.mail.render import Renderer
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Outcomes recorded together (one transaction) while the rest of a batch is sent.
 RECORD_GROUP = 50
+#: A journey ended by its last mail ends just after it (its events in that order).
+JUST_AFTER = timedelta(microseconds=1)
 
 Outcome = Literal["sent", "failed", "deferred", "skipped", "ignored"]
 
@@ -241,6 +244,7 @@ class Mailer:
                 elif done.outcome == "deferred":
                     await tx.defer_send(done.send.key, done.reason, now)
             await bulk.add_outbox_many(tx, events, now)
+            await self._end_finished(tx, group, now)
         for done in group:
             step = done.send.permit.step
             context = {"step_key": step.id, "enrollment_id": step.enrollment_id}
@@ -253,6 +257,18 @@ class Mailer:
                 log.error("mail failed", extra={**context, "reason": done.reason})
             else:
                 log.warning("send deferred", extra={**context, "reason": done.reason})
+
+    async def _end_finished(self, tx: Tx, group: Sequence[_Done], now: datetime) -> None:
+        """End the journeys whose last mail this group recorded (`enrollment.ended`
+        announced just after its `message.sent`); the scheduler's sweep ends the others."""
+        people = {
+            done.send.permit.enrollment.id: done.send.permit.enrollment
+            for done in group
+            if done.outcome != "deferred"
+        }
+        for enrollment_id in await sending.without_open_steps(tx, list(people)):
+            if await end_enrollment(tx, people[enrollment_id], "completed", now + JUST_AFTER):
+                log.info("journey completed", extra={"enrollment_id": enrollment_id})
 
 
 class _GroupRecorder:

@@ -2,8 +2,9 @@
 
 A tick relays the outbox, claims the steps due on the virtual clock and
 publishes their `step.due` (`emit`); then re-emits what was never confirmed
-sent, ends the journeys that have nothing left to send, sends reminders and
-purges expired personal data (`housekeeping`). The service runs the two on
+sent, ends the journeys that have nothing left to send (a sweep, once a minute:
+the mailer ends most journeys as it records their last mail), sends reminders
+and purges expired personal data (`housekeeping`). The service runs the two on
 their own paces, so that housekeeping never holds back a due mail.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +28,9 @@ from services.scheduler.reminders import Reminders
 from services.scheduler.retention import purge_expired
 
 log = logging.getLogger(__name__)
+
+#: How often (real time) housekeeping sweeps every active journey for finished ones.
+SWEEP_EVERY_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -49,6 +54,7 @@ class Scheduler:
         redeliver_after: timedelta = timedelta(minutes=15),
         reminders: Reminders | None = None,
         retention: timedelta = timedelta(days=365),
+        sweep_every: float = SWEEP_EVERY_SECONDS,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -57,11 +63,13 @@ class Scheduler:
         self._redeliver_after = redeliver_after
         self._reminders = reminders
         self._retention = retention
+        self._sweep_every = sweep_every
+        self._last_sweep: float | None = None
 
     async def tick(self) -> TickReport:
         """Everything at once: emission, then housekeeping, then the outbox again."""
         report = await self.emit()
-        housekeeping = await self.housekeeping()
+        housekeeping = await self.housekeeping(sweep=True)
         report.redelivered, report.completed = housekeeping.redelivered, housekeeping.completed
         report.relayed += await self.relay_outbox()
         return report
@@ -73,13 +81,14 @@ class Scheduler:
         report.emitted = await self.emit_due()
         return report
 
-    async def housekeeping(self) -> TickReport:
+    async def housekeeping(self, *, sweep: bool | None = None) -> TickReport:
         """What may wait a little: re-emissions, ended journeys, appointment and webinar
         reminders, the purge of expired personal data (the events it writes are relayed
         by the next emission)."""
         report = TickReport()
         report.redelivered = await self.redeliver_unconfirmed()
-        report.completed = await self.complete_finished()
+        if sweep or (sweep is None and self._sweep_due()):
+            report.completed = await self.complete_finished()
         if self._reminders is not None:  # appointments and webinars
             await self._reminders.send_due()
         await purge_expired(self._store, self._clock, self._retention, batch=self._batch)
@@ -135,8 +144,19 @@ class Scheduler:
             if len(events) < self._batch:
                 return total
 
+    def _sweep_due(self) -> bool:
+        now = time.monotonic()
+        if self._last_sweep is not None and now - self._last_sweep < self._sweep_every:
+            return False
+        self._last_sweep = now
+        return True
+
     async def complete_finished(self) -> int:
-        """End the journeys whose every step is sent, failed, skipped or cancelled."""
+        """End the journeys whose every step is sent, failed, skipped or cancelled.
+
+        The mailer ends a journey when it records its last mail; this sweep, which
+        looks at every active journey, catches the others (a last step skipped or
+        cancelled), once every `sweep_every` seconds of real time."""
         now = self._clock.now()
         async with self._store.transaction() as tx:
             finished = await tx.completed_enrollments(self._batch)

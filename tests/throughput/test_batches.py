@@ -118,6 +118,54 @@ class WatchedTransport:
         await self._inner.close()
 
 
+def mailer_over(store: Store, transport: WatchedTransport) -> Mailer:
+    clock = VirtualClock(NOW, speed=0)
+    renderer = Renderer(
+        ROOT / "templates" / "emails", load_reference(ROOT / "journeys" / "reference-2026.yaml")
+    )
+    return Mailer(
+        store,
+        renderer,
+        transport,
+        LinkMaker("http://127.0.0.1:8000", Tokens(["k" * 32], clock)),
+        clock,
+        mail_from="premiers-mois@example.fr",
+        concurrency=3,
+    )
+
+
+async def test_the_last_mail_of_a_journey_ends_it_at_once(
+    store: Store, catcher: MailCatcher
+) -> None:
+    people = ["derniere.lettre@example.fr", "encore.des.lettres@example.fr"]
+    await intake(store).process_batch([as_bytes(business_created(email=a)) for a in people])
+    last: list[str] = []
+    for address in people:
+        async with store.transaction() as tx:
+            (enrollment,) = await tx.enrollments_by_email(address)
+            steps = await tx.steps(enrollment.id)
+            last.append(steps[0].id)
+            if address == people[0]:  # everything else of hers was cancelled meanwhile
+                await tx.cancel_pending_steps(enrollment.id, [s.step_id for s in steps[1:]])
+    transport = WatchedTransport(SmtpTransport(catcher.url, connections=2))
+    try:
+        assert await mailer_over(store, transport).deliver_many(last) == ["sent", "sent"]
+    finally:
+        await transport.close()
+
+    async with store.transaction() as tx:
+        (ended,) = await tx.enrollments_by_email(people[0])
+        (going_on,) = await tx.enrollments_by_email(people[1])
+        events = [json.loads(e.payload) for e in await tx.take_outbox(100)]
+    assert (ended.status, ended.end_reason) == ("ended", "completed")
+    assert going_on.status == "active"  # her journey goes on
+    hers = [e["type"] for e in events if e["enrollment_id"] == ended.id]
+    assert hers[-2:] == ["message.sent", "enrollment.ended"]  # announced in that order
+    assert "enrollment.ended" not in [
+        e["type"] for e in events if e["enrollment_id"] == going_on.id
+    ]
+
+
 async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     store: Store, catcher: MailCatcher
 ) -> None:
@@ -135,19 +183,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     batch = [plans[address][n] for n in range(3) for address in people]
     batch.append(batch[0])
     transport = WatchedTransport(SmtpTransport(catcher.url, connections=3))
-    clock = VirtualClock(NOW, speed=0)
-    renderer = Renderer(
-        ROOT / "templates" / "emails", load_reference(ROOT / "journeys" / "reference-2026.yaml")
-    )
-    mailer = Mailer(
-        store,
-        renderer,
-        transport,
-        LinkMaker("http://127.0.0.1:8000", Tokens(["k" * 32], clock)),
-        clock,
-        mail_from="premiers-mois@example.fr",
-        concurrency=3,
-    )
+    mailer = mailer_over(store, transport)
     try:
         outcomes = await mailer.deliver_many(batch)
     finally:

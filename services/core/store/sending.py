@@ -126,6 +126,25 @@ async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:
         )
 
 
+async def without_open_steps(tx: Tx, enrollment_ids: Sequence[str]) -> list[str]:
+    """Those of these enrollments that have nothing left to send (each probed by its
+    own steps, through the index on (enrollment_id, step_id))."""
+    if not enrollment_ids:
+        return []
+    still_open = {
+        row.enrollment_id
+        for row in await tx.connection.execute(
+            select(planned_steps.c.enrollment_id)
+            .where(
+                planned_steps.c.enrollment_id.in_(enrollment_ids),
+                planned_steps.c.status.not_in(FINAL),
+            )
+            .distinct()
+        )
+    }
+    return [e for e in enrollment_ids if e not in still_open]
+
+
 async def begin_one(tx: Tx, key: str, message_id: str, now: datetime) -> SendPermit | None:
     """`Tx.begin_send` for one step: the permit, or None when there is nothing to send."""
     locked = (await lock_steps(tx, [key])).get(key)
