@@ -282,7 +282,7 @@ def main() -> None:
         f"{''.join(' --only ' + name for name in args.only or ())}`), {minutes:.1f} min",
         f"- machine: {machine()}",
         f"- load average at the start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-        "(1 / 5 / 15 min; other work shared the machine)",
+        "(1 / 5 / 15 min)",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         "| figure | measured | target | verdict | detail |",
