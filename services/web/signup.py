@@ -42,7 +42,7 @@ from services.web.security import (
 router = APIRouter()
 
 SIGNUP = "signup"
-CONFIRMATION_TTL = timedelta(days=7)
+CONFIRMATION_TTL = people.SIGNUP_LINK_TTL
 TRACK_MONTHS = {"micro": 9, "classic": 15}
 CONFIRMATION_TEMPLATE = "signup_confirmation"
 VALID_SIREN = "732829320"  # stands in for a wrong SIREN while the other fields are checked

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.core.clock import VirtualClock
+from services.core.store import booking, people
+from services.core.store.people import Signup
 from services.core.store.records import NewEnrollment
 from services.core.store.repository import Store
 from services.scheduler.retention import purge_expired
@@ -94,3 +96,53 @@ async def test_a_backlog_of_ended_journeys_is_purged_in_batches(store: Store) ->
     async with store.transaction() as tx:
         everyone = [await tx.enrollment(f"e-{n}") for n in range(7)]
     assert all(e is not None and e.email is None for e in everyone)
+
+
+async def test_what_jeanne_wrote_to_an_adviser_goes_with_her_address(store: Store) -> None:
+    clock = VirtualClock(START, speed=0)
+    await enroll(store, "e-jeanne", "732829320", "jeanne@example.fr")
+    async with store.transaction() as tx:
+        await booking.add_request(
+            tx,
+            request_id="r-jeanne",
+            enrollment_id="e-jeanne",
+            kind="request",
+            now=START,
+            note="Rappelez-moi au 06 12 34 56 78, je suis en retard pour ma CFE",
+        )
+        await tx.end_enrollment("e-jeanne", "closed", START + timedelta(days=10))
+    clock.advance_to(START + timedelta(days=11) + RETENTION)
+    assert await purge_expired(store, clock, RETENTION) == 1
+    async with store.transaction() as tx:
+        request = await booking.request(tx, "r-jeanne")
+    assert request is not None
+    assert request.note is None  # the request itself stays in the adviser's history
+    assert request.enrollment_id == "e-jeanne"
+
+
+async def test_sign_ups_are_forgotten_once_their_confirmation_link_expired(store: Store) -> None:
+    clock = VirtualClock(START, speed=0)
+
+    def sign_up(signup_id: str, days_ago: int) -> Signup:
+        return Signup(
+            id=signup_id,
+            siren="552100554",
+            regime="micro",
+            declaration_frequency="monthly",
+            activity_start=date(2026, 3, 2),
+            department="14",
+            email=f"{signup_id}@example.fr",
+            first_name="Karim",
+            last_name="Haddad",
+            company_name=None,
+            created_at=START - timedelta(days=days_ago),
+            confirmed_at=None,
+        )
+
+    async with store.transaction() as tx:
+        await people.add_signup(tx, sign_up("never-confirmed", 8))
+        await people.add_signup(tx, sign_up("yesterday", 1))
+    await purge_expired(store, clock, RETENTION)
+    async with store.transaction() as tx:
+        assert await people.signup(tx, "never-confirmed") is None  # its link is dead
+        assert await people.signup(tx, "yesterday") is not None  # its link still works

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 
 from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments
+
+#: How long a sign-up's confirmation link works; the sign-up is forgotten after it.
+SIGNUP_LINK_TTL = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +109,11 @@ async def erase_personal_data(tx: Tx, enrollment_id: str, siren: str) -> None:
 
 
 async def forget_stale_signups(tx: Tx, created_before: datetime) -> int:
-    """Delete sign-ups never confirmed whose link has expired (their data go with them);
-    for the retention job. Confirmed ones are kept: their event id is what makes a late
-    second click harmless, and erasure removes them."""
+    """Delete the sign-ups made before `created_before` (for the retention job, with
+    `SIGNUP_LINK_TTL`), their data with them: one never confirmed has a dead link; a
+    confirmed one's data live on in its enrollment (and go with its retention), and
+    the row only made a second click on a still-valid link harmless."""
     result = await tx.connection.execute(
-        delete(pending_signups).where(
-            pending_signups.c.confirmed_at.is_(None),
-            pending_signups.c.created_at < created_before,
-        )
+        delete(pending_signups).where(pending_signups.c.created_at < created_before)
     )
     return int(result.rowcount)
