@@ -293,6 +293,9 @@ def main() -> None:
         lines.append(
             f"| {figure.name} | {measured} | {target} | {figure.verdict} | {figure.detail} |"
         )
+    if args.only:  # a partial run: its rows, without overwriting the full report
+        print("\n".join(lines))
+        return
     lines += ["", NOTES]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines))
