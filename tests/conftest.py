@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -27,9 +28,9 @@ def postgres_required() -> bool:
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The PostgreSQL server's admin URL (skipped only outside CI when no server answers)."""
-    host, port = "127.0.0.1", 5432
+    server = urlsplit(POSTGRES_ADMIN)
     try:
-        socket.create_connection((host, port), timeout=3).close()
+        socket.create_connection((server.hostname, server.port or 5432), timeout=3).close()
     except OSError as error:
         if postgres_required():
             pytest.fail(f"PostgreSQL is required here and does not answer: {error}")

@@ -223,7 +223,7 @@ class Intake:
 
     def _step_records(self, enrollment: NewEnrollment, now: datetime) -> list[bulk.StepRecord]:
         """Its planned steps as rows, each with the id of its `step.due` event."""
-        track: Track = "ti" if enrollment.track == "ti" else "ae"
+        track = _track(enrollment)
         facts = BusinessFacts(
             track=track,
             activity_start=enrollment.activity_start,

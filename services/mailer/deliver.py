@@ -50,7 +50,7 @@ RECORD_GROUP = 50
 #: A journey ended by its last mail ends just after it (its events in that order).
 JUST_AFTER = timedelta(microseconds=1)
 
-Outcome = Literal["sent", "failed", "deferred", "skipped", "ignored"]
+Outcome = Literal["sent", "failed", "deferred", "skipped"]
 
 #: What a step's mail needs beyond the letter context (e.g. the webinar sessions to
 #: offer), read in the transaction that begins the send; None: nothing to offer, skip it.
@@ -116,13 +116,6 @@ class Mailer:
         self._retry = retry or RetryPolicy()
         self._extras = extras or no_extras
         self._slots = asyncio.Semaphore(max(1, concurrency))
-
-    async def handle(self, raw: bytes) -> Outcome:
-        """One `journey.events` message; other types than `step.due` are ignored."""
-        key = due_step_key(raw)
-        if key is None:
-            return "ignored"
-        return await self.deliver(key)
 
     async def deliver(self, step_key: str) -> Outcome:
         return (await self.deliver_many([step_key]))[0]

@@ -380,11 +380,10 @@ class Tx:
         return await sending.begin_one(self, step_key, message_id, now)
 
     async def finish_send(self, step_key: str, now: datetime) -> None:
-        await self.connection.execute(
-            update(planned_steps)
-            .where(planned_steps.c.id == step_key)
-            .values(status="sent", sent_at=now, error=None)
-        )
+        """The SMTP server accepted the step's mail at `now`."""
+        from services.core.store import sending  # it builds on this module
+
+        await sending.mark_sent(self, [(step_key, now)])
 
     async def fail_send(self, step_key: str, reason: str, now: datetime) -> None:
         await self.connection.execute(
