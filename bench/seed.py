@@ -11,6 +11,7 @@ import asyncpg  # type: ignore[import-untyped]
 from bench.support import ROOT, raw_url, sirens
 from services.core.events import derived_event_id, step_due_event_id
 from services.core.journeys.loader import load_journeys
+from services.core.store.bulk import STEP_COLUMNS
 
 # The AE journey's letters (the welcome and the eleven themes): what most mails are.
 STEPS = (
@@ -131,21 +132,7 @@ async def seed(
             await connection.copy_records_to_table(
                 "planned_steps",
                 records=rows,
-                columns=[
-                    "id",
-                    "enrollment_id",
-                    "step_id",
-                    "kind",
-                    "template",
-                    "theme",
-                    "topic",
-                    "due_at",
-                    "deadline",
-                    "status",
-                    "emit_count",
-                    "attempts",
-                    "emitted_at",
-                ],
+                columns=[*STEP_COLUMNS, "emitted_at"],  # as the intake writes them
             )
         await connection.execute("ANALYZE")
     finally:
