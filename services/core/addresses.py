@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 
 #: The longest address SMTP carries (RFC 5321, a path of 256 octets less the brackets).
 MAX_LENGTH = 254
+_INVALID = "Indiquez une adresse électronique valide, par exemple nom@exemple.fr."
 
 
 class InvalidAddress(ValueError):
@@ -36,7 +37,7 @@ def mail_address(value: str) -> str:
     """The address as the service keeps and sends it (ASCII), or `InvalidAddress`."""
     text = value.strip()
     if not text:
-        raise InvalidAddress("empty address", "Indiquez votre adresse électronique.")
+        raise InvalidAddress("empty address", _INVALID)
     if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in text):
         raise InvalidAddress(
             "an address cannot hold control or invisible characters",
@@ -67,14 +68,11 @@ def mail_address(value: str) -> str:
             ) from None
         raise InvalidAddress(
             f"not an email address: {error}",
-            "Indiquez une adresse électronique valide, par exemple nom@exemple.fr.",
+            _INVALID,
         ) from None
     ascii_email = checked.ascii_email
     if ascii_email is None or len(ascii_email) > MAX_LENGTH:  # pragma: no cover - guarded above
-        raise InvalidAddress(
-            "not an address the mail servers all accept",
-            "Indiquez une adresse électronique valide, par exemple nom@exemple.fr.",
-        )
+        raise InvalidAddress("not an address the mail servers all accept", _INVALID)
     return ascii_email
 
 
