@@ -52,4 +52,4 @@ def test_an_operator_creates_sophies_account_then_changes_her_password(
     # a short password is refused, and nothing changes
     monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
     assert main(["adviser", "add", "sophie.lefevre@urssaf.example.fr"]) == 2
-    assert "12 caractères" in capsys.readouterr().err
+    assert "15 caractères" in capsys.readouterr().err
