@@ -9,6 +9,8 @@ transaction of their request (the web's "Effacer mes données").
 - appointments to come: cancelled, the seat freed, the reminders cancelled,
   `appointment.cancelled` announced, and the adviser told in the console's inbox;
 - webinar seats to come: given back, with their reminders;
+- the mails of the ledger: those still due cancelled; of each, only what it was stays
+  (no address, no rendering data, no server reply);
 - the events not yet relayed from the outbox: their personal fields emptied.
 
 What stays elsewhere (Kafka topics, logs) is said in docs/runbook.md.
@@ -26,7 +28,7 @@ from services.core.events import derived_event_id
 from services.core.lifecycle import outgoing
 from services.core.mail.french import datetime_fr
 from services.core.store import booking as booking_store
-from services.core.store import people
+from services.core.store import ledger, people
 from services.core.store.booking_tables import (
     adviser_requests,
     booking_reminders,
@@ -35,7 +37,7 @@ from services.core.store.booking_tables import (
 )
 from services.core.store.records import Enrollment
 from services.core.store.repository import Tx
-from services.core.store.retention import redact_outbox
+from services.core.store.retention import forget_mails, redact_outbox
 from services.core.store.tables import planned_steps
 
 #: The inbox item that tells an adviser an appointment went with an erasure.
@@ -58,6 +60,8 @@ async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
     await booking_store.close_requests(tx, enrollment.id, now)
     await _cancel_appointments_ahead(tx, enrollment, now)
     await _give_back_webinar_seats(tx, enrollment.id, now)
+    await forget_mails(tx, enrollment.siren, [enrollment.id])
+    await ledger.cancel_open_mails(tx, enrollment.id, "erased", now)
     await redact_outbox(tx, enrollment.siren)
 
 

@@ -14,8 +14,9 @@ from datetime import timedelta
 from sqlalchemy import String, func, select
 
 from services.core.store import booking as booking_store
+from services.core.store import ledger
 from services.core.store.booking_tables import appointments, webinar_registrations
-from services.core.store.records import Enrollment
+from services.core.store.records import Enrollment, NewMail
 from services.core.store.tables import metadata
 from services.scheduler.retention import purge_expired
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
@@ -89,15 +90,33 @@ async def jean_everywhere(site: Site) -> Enrollment:
     seat = site.tokens.sign("webinar", jean.id)
     registered = await site.client.post(f"/webinaires/inscription/{session_id}/{seat}")
     assert registered.status_code in (200, 303), registered.text
-    # his welcome letter failed, the server's reply quoting his address
+    # his welcome letter failed, the server's reply quoting his address; the ledger
+    # holds it, and his sign-up's confirmation, with what they were rendered with
+    refusal = f"550 5.1.1 <{ADDRESS}>: Recipient address rejected"
+    now = site.clock.now()
     async with site.store.transaction() as tx:
         welcome = next(s for s in await tx.steps(jean.id) if s.step_id == "welcome")
-        await tx.fail_send(
-            welcome.id, f"550 5.1.1 <{ADDRESS}>: Recipient address rejected", site.clock.now()
-        )
+        await tx.fail_send(welcome.id, refusal, now)
+        person_data = {"first_name": "Jean", "last_name": NAME, "note": NOTE}
+        for mail_id, enrollment_id in ((f"welcome-{jean.id}", jean.id), (f"signup-{siren}", None)):
+            await ledger.add_mail(
+                tx,
+                NewMail(
+                    id=mail_id,
+                    template="welcome",
+                    kind="transactional",
+                    due_at=now,
+                    data=person_data,
+                    enrollment_id=enrollment_id,
+                    siren=siren,
+                    recipient=ADDRESS,
+                ),
+                now,
+            )
+        await ledger.fail(tx, f"welcome-{jean.id}", refusal, now)
     # he is everywhere
     everywhere = await traces(site, NAME, ADDRESS, PHONE)
-    for where in ("enrollments", "pending_signups", "adviser_requests", "planned_steps"):
+    for where in ("enrollments", "pending_signups", "adviser_requests", "planned_steps", "mails"):
         assert any(trace.startswith(where) for trace in everywhere), where
     return jean
 

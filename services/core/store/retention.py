@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
@@ -10,7 +11,7 @@ from sqlalchemy import delete, or_, select, update
 from services.core.store.booking_tables import adviser_requests
 from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
-from services.core.store.tables import enrollments, outbox, planned_steps
+from services.core.store.tables import enrollments, mails, outbox, planned_steps
 
 PERSONAL_COLUMNS = ("email", "first_name", "last_name", "company_name")
 #: Fields of an event that name or describe a person (emptied in the outbox).
@@ -58,8 +59,20 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
     )
     await tx.connection.execute(delete(pending_signups).where(pending_signups.c.siren.in_(sirens)))
     for siren in sirens:
+        await forget_mails(tx, siren, ids)
         await redact_outbox(tx, siren)
     return ids
+
+
+async def forget_mails(tx: Tx, siren: str, enrollment_ids: Sequence[str]) -> None:
+    """Keep of each mail in the ledger for this SIREN (a journey's, or a sign-up's before
+    any journey) only what it was: no address, no rendering data, no server reply (which
+    may quote the address)."""
+    await tx.connection.execute(
+        update(mails)
+        .where(or_(mails.c.siren == siren, mails.c.enrollment_id.in_(enrollment_ids)))
+        .values(recipient=None, data="{}", reason=None)
+    )
 
 
 async def redact_outbox(tx: Tx, siren: str) -> None:
