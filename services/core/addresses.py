@@ -41,7 +41,7 @@ def mail_address(value: str) -> str:
     if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in text):
         raise InvalidAddress(
             "an address cannot hold control or invisible characters",
-            "L'adresse électronique contient un caractère invisible ou de contrôle : "
+            "L'adresse électronique contient un caractère invisible ou de contrôle\u00a0: "
             "saisissez-la à nouveau.",
         )
     if len(text) > MAX_LENGTH:
@@ -63,7 +63,7 @@ def mail_address(value: str) -> str:
         if local and not local.isascii():
             raise InvalidAddress(
                 f"not an address the mail servers all accept: {error}",
-                "Les lettres accentuées ne sont pas acceptées avant le « @ » : "
+                "Les lettres accentuées ne sont pas acceptées avant le «\u00a0@\u00a0»\u00a0: "
                 "indiquez une adresse sans accent, par exemple jose@exemple.fr.",
             ) from None
         raise InvalidAddress(

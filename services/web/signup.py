@@ -157,7 +157,8 @@ def validate(form: SignupForm, now: datetime) -> tuple[BusinessCreated | None, d
     for field in TEXT_FIELDS:
         if _CONTROL.search(getattr(form, field)):
             errors[field] = (
-                "Ce champ contient un caractère invisible ou de contrôle : saisissez-le à nouveau."
+                "Ce champ contient un caractère invisible ou de contrôle\u00a0: "
+                "saisissez-le à nouveau."
             )
     frequency = form.declaration_frequency if regime == "micro" else ""
     if frequency not in ("", "monthly", "quarterly"):

@@ -34,7 +34,7 @@ async def add_adviser(
     try:
         email = mail_address(email).lower()
     except InvalidAddress as error:
-        print(f"premiers-mois: adresse invalide : {error.french}", file=sys.stderr)
+        print(f"premiers-mois: adresse invalide\u00a0: {error.french}", file=sys.stderr)
         return 2
     try:
         password = read_password(stdin)

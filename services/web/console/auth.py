@@ -61,7 +61,7 @@ async def create_adviser(store: Store, email: str, name: str, password: str, now
     try:
         address = mail_address(email).lower()
     except InvalidAddress as error:
-        raise ValueError(f"adresse invalide : {error.french}") from None
+        raise ValueError(f"adresse invalide\u00a0: {error.french}") from None
     password = check_password(password, context=(address, name))
     password_hash = await asyncio.to_thread(hash_password, password)
     async with store.transaction() as tx:
@@ -234,7 +234,7 @@ async def login(
         seconds = max(1, math.ceil(wait.total_seconds()))
         return _login_page(
             request,
-            error="Trop de tentatives depuis cet appareil : réessayez dans "
+            error="Trop de tentatives depuis cet appareil\u00a0: réessayez dans "
             f"{_french_wait(seconds)}.",
             email=email,
             status=429,

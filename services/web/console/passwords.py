@@ -44,7 +44,7 @@ def check_password(password: str, *, context: tuple[str, ...] = ()) -> str:
     if int(verdict["score"]) < MIN_SCORE:
         raise WeakPassword(
             "ce mot de passe est trop facile à deviner (mot de passe courant, répétition, "
-            "suite de touches ou nom de la personne) : choisissez une phrase de passe "
+            "suite de touches ou nom de la personne)\u00a0: choisissez une phrase de passe "
             "de plusieurs mots"
         )
     return normalised
