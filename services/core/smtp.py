@@ -91,7 +91,10 @@ class SmtpTransport:
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
         if not sendable(recipient, utf8=True):
             # refused before any connection is taken: nothing of it reaches a server
-            raise PermanentFailure(f"the address cannot be sent: {recipient!r}")
+            raise PermanentFailure(
+                "the address cannot be sent: a control or invisible character, a space "
+                "or a bracket in it"
+            )
         connection = await self._free.get()
         try:
             await self._send(connection, sender, recipient, message)
@@ -114,6 +117,8 @@ class SmtpTransport:
                 )
             except BaseException as error:
                 _drop(connection)  # mid-transaction: this connection serves no other mail
+                if not isinstance(error, Exception):
+                    raise  # cancelled (a shutdown, a caller's timeout): theirs to handle
                 if attempt == 1 and _connection_fault(error):
                     continue  # an idle connection closed, or out of step: once more, afresh
                 raise _failure(error, self.address) from error
@@ -160,7 +165,7 @@ def _drop(connection: _Connection) -> None:
 _OUT_OF_STEP = frozenset({503})
 
 
-def _connection_fault(error: BaseException) -> bool:
+def _connection_fault(error: Exception) -> bool:
     """True when trying once more on a new connection is the right answer."""
     if isinstance(error, aiosmtplib.SMTPServerDisconnected):
         return True
@@ -169,10 +174,8 @@ def _connection_fault(error: BaseException) -> bool:
     return isinstance(error, aiosmtplib.SMTPResponseException) and error.code in _OUT_OF_STEP
 
 
-def _failure(error: BaseException, address: str) -> BaseException:
+def _failure(error: Exception, address: str) -> Exception:
     """What a failed transaction means for this mail."""
-    if not isinstance(error, Exception):
-        return error  # cancelled (shutdown): the caller's business, the connection is gone
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         return _classify(error.recipients[0])
     if isinstance(error, aiosmtplib.SMTPNotSupported):
