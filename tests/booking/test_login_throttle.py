@@ -105,6 +105,17 @@ async def test_an_account_attacked_from_many_clients_makes_each_new_one_wait_at_
         assert (await sign_in(sophie, SOPHIE)).status_code == 303
 
 
+@pytest.mark.parametrize("typed", ["sophie\x00@urssaf.example.fr", "x" * 5000, "jösé@ürssaf.fr"])
+async def test_an_address_that_is_no_address_gets_the_answer_of_a_wrong_password(
+    web: Web, typed: str
+) -> None:
+    await adviser_account(web, SOPHIE)
+    async with browser(web, "198.51.100.66") as prober:
+        answer = await sign_in(prober, typed, "x")
+    assert answer.status_code == 401
+    assert "Adresse ou mot de passe incorrect" in answer.text
+
+
 @pytest.mark.parametrize(
     ("password", "said"),
     [

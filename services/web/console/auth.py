@@ -183,6 +183,14 @@ def _account_key(typed: str) -> str:
         return typed.strip().lower()[:300]
 
 
+def _is_address(value: str) -> bool:
+    try:
+        mail_address(value)
+    except InvalidAddress:
+        return False
+    return True
+
+
 def _french_wait(seconds: int) -> str:
     if seconds < 60:
         return f"{seconds} seconde{'s' if seconds > 1 else ''}"
@@ -240,8 +248,10 @@ async def login(
             status=429,
             retry_after=seconds,
         )
-    async with deps.store.transaction() as tx:
-        adviser = await booking_store.adviser_by_email(tx, account)
+    adviser = None
+    if _is_address(account):  # what is not an address names no account (and never a NUL)
+        async with deps.store.transaction() as tx:
+            adviser = await booking_store.adviser_by_email(tx, account)
     # argon2 takes a good part of a second: off the event loop, and outside any
     # transaction (on SQLite a transaction holds the write lock)
     matches = await asyncio.to_thread(
