@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from services.core.booking_events import AppointmentCancelled
 from services.core.events import derived_event_id
@@ -35,6 +35,7 @@ from services.core.store.booking_tables import (
     webinar_registrations,
     webinar_sessions,
 )
+from services.core.store.people_tables import pending_signups
 from services.core.store.records import Enrollment
 from services.core.store.repository import Tx
 from services.core.store.retention import forget_mails, redact_outbox
@@ -47,6 +48,12 @@ CANCELLATION = "cancellation"
 async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
     """Forget who the person of `enrollment` is, everywhere in the store."""
     await people.erase_personal_data(tx, enrollment.id, enrollment.siren)
+    if enrollment.email:  # a sign-up under another SIREN with the same address goes too
+        await tx.connection.execute(
+            delete(pending_signups).where(
+                func.lower(pending_signups.c.email) == enrollment.email.lower()
+            )
+        )
     await tx.connection.execute(
         update(planned_steps)
         .where(planned_steps.c.enrollment_id == enrollment.id, planned_steps.c.error.is_not(None))

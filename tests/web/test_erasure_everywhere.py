@@ -56,6 +56,10 @@ async def jean_everywhere(site: Site) -> Enrollment:
     # he signs up on the form (a sign-up waiting for its confirmation)
     form = lucie(siren, email=ADDRESS, first_name="Jean", last_name=NAME, department="14")
     assert (await fill(site, form)).startswith("200")
+    # and once more for a second business of his, under another SIREN
+    site.clock.advance(timedelta(minutes=11))  # past the per-connection limit
+    other = lucie(new_siren(), email=ADDRESS, first_name="Jean", last_name=NAME, department="14")
+    assert (await fill(site, other)).startswith("200")
     # the registry enrolls his business meanwhile
     jean = await site.enroll(
         siren=siren,
