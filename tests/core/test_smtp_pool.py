@@ -4,10 +4,14 @@ server (aiosmtpd), carries a good mail, a poisoned one, and a good one again."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.core.catcher import CaughtMail, MailCatcher
+from services.core.mail.message import build_message
+from services.core.mail.render import RenderedMail
 from services.core.smtp import PermanentFailure, SmtpTransport
 
 SENDER = "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"
@@ -90,3 +94,51 @@ async def test_a_server_out_of_step_gets_the_mail_again_on_a_fresh_connection(
     await one_connection.send(SENDER, "jeanne.martin@example.fr", mail("Jeanne", "Bienvenue"))
     mails = await catcher.wait_for_count(1)
     assert [m.recipients for m in mails] == [("jeanne.martin@example.fr",)]
+
+
+class _Keeper:
+    """An SMTP handler that keeps the envelope and data of what it accepts."""
+
+    def __init__(self) -> None:
+        self.mails: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        self.mails.append((str(envelope.mail_from), list(envelope.rcpt_tos), data))
+        return "250 2.0.0 accepted"
+
+
+async def test_an_accent_before_the_at_goes_with_smtputf8_to_a_server_that_offers_it(
+    letter_parts: RenderedMail,
+) -> None:
+    # a server that offers SMTPUTF8 (RFC 6531)
+    keeper = _Keeper()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(keeper, hostname="utf8-relay", enable_SMTPUTF8=True), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    transport = SmtpTransport(f"smtp://127.0.0.1:{port}", connections=1, timeout=10)
+    try:
+        # José's address, kept before the rule refused accents before the @ at the entry
+        message = build_message(
+            letter_parts,
+            sender=SENDER,
+            to="José <josé@exämple.fr>",
+            message_id="<accent@premiers-mois>",
+            date=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        )
+        await transport.send(SENDER, "josé@exämple.fr", message)
+    finally:
+        await transport.close()
+        server.close()
+        await server.wait_closed()
+    # it arrives, its To header in UTF-8 with the domain in its ASCII form
+    ((_sender, recipients, data),) = keeper.mails
+    assert recipients == ["josé@exämple.fr"]
+    assert b"<jos\xc3\xa9@xn--exmple-cua.fr>" in data.split(b"\r\n\r\n", 1)[0]
+
+
+@pytest.fixture
+def letter_parts() -> RenderedMail:
+    return RenderedMail(subject="Bienvenue", html="<p>Bonjour</p>", text="Bonjour")
