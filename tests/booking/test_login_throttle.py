@@ -4,6 +4,7 @@ And adviser accounts themselves: a real address, a password no list or guess fin
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -145,3 +146,13 @@ def test_a_password_made_of_the_advisers_own_name_is_refused() -> None:
 async def test_an_adviser_account_needs_a_real_address(web: Web, address: str) -> None:
     with pytest.raises(ValueError, match="adresse invalide"):
         await create_adviser(web.store, address, "Sophie", "une phrase de passe solide", NOW)
+
+
+async def test_a_password_typed_with_decomposed_accents_still_opens_the_console(web: Web) -> None:
+    # Sophie's password has accents; her other keyboard sends them decomposed
+    composed = "une journée d'été à Caen"
+    await create_adviser(web.store, SOPHIE, "Sophie Lefèvre", composed, NOW)
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    async with browser(web, "203.0.113.7") as sophie:
+        assert (await sign_in(sophie, SOPHIE, decomposed)).status_code == 303

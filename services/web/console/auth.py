@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -26,7 +27,7 @@ from services.core.store import booking as booking_store
 from services.core.store.booking import Adviser
 from services.core.store.repository import Store
 from services.core.tokens import InvalidToken
-from services.web.console.passwords import check_password
+from services.web.console.passwords import MAX_LENGTH, check_password
 from services.web.console.throttle import LoginThrottle
 from services.web.deps import deps_of, pages_of
 from services.web.security import client_key
@@ -255,7 +256,10 @@ async def login(
     # argon2 takes a good part of a second: off the event loop, and outside any
     # transaction (on SQLite a transaction holds the write lock)
     matches = await asyncio.to_thread(
-        password_matches, adviser.password_hash if adviser else _DUMMY_HASH, password[:1024]
+        password_matches,
+        adviser.password_hash if adviser else _DUMMY_HASH,
+        # as kept (NFC, NIST SP 800-63B); longer than any password kept can never match
+        unicodedata.normalize("NFC", password[: MAX_LENGTH + 1]),
     )
     if adviser is None or not matches:
         throttle.failed(account, client)
