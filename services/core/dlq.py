@@ -205,7 +205,11 @@ async def command(settings: Settings, action: str, args: argparse.Namespace, out
         letters = await read_dead_letters(settings.kafka_bootstrap, topics)
         print_dead_letters(letters, out, as_json=args.json)
         return 0
-    bus = KafkaBus(settings.kafka_bootstrap, client_id="premiers-mois-dlq")
+    bus = KafkaBus(
+        settings.kafka_bootstrap,
+        client_id="premiers-mois-dlq",
+        compression=settings.kafka_compression,
+    )
     await bus.start()
     try:
         done = await replay(settings.kafka_bootstrap, bus, topics, only_offsets=args.offset)

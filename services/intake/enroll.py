@@ -158,17 +158,12 @@ class Intake:
                 fresh.append(item)
             elif verdict == "conflict":
                 rejected.append(Rejected(item.index, CONFLICT))
-        waiting = await self._parking.sirens_waiting(
-            tx, [i.event.siren for i in fresh if isinstance(i.event, BusinessCreated)]
-        )
         for run in _runs(fresh):
-            first = run[0].event
-            if (
-                isinstance(first, BusinessCreated)
-                and len(run) > 1
-                and not waiting.intersection(i.event.siren for i in run)
+            created = [i.event for i in run if isinstance(i.event, BusinessCreated)]
+            # (events parked earlier in this very batch count: they are in this transaction)
+            if len(created) > 1 and not await self._parking.sirens_waiting(
+                tx, [event.siren for event in created]
             ):
-                created = [i.event for i in run if isinstance(i.event, BusinessCreated)]
                 await self._enroll_many(tx, created, now)
             else:
                 for item in run:

@@ -1,10 +1,14 @@
-"""`/healthz` (broker, store and SMTP answer) and `/metrics` (Prometheus)."""
+"""`/healthz` (broker, store and SMTP answer; no consumer stuck) and `/metrics` (Prometheus).
+
+A dependency that does not answer: 503 and `degraded`. A consumer of this process stuck
+(a partition with lag and no progress, see `services.core.broker.progress`) while every
+dependency answers: 200 and `degraded`, with the partitions under `stuck`."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -12,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.core.broker.progress import ProgressWatch
 from services.web.deps import deps_of
 
 router = APIRouter()
@@ -25,6 +30,8 @@ class HealthChecks:
 
     checks: tuple[str, ...] = ALL_CHECKS
     bootstrap: str | None = None
+    # the consumer groups this process consumes in, watched for progress
+    watches: tuple[ProgressWatch, ...] = field(default=())
 
 
 @router.get("/healthz")
@@ -48,10 +55,15 @@ async def healthz(request: Request) -> JSONResponse:
     }
     await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks))
     healthy = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
-        status_code=200 if healthy else 503,
-    )
+    stuck = [item.describe() for watch in wanted.watches for item in watch.stuck]
+    body: dict[str, object] = {
+        "status": "ok" if healthy and not stuck else "degraded",
+        "checks": checks,
+    }
+    if wanted.watches:
+        checks["consumers"] = "stuck" if stuck else "ok"
+        body["stuck"] = stuck
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 def _dev_bootstrap(request: Request) -> str:
