@@ -13,7 +13,8 @@ event is never dropped. The rules, applied when `business.created` arrives:
   address is the one the letters go to).
 
 An event still parked `hold` (virtual time) after it arrived goes unchanged to
-`business.events.dlq` with the reason; an event about a journey that has ended is
+`business.events.dlq` with the reason (and is forgotten as taken in: replayed once its
+business exists, it applies); an event about a journey that has ended is
 logged and not parked (its business will not be created again).
 """
 
@@ -38,7 +39,7 @@ from services.core.events import (
     parse_business_event,
 )
 from services.core.metrics import EVENTS_DEAD_LETTERED, EVENTS_PARKED
-from services.core.store import parking
+from services.core.store import intake_log, parking
 from services.core.store.intake_log import event_key
 from services.core.store.repository import Store, Tx
 from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
@@ -133,6 +134,8 @@ async def dead_letter_expired(store: Store, bus: EventBus, clock: Clock, hold: t
             ]
         )
         await parking.unpark(tx, [row.key for row in rows])
+        # not taken in after all: replayed from the dead letters, they apply
+        await intake_log.forget(tx, [row.key for row in rows])
     EVENTS_DEAD_LETTERED.labels(topic=BUSINESS_EVENTS).inc(len(rows))
     log.warning("parked events dead-lettered", extra={"count": len(rows)})
     return len(rows)

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from services.core.dlq import replay
 from services.core.store.intake_tables import parked_events
 from services.core.store.tables import enrollments
 from tests.flow.harness import MONDAY_MORNING
 from tests.intake.stack import Stack, stack
-from tests.support import business_created, new_siren
+from tests.support import business_created, new_siren, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -163,11 +164,28 @@ async def test_an_event_for_a_business_never_created_is_dead_lettered_once_its_t
     async def parked() -> bool:
         return await count(world, parked_events, fantome) == 1
 
-    from tests.support import until
-
     await until(parked, timeout=60)
     # a week of virtual time later, it is in the dead letters with the reason
     world.story.clock.advance(timedelta(days=PARK_DAYS, minutes=1))
     (letter,) = await world.dead_letters(fantome)
     assert f"no business.created for SIREN {fantome} within {PARK_DAYS} days" in letter.error
     assert await count(world, parked_events, fantome) == 0
+
+    # the registry creates the business at last; the operator replays the dead letter
+    # and the change applies
+    await world.publish(
+        business_created(
+            siren=fantome,
+            email="fantome@example.fr",
+            occurred_at=world.story.clock.now(),
+            activity_start=world.story.clock.now().date().isoformat(),
+        )
+    )
+    await world.enrolled(fantome)
+    await replay(world.kafka.bootstrap, world.story.runtime.bus)
+
+    async def renamed() -> bool:
+        enrollment = await world.enrollment(fantome)
+        return enrollment is not None and enrollment.first_name == "Fantôme"
+
+    await until(renamed, timeout=60)

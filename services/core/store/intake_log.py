@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.intake_tables import intake_events
@@ -96,3 +96,10 @@ async def admit(tx: Tx, arrivals: Sequence[Arrival], now: datetime) -> Admission
         )
         standing.update((key, fingerprint) for key, fingerprint in rows)
     return Admission(inserted, standing)
+
+
+async def forget(tx: Tx, keys: Sequence[str]) -> None:
+    """Forget these event keys: the events may be taken in again (a parked event sent to
+    the dead letters, replayed once its business exists)."""
+    if keys:
+        await tx.connection.execute(delete(intake_events).where(intake_events.c.key.in_(keys)))
