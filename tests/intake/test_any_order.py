@@ -100,6 +100,40 @@ async def test_a_contact_change_before_the_creation_sends_the_letters_to_the_new
     assert await count(world, parked_events, aicha) == 0
 
 
+async def test_an_account_created_before_the_creation_spares_the_person_its_reminders(
+    world: Stack,
+) -> None:
+    mathilde = new_siren()
+    # Mathilde opens her online account before the registry announces her business
+    await world.publish(event("account.created", mathilde))
+    await world.publish(business_created(siren=mathilde, email="mathilde@example.fr"))
+
+    # she is enrolled with her account known, and the reminders to open it are skipped
+    enrollment = await world.enrolled(mathilde)
+    assert enrollment.account_created
+    reminders = world.story.runtime.journeys["ae"].account_reminder_ids()
+    async with world.story.runtime.store.transaction() as tx:
+        steps = await tx.steps(enrollment.id)
+    assert reminders
+    assert {s.status for s in steps if s.step_id in reminders} == {"skipped"}
+
+
+async def test_an_event_for_a_journey_that_has_ended_is_not_parked(world: Stack) -> None:
+    lucas = new_siren()
+    # Lucas is enrolled, his business closes, then the registry sends a new address
+    await world.publish(business_created(siren=lucas, email="lucas@example.fr"))
+    await world.enrolled(lucas)
+    await world.publish(event("business.closed", lucas, closed_on="2026-03-02"))
+    await world.publish(event("business.contact_changed", lucas, email="lucas.2@example.fr"))
+    sentinel = new_siren()
+    await world.publish(business_created(siren=sentinel, email="sentinelle@example.fr"))
+    await world.welcomed("sentinelle@example.fr")
+
+    # his journey is over: the change waits for nothing and goes nowhere
+    assert await world.enrollment(lucas) is None
+    assert await count(world, parked_events, lucas) == 0
+
+
 async def test_two_events_whose_long_ids_differ_only_at_their_end_are_both_applied(
     world: Stack,
 ) -> None:
