@@ -216,6 +216,8 @@ async def running(
         for task in ("gauges_task", "watch_task", "parking_task"):
             if task in runtime.extras:
                 runtime.extras[task].cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await runtime.extras[task]
         if runtime.web is not None:
             runtime.web.should_exit = True
             with contextlib.suppress(Exception):

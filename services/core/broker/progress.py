@@ -11,6 +11,7 @@ shows the same in `/metrics`; the runbook says what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -57,9 +58,9 @@ async def partition_offsets(bootstrap: str, group: str, topic: str) -> dict[int,
     counts from its beginning offset."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, request_timeout_ms=5000)
-    await admin.start()
-    await reader.start()
     try:
+        await admin.start()
+        await reader.start()
         numbers = reader.partitions_for_topic(topic)
         if not numbers:
             await reader.force_metadata_update()
@@ -78,8 +79,11 @@ async def partition_offsets(bootstrap: str, group: str, topic: str) -> dict[int,
             offsets[partition.partition] = (start, ends[partition])
         return offsets
     finally:
-        await reader.stop()
-        await admin.close()
+        # (also when the watch is cancelled halfway: no client is left open)
+        with contextlib.suppress(Exception):
+            await reader.stop()
+        with contextlib.suppress(Exception):
+            await admin.close()
 
 
 class ProgressWatch:
