@@ -24,6 +24,7 @@ from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.broker.bus import KafkaBus
 from services.core.broker.consumer import ConsumerOptions
 from services.core.broker.embedded import EmbeddedKafka, free_port
+from services.core.broker.progress import ProgressWatch, keep_watching
 from services.core.broker.topics import ensure_topics
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
@@ -38,9 +39,11 @@ from services.core.smtp import SmtpTransport
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
+from services.core.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.core.webinar_catalogue import load_catalogue, seed_sessions
 from services.intake import app as intake_app
 from services.intake.enroll import Intake
+from services.intake.parking import keep_sweeping
 from services.mailer import app as mailer_app
 from services.mailer.deliver import Mailer, RetryPolicy
 from services.scheduler import app as scheduler_app
@@ -109,7 +112,8 @@ async def running(
         settings.templates_dir, load_reference(settings.journeys_dir / REFERENCE_FILE)
     )
     smtp = SmtpTransport(smtp_url)
-    bus = KafkaBus(bootstrap)  # started last: nothing above leaves a client open
+    # started last: nothing above leaves a client open
+    bus = KafkaBus(bootstrap, compression=settings.kafka_compression)
     await bus.start()
     # FastStream logs every message received and processed: kept at DEBUG
     # on stop, FastStream waits up to `graceful_timeout` for the messages in flight
@@ -135,7 +139,7 @@ async def running(
         links=links,
         smtp=smtp,
         broker=broker,
-        intake=Intake(store, journeys, clock),
+        intake=Intake(store, journeys, clock, park_for=timedelta(days=settings.park_days)),
         scheduler=Scheduler(
             store,
             bus,
@@ -160,13 +164,23 @@ async def running(
         # the webinar sessions of journeys/webinars.yaml, from today on the virtual clock
         catalogue = load_catalogue(settings.journeys_dir / WEBINARS_FILE)
         await seed_sessions(store, catalogue, clock.now())
+    # the consumer groups of this process, watched for progress (/healthz, /metrics)
+    watches: list[ProgressWatch] = []
     if "intake" in names:
         intake_app.register(broker, runtime.intake, bus, clock, options)
+        watches.append(_watch(settings, bootstrap, intake_app.GROUP, BUSINESS_EVENTS))
     if "mailer" in names:
         mailer_app.register(broker, runtime.mailer, bus, clock, options)
+        watches.append(_watch(settings, bootstrap, mailer_app.GROUP, JOURNEY_EVENTS))
     try:
         if "intake" in names or "mailer" in names:
             await broker.start()
+            runtime.extras["watch_task"] = asyncio.create_task(keep_watching(watches))
+        if "intake" in names:
+            # events parked for a business never created go to the dead letters in time
+            runtime.extras["parking_task"] = asyncio.create_task(
+                keep_sweeping(store, bus, clock, timedelta(days=settings.park_days))
+            )
         if "scheduler" in names:
             runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
         web_deps = WebDeps(
@@ -183,7 +197,7 @@ async def running(
         )
         if "web" in names:
             app = create_app(web_deps)
-            app.state.health = HealthChecks(ALL_CHECKS, bootstrap)
+            app.state.health = HealthChecks(ALL_CHECKS, bootstrap, watches=tuple(watches))
             runtime.web, runtime.extras["web_task"] = await _serve(
                 app, settings.web_host, settings.web_port
             )
@@ -193,14 +207,19 @@ async def running(
         if settings.ops_port is not None:
             # probes and Prometheus, on their own listener (never the public web port)
             checks = ALL_CHECKS if "mailer" in names or "web" in names else ("store", "broker")
-            ops = create_ops_app(web_deps, HealthChecks(checks, bootstrap, details=True))
+            ops = create_ops_app(
+                web_deps, HealthChecks(checks, bootstrap, details=True, watches=tuple(watches))
+            )
             runtime.extras["ops"], runtime.extras["ops_task"] = await _serve(
                 ops, settings.ops_host, settings.ops_port
             )
         yield runtime
     finally:
-        if "gauges_task" in runtime.extras:
-            runtime.extras["gauges_task"].cancel()
+        for task in ("gauges_task", "watch_task", "parking_task"):
+            if task in runtime.extras:
+                runtime.extras[task].cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await runtime.extras[task]
         if runtime.web is not None:
             runtime.web.should_exit = True
             with contextlib.suppress(Exception):
@@ -217,6 +236,10 @@ async def running(
         await bus.stop()
         await smtp.close()
         await store.close()
+
+
+def _watch(settings: Settings, bootstrap: str, group: str, topic: str) -> ProgressWatch:
+    return ProgressWatch(bootstrap, group, topic, stall_after=settings.stall_seconds)
 
 
 async def _serve(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:

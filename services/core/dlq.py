@@ -39,6 +39,8 @@ class DeadLetter:
     original_topic: str
     failed_at: str
     replayed: bool
+    error_class: str = ""  # the exception's class, when processing raised
+    service_version: str = ""  # the version of the service that refused it
 
     @property
     def preview(self) -> str:
@@ -165,6 +167,8 @@ def _dead_letter(partition: TopicPartition, record: Any, *, replayed: bool) -> D
         original_topic=headers.get("x-original-topic", partition.topic.removesuffix(".dlq")),
         failed_at=headers.get("x-failed-at", "?"),
         replayed=replayed,
+        error_class=headers.get("x-error-class", ""),
+        service_version=headers.get("x-service-version", ""),
     )
 
 
@@ -201,7 +205,11 @@ async def command(settings: Settings, action: str, args: argparse.Namespace, out
         letters = await read_dead_letters(settings.kafka_bootstrap, topics)
         print_dead_letters(letters, out, as_json=args.json)
         return 0
-    bus = KafkaBus(settings.kafka_bootstrap, client_id="premiers-mois-dlq")
+    bus = KafkaBus(
+        settings.kafka_bootstrap,
+        client_id="premiers-mois-dlq",
+        compression=settings.kafka_compression,
+    )
     await bus.start()
     try:
         done = await replay(settings.kafka_bootstrap, bus, topics, only_offsets=args.offset)

@@ -11,9 +11,10 @@ import functools
 import hashlib
 import json
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -45,14 +46,79 @@ def _email(value: str) -> str:
     return mail_address(value)
 
 
+# Characters no name or id holds: controls, line and paragraph separators, private use,
+# unassigned code points, lone surrogates, and the invisible formatting characters
+# (bidirectional overrides, zero-width spaces) except the zero-width (non-)joiners that
+# some scripts need to spell a name.
+_FORBIDDEN_CATEGORIES = frozenset(("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _printable(value: str) -> str:
+    for character in value:
+        category = unicodedata.category(character)
+        if category in _FORBIDDEN_CATEGORIES or (category == "Cf" and character not in _JOINERS):
+            raise ValueError(f"contains a control or invisible character (U+{ord(character):04X})")
+    return value
+
+
+def _has_a_letter(value: str) -> str:
+    if not any(unicodedata.category(character).startswith("L") for character in value):
+        raise ValueError("must contain at least one letter")
+    return value
+
+
 Siren = Annotated[str, AfterValidator(check_siren)]
 Department = Annotated[str, AfterValidator(_department)]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_printable),
+    AfterValidator(_has_a_letter),
+]
+CompanyName = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_printable)
+]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+InputEventId = Annotated[EventId, AfterValidator(_printable)]
+
+# When an event may have happened, and how far from it the dates it carries may lie: a
+# business changes regime or closes at most 5 years before the registry says so, and at
+# most a year after; it starts its activity at most a year after its creation event, and
+# at most 8 months (micro) or 14 months (classic) before it: earlier, its 9- or 15-month
+# journey would be over before it could begin. Anything else is refused at the door.
+OCCURRED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+OCCURRED_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
+DATES_BEFORE = timedelta(days=5 * 366)
+DATES_AFTER = timedelta(days=366)
+STARTED_BEFORE: dict[str, timedelta] = {
+    "micro": timedelta(days=8 * 30),
+    "classic": timedelta(days=14 * 30),
+}
+
+
+def _occurred(value: datetime) -> datetime:
+    if not OCCURRED_FROM <= value < OCCURRED_UNTIL:
+        raise ValueError(f"must lie between {OCCURRED_FROM:%Y-%m-%d} and {OCCURRED_UNTIL:%Y-%m-%d}")
+    return value
+
+
+def check_date_near(
+    name: str, value: date, occurred_at: datetime, *, before: timedelta = DATES_BEFORE
+) -> None:
+    """Raise `ValueError` unless `value` lies in the window around the event's moment."""
+    day = occurred_at.date()
+    if not day - before <= value <= day + DATES_AFTER:
+        raise ValueError(
+            f"{name} {value.isoformat()} is not within {before.days} days before and "
+            f"{DATES_AFTER.days} days after the event ({day.isoformat()})"
+        )
+
+
+OccurredAt = Annotated[AwareDatetime, AfterValidator(_occurred)]
 Regime = Literal["micro", "classic"]
 Frequency = Literal["monthly", "quarterly"]
 
@@ -70,7 +136,14 @@ class Event(BaseModel):
 # --- input: business.events -------------------------------------------------
 
 
-class BusinessCreated(Event):
+class InputEvent(Event):
+    """Fields every input event has, bounded to what the registry may send."""
+
+    event_id: InputEventId
+    occurred_at: OccurredAt
+
+
+class BusinessCreated(InputEvent):
     type: Literal["business.created"] = "business.created"
     regime: Regime
     activity_start: date
@@ -78,30 +151,44 @@ class BusinessCreated(Event):
     email: Email
     first_name: Name
     last_name: Name
-    company_name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
-    ) = None
+    company_name: CompanyName | None = None
     department: Department
 
     @model_validator(mode="after")
     def _frequency_is_micro_only(self) -> BusinessCreated:
         if self.regime == "classic" and self.declaration_frequency is not None:
             raise ValueError("declaration_frequency applies to the micro regime only")
+        check_date_near(
+            "activity_start",
+            self.activity_start,
+            self.occurred_at,
+            before=STARTED_BEFORE[self.regime],
+        )
         return self
 
 
-class RegimeChanged(Event):
+class RegimeChanged(InputEvent):
     type: Literal["business.regime_changed"] = "business.regime_changed"
     regime: Regime
     effective_date: date
 
+    @model_validator(mode="after")
+    def _effective_date_is_near(self) -> RegimeChanged:
+        check_date_near("effective_date", self.effective_date, self.occurred_at)
+        return self
 
-class BusinessClosed(Event):
+
+class BusinessClosed(InputEvent):
     type: Literal["business.closed"] = "business.closed"
     closed_on: date
 
+    @model_validator(mode="after")
+    def _closed_on_is_near(self) -> BusinessClosed:
+        check_date_near("closed_on", self.closed_on, self.occurred_at)
+        return self
 
-class ContactChanged(Event):
+
+class ContactChanged(InputEvent):
     type: Literal["business.contact_changed"] = "business.contact_changed"
     email: Email | None = None
     first_name: Name | None = None
@@ -114,7 +201,7 @@ class ContactChanged(Event):
         return self
 
 
-class AccountCreated(Event):
+class AccountCreated(InputEvent):
     type: Literal["account.created"] = "account.created"
 
 

@@ -51,3 +51,12 @@ GAUGES_REFRESH_FAILED = Counter(
     "Refreshes of the store and broker gauges that failed",
     ["source"],
 )
+EVENTS_PARKED = Counter(
+    "premiers_mois_events_parked_total",
+    "Business events parked until their business's creation arrives",
+)
+CONSUMER_STALLED_SECONDS = Gauge(
+    "premiers_mois_consumer_stalled_seconds",
+    "Seconds (virtual time) a partition with lag has made no progress (0: it moves)",
+    ["group", "topic", "partition"],
+)

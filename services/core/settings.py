@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=365.0, ge=0)
     # SIGTERM: seconds given to in-flight work (sends, ticks) before the process exits.
     shutdown_grace_seconds: float = Field(default=8.0, gt=0)
+    # Compression of the record batches the service produces (every consumer decodes all).
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    # An event about a business not enrolled yet waits this many (virtual) days for its
+    # creation, then goes to the dead letters.
+    park_days: float = Field(default=7.0, gt=0)
+    # A partition with lag and no progress for this many seconds: /healthz says degraded.
+    stall_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("public_url")
     @classmethod

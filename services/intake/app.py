@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.batch import subscribe_batch
+from services.core.broker.batch import subscribe_keyed_batch
 from services.core.broker.bus import EventBus
 from services.core.broker.consumer import ConsumerOptions
 from services.core.clock import Clock
@@ -21,11 +21,11 @@ def register(
     broker: KafkaBroker, intake: Intake, bus: EventBus, clock: Clock, options: ConsumerOptions
 ) -> None:
     # batches: one transaction (one commit) for many events, each still recorded by its id
-    subscribe_batch(
+    subscribe_keyed_batch(
         broker,
         BUSINESS_EVENTS,
         GROUP,
-        intake.process_batch,
+        intake.process_messages,
         bus=bus,
         clock=clock,
         options=options,

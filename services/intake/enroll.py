@@ -1,9 +1,12 @@
 """Intake: turns `business.events` into enrollments and changes to them.
 
-Each event is applied in a transaction that also records its `event_id`, so the
-same event twice is processed once. A batch of events shares one transaction (one
-commit for many enrollments); if that transaction fails, its events are applied
-one by one, so one event that cannot be stored does not hold back the others.
+Each event is applied in a transaction that also records its whole `event_id` with a
+fingerprint of its content (`store/intake_log.py`), so the same event twice is processed
+once and the same id with other content is refused. A batch of events shares one
+transaction (one commit for many enrollments); if that transaction fails, its events are
+applied one by one, and an event that still fails goes to the dead letters with the
+exception's class and message: nothing holds back the events after it. An event about
+a business not enrolled yet is parked until its creation (`parking.py`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
-from services.core.broker.batch import Rejected
+from services.core.broker.batch import Inbound, Rejected
 from services.core.clock import Clock
 from services.core.events import (
     AccountCreated,
@@ -23,9 +26,9 @@ from services.core.events import (
     BusinessEvent,
     ContactChanged,
     EnrollmentStarted,
-    InvalidEvent,
     RegimeChanged,
     derived_event_id,
+    encode,
     parse_business_event,
     step_due_event_id,
     step_due_event_ids,
@@ -40,22 +43,32 @@ from services.core.journeys.model import (
 )
 from services.core.journeys.planner import PlanCache, plan
 from services.core.lifecycle import end_enrollment, outgoing
-from services.core.store import bulk
+from services.core.store import bulk, intake_log, parking
 from services.core.store.records import Enrollment, NewEnrollment, OutgoingEvent
 from services.core.store.repository import Store, Tx
+from services.intake.parking import Parking
+from services.intake.screening import Arrived, fingerprint, screen
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "intake"
 Outcome = Literal[
     "enrolled",
     "already_enrolled",
     "duplicate",
-    "not_enrolled",
+    "conflict",
+    "parked",
+    "closed_before_creation",
+    "journey_over",
     "ended",
     "updated",
     "track_changed",
 ]
+CONFLICT = (
+    "conflicting duplicate: this event_id was taken in before with other content "
+    "(the first one stands)"
+)
+#: how long an event about a business not enrolled yet waits for its creation (default)
+PARK_FOR = timedelta(days=7)
 TRACK_OF_REGIME: Mapping[str, Track] = {"micro": "ae", "classic": "ti"}
 
 
@@ -75,8 +88,10 @@ class Intake:
         clock: Clock,
         *,
         plans: PlanCache | None = None,
+        park_for: timedelta = PARK_FOR,
     ) -> None:
         self._store = store
+        self._parking = Parking(park_for)
         self._journeys = journeys
         self._clock = clock
         # new businesses of the same day mostly share their facts, so their plans
@@ -87,42 +102,79 @@ class Intake:
         return await self.apply(parse_business_event(raw))
 
     async def process_batch(self, raws: Sequence[bytes]) -> list[Rejected]:
-        """Handle several raw messages (in their partition order) in one transaction;
-        return those that cannot be understood (they go to the dead letters)."""
-        rejected: list[Rejected] = []
-        events: list[BusinessEvent] = []
-        for index, raw in enumerate(raws):
-            try:
-                events.append(parse_business_event(raw))
-            except InvalidEvent as error:
-                rejected.append(Rejected(index, error.reason))
-        if not events:
+        """Handle several raw values (in their partition order) read without their keys."""
+        return await self.process_messages([Inbound(raw) for raw in raws], check_keys=False)
+
+    async def process_messages(
+        self, messages: Sequence[Inbound], *, check_keys: bool = True
+    ) -> list[Rejected]:
+        """Handle several messages (in their partition order) in one transaction; return
+        those to dead-letter: not understood, keyed by other than their SIREN, an id
+        reused with other content, or (alone) failing to apply for any reason."""
+        arrived, rejected = screen(messages, check_keys=check_keys)
+        if not arrived:
             return rejected
         try:
             async with self._store.transaction() as tx:
-                now = self._clock.now()
-                for run in _runs(events):
-                    if isinstance(run[0], BusinessCreated) and len(run) > 1:
-                        await self._enroll_many(tx, run, now)  # type: ignore[arg-type]
-                    else:
-                        for event in run:
-                            await self._apply(tx, event, now)
+                rejected += await self._take_in(tx, arrived, self._clock.now())
         except Exception:
-            if len(events) == 1:
-                raise
             log.warning("a batch failed: its events are applied one by one", exc_info=True)
-            for event in events:
-                await self.apply(event)
+            for item in arrived:
+                rejected += await self._take_in_alone(item)
+        return sorted(rejected, key=lambda r: r.index)
+
+    async def _take_in_alone(self, item: Arrived) -> list[Rejected]:
+        """Apply one event in its own transaction; if it fails twice while the store
+        answers, it is for the dead letters (the partition moves on). If the store does
+        not answer, the error is raised: the batch comes back later."""
+        for attempt in (1, 2):
+            try:
+                async with self._store.transaction() as tx:
+                    return await self._take_in(tx, [item], self._clock.now())
+            except Exception as error:
+                try:
+                    await self._store.ping()
+                except Exception:
+                    raise error from None
+                if attempt == 2:
+                    log.exception("an event failed: dead-lettered", extra={"type": item.event.type})
+                    return [
+                        Rejected(
+                            item.index, f"{type(error).__name__}: {error}", type(error).__name__
+                        )
+                    ]
+        raise AssertionError("unreachable")
+
+    async def _take_in(self, tx: Tx, items: Sequence[Arrived], now: datetime) -> list[Rejected]:
+        """Record the events by their whole id, then apply those not seen before."""
+        admission = await intake_log.admit(
+            tx, [intake_log.Arrival(i.event.event_id, i.fingerprint) for i in items], now
+        )
+        rejected: list[Rejected] = []
+        fresh: list[Arrived] = []
+        for item in items:
+            verdict = admission.verdict(intake_log.Arrival(item.event.event_id, item.fingerprint))
+            if verdict == "new":
+                fresh.append(item)
+            elif verdict == "conflict":
+                rejected.append(Rejected(item.index, CONFLICT))
+        for run in _runs(fresh):
+            created = [i.event for i in run if isinstance(i.event, BusinessCreated)]
+            # (events parked earlier in this very batch count: they are in this transaction)
+            if len(created) > 1 and not await self._parking.sirens_waiting(
+                tx, [event.siren for event in created]
+            ):
+                await self._enroll_many(tx, created, now)
+            else:
+                for item in run:
+                    await self._apply(tx, item.event, now, raw=item.raw)
         return rejected
 
     async def _enroll_many(self, tx: Tx, events: Sequence[BusinessCreated], now: datetime) -> None:
         """`business.created` events in a row, set-wise: the same outcome as one by one."""
-        fresh = await bulk.mark_processed_many(tx, [e.event_id for e in events], CONSUMER, now)
-        first: dict[str, BusinessCreated] = {}  # by SIREN: the first new event of the batch
+        first: dict[str, BusinessCreated] = {}  # by SIREN: the first event of the batch
         for event in events:
-            if event.event_id in fresh:  # else a duplicate
-                fresh.discard(event.event_id)  # the same event twice in this batch
-                first.setdefault(event.siren, event)
+            first.setdefault(event.siren, event)
         new = [self._new_enrollment(event, now) for event in first.values()]
         # a SIREN that already has an active enrollment is left out here
         inserted = await bulk.insert_enrollments(tx, new)
@@ -154,18 +206,49 @@ class Intake:
         )
 
     async def apply(self, event: BusinessEvent) -> Handled:
+        """Apply one event (in its own transaction) unless its id was taken in before."""
         async with self._store.transaction() as tx:
-            return await self._apply(tx, event, self._clock.now())
+            now = self._clock.now()
+            arrival = intake_log.Arrival(event.event_id, fingerprint(event))
+            verdict = (await intake_log.admit(tx, [arrival], now)).verdict(arrival)
+            if verdict != "new":
+                return Handled(verdict)
+            return await self._apply(tx, event, now, raw=encode(event))
 
-    async def _apply(self, tx: Tx, event: BusinessEvent, now: datetime) -> Handled:
-        if not await tx.mark_processed(event.event_id, CONSUMER, now):
-            return Handled("duplicate")
+    async def _apply(self, tx: Tx, event: BusinessEvent, now: datetime, *, raw: bytes) -> Handled:
         if isinstance(event, BusinessCreated):
-            return await self._enroll(tx, event, now)
+            return await self._create(tx, event, now)
         enrollment = await tx.active_enrollment(event.siren)
         if enrollment is None:
-            log.info("event for a business not enrolled", extra={"type": event.type})
-            return Handled("not_enrolled")
+            if await parking.ever_enrolled(tx, event.siren):
+                log.info("event for a journey that has ended", extra={"type": event.type})
+                return Handled("journey_over")
+            await self._parking.park(tx, event, raw, now)
+            return Handled("parked")
+        return await self._apply_to(tx, enrollment, event, now)
+
+    async def _create(self, tx: Tx, event: BusinessCreated, now: datetime) -> Handled:
+        """Enroll a new business, as the events parked before its creation say."""
+        creation = await self._parking.creation(tx, event)
+        if creation.enroll is None:
+            log.info("business closed before its creation arrived: no journey")
+            return Handled("closed_before_creation")
+        handled = await self._enroll(tx, creation.enroll, now)
+        if creation.then and handled.outcome == "enrolled":
+            enrollment = await tx.active_enrollment(event.siren)
+            assert enrollment is not None
+            for parked_event in creation.then:
+                await self._apply_to(tx, enrollment, parked_event, now)
+        return handled
+
+    async def _apply_to(
+        self,
+        tx: Tx,
+        enrollment: Enrollment,
+        event: BusinessClosed | AccountCreated | ContactChanged | RegimeChanged,
+        now: datetime,
+    ) -> Handled:
+        """Apply a change to an active enrollment."""
         if isinstance(event, BusinessClosed):
             await end_enrollment(tx, enrollment, "closed", now)
             return Handled("ended", enrollment.id)
@@ -290,14 +373,14 @@ class Intake:
         return Handled("track_changed", enrollment.id)
 
 
-def _runs(events: Sequence[BusinessEvent]) -> list[list[BusinessEvent]]:
+def _runs(items: Sequence[Arrived]) -> list[list[Arrived]]:
     """The events cut into runs of the same type, in their order."""
-    runs: list[list[BusinessEvent]] = []
-    for event in events:
-        if runs and runs[-1][0].type == event.type:
-            runs[-1].append(event)
+    runs: list[list[Arrived]] = []
+    for item in items:
+        if runs and runs[-1][0].event.type == item.event.type:
+            runs[-1].append(item)
         else:
-            runs.append([event])
+            runs.append([item])
     return runs
 
 

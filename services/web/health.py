@@ -1,16 +1,20 @@
-"""`/healthz` (broker, store and SMTP answer) and `/metrics` (Prometheus).
+"""`/healthz` (broker, store and SMTP answer; no consumer stuck) and `/metrics` (Prometheus).
+
+A dependency that does not answer: 503 and `degraded`. A consumer of this process stuck
+(a partition with lag and no progress, see `services.core.broker.progress`) while every
+dependency answers: 200 and `degraded`, with the partitions under `stuck`.
 
 The public web port has `/healthz` alone, and it names each check with `ok` or
-`error`, nothing more; `/metrics` (process figures, consumer lag, mail counts) and the
-kind of each error are for the operations listener (`PM_OPS_HOST`, `PM_OPS_PORT`),
-which is not exposed to the public.
+`error`, nothing more; `/metrics` (process figures, consumer lag, mail counts), the
+kind of each error and the stuck partitions are for the operations listener
+(`PM_OPS_HOST`, `PM_OPS_PORT`), which is not exposed to the public.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -18,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.core.broker.progress import ProgressWatch
 from services.web.deps import deps_of
 
 router = APIRouter()
@@ -34,6 +39,8 @@ class HealthChecks:
     bootstrap: str | None = None
     # the operations listener says which error; the public port only that there is one
     details: bool = False
+    # the consumer groups this process consumes in, watched for progress
+    watches: tuple[ProgressWatch, ...] = field(default=())
 
 
 @router.get("/healthz")
@@ -57,10 +64,16 @@ async def healthz(request: Request) -> JSONResponse:
     }
     await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks))
     healthy = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
-        status_code=200 if healthy else 503,
-    )
+    stuck = [item.describe() for watch in wanted.watches for item in watch.stuck]
+    body: dict[str, object] = {
+        "status": "ok" if healthy and not stuck else "degraded",
+        "checks": checks,
+    }
+    if wanted.watches:
+        checks["consumers"] = "stuck" if stuck else "ok"
+        if wanted.details:
+            body["stuck"] = stuck
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 def _dev_bootstrap(request: Request) -> str:

@@ -22,7 +22,13 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from services.core.addresses import InvalidAddress, mailbox_key
-from services.core.events import BusinessCreated, Frequency, derived_event_id, encode
+from services.core.events import (
+    STARTED_BEFORE,
+    BusinessCreated,
+    Frequency,
+    derived_event_id,
+    encode,
+)
 from services.core.letters import letter_context, message_id_for
 from services.core.mail.message import build_message
 from services.core.siren import check_siren
@@ -149,10 +155,12 @@ def validate(form: SignupForm, now: datetime) -> tuple[BusinessCreated | None, d
             errors["activity_start"] = (
                 "Indiquez une date de début d'activité dans l'année qui vient."
             )
-        elif start + timedelta(days=months * 30) < today:
+        elif start < today - STARTED_BEFORE[regime]:
+            # the bound of the contract's events (services/core/events.py)
             errors["activity_start"] = (
-                f"Votre activité a commencé il y a plus de {months} mois : "
-                "l'accompagnement de ce parcours serait déjà terminé."
+                f"Votre activité a commencé il y a plus de {STARTED_BEFORE[regime].days // 30}"
+                f"\u00a0mois\u00a0: l'accompagnement de ce parcours de {months}\u00a0mois "
+                "serait terminé avant d'avoir commencé."
             )
     for field in TEXT_FIELDS:
         if _CONTROL.search(getattr(form, field)):

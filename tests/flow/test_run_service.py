@@ -19,7 +19,10 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 @pytest.mark.parametrize(
     ("service", "checks"),
-    [("intake", {"store", "broker"}), ("mailer", {"store", "broker", "smtp"})],
+    [
+        ("intake", {"store", "broker", "consumers"}),
+        ("mailer", {"store", "broker", "smtp", "consumers"}),
+    ],
 )
 async def test_a_service_answers_its_health_probe_and_metrics(
     kafka: EmbeddedKafka,
@@ -48,6 +51,7 @@ async def test_a_service_answers_its_health_probe_and_metrics(
             metrics = (await client.get("/metrics")).text
         assert health["status"] == "ok"
         assert set(health["checks"]) == checks
+        assert health["stuck"] == []  # its consumer group moves
         assert "premiers_mois_mails_sent_total" in metrics
     finally:
         code = process.stop()

@@ -1,12 +1,12 @@
 """Consuming a topic in batches: several messages, one handler call, one offset commit.
 
 The handler receives the raw values of up to `max_records` messages (in partition
-order) and returns the indexes of those it could not understand (`Rejected`); those
-go unchanged to `<topic>.dlq` with headers naming the error, and the batch is
-acknowledged. Any other error nacks the whole batch: FastStream rewinds each of its
-partitions to the batch's first record, the messages come back after a short
-backoff, and the handlers are idempotent per event (so what was already committed
-is recognised and skipped).
+order; `subscribe_keyed_batch`: with their keys) and returns the indexes of those it
+could not understand or process (`Rejected`); those go unchanged to `<topic>.dlq` with
+headers naming the error, and the batch is acknowledged. Any other error nacks the
+whole batch: FastStream rewinds each of its partitions to the batch's first record,
+the messages come back after a short backoff, and the handlers are idempotent per
+event (so what was already committed is recognised and skipped).
 """
 
 from __future__ import annotations
@@ -35,13 +35,24 @@ FETCH_MAX_WAIT_MS = 50
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A message of the batch that cannot be understood, and why."""
+    """A message of the batch that cannot be understood or processed, and why
+    (`error_class`: the exception's class when processing raised)."""
 
     index: int
     reason: str
+    error_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message as read: its value and its key."""
+
+    value: bytes
+    key: bytes | None = None
 
 
 BatchHandler = Callable[[Sequence[bytes]], Awaitable[Sequence[Rejected]]]
+KeyedBatchHandler = Callable[[Sequence[Inbound]], Awaitable[Sequence[Rejected]]]
 
 
 def subscribe_batch(
@@ -57,6 +68,36 @@ def subscribe_batch(
     batch_timeout_ms: int = 50,
 ) -> None:
     """Consume `topic` in consumer group `group` with `handler(raw_values)`."""
+
+    async def values(records: Sequence[Inbound]) -> Sequence[Rejected]:
+        return await handler([record.value for record in records])
+
+    subscribe_keyed_batch(
+        broker,
+        topic,
+        group,
+        values,
+        bus=bus,
+        clock=clock,
+        options=options,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+    )
+
+
+def subscribe_keyed_batch(
+    broker: KafkaBroker,
+    topic: str,
+    group: str,
+    handler: KeyedBatchHandler,
+    *,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+    max_records: int = 200,
+    batch_timeout_ms: int = 50,
+) -> None:
+    """Consume `topic` in consumer group `group` with `handler(messages)` (values and keys)."""
     failures = 0
 
     @broker.subscriber(
@@ -79,7 +120,9 @@ def subscribe_batch(
         if not records:
             return
         try:
-            rejected = await handler([record.value or b"" for record in records])
+            rejected = await handler(
+                [Inbound(record.value or b"", record.key) for record in records]
+            )
         except Exception:
             failures += 1
             delay = min(options.max_backoff, 0.1 * 2**failures)
@@ -98,7 +141,9 @@ def subscribe_batch(
                         f"{topic}.dlq",
                         (records[r.index].key or b"").decode("utf-8", "replace"),
                         records[r.index].value or b"",
-                        dead_letter_headers(topic, group, records[r.index], r.reason, now),
+                        dead_letter_headers(
+                            topic, group, records[r.index], r.reason, now, r.error_class
+                        ),
                     )
                     for r in rejected
                 ]

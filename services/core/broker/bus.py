@@ -37,11 +37,15 @@ class EventBus(Protocol):
 class KafkaBus:
     """An `EventBus` on a Kafka producer (acks=all; each batch awaited as a whole)."""
 
-    def __init__(self, bootstrap: str, *, client_id: str = "premiers-mois") -> None:
+    def __init__(
+        self, bootstrap: str, *, client_id: str = "premiers-mois", compression: str = "none"
+    ) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
             acks="all",
+            # gzip, snappy, lz4 or zstd (`PM_KAFKA_COMPRESSION`); None: uncompressed
+            compression_type=None if compression == "none" else compression,
             linger_ms=2,
             request_timeout_ms=15000,
             max_batch_size=256 * 1024,

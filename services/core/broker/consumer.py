@@ -23,6 +23,7 @@ from services.core.broker.bus import EventBus
 from services.core.clock import Clock
 from services.core.events import InvalidEvent
 from services.core.metrics import EVENTS_DEAD_LETTERED
+from services.core.version import SERVICE_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,24 @@ def subscribe(
 
 
 def dead_letter_headers(
-    topic: str, group: str, record: object, reason: str, failed_at: str
+    topic: str,
+    group: str,
+    record: object,
+    reason: str,
+    failed_at: str,
+    error_class: str | None = None,
 ) -> dict[str, str]:
-    """What a dead letter carries beside the unchanged message: why, and where it was."""
-    return {
+    """What a dead letter carries beside the unchanged message: why (and, when processing
+    raised, the exception's class), where it was, and the version that refused it."""
+    headers = {
         "x-error": reason[:1000],
         "x-original-topic": topic,
         "x-original-partition": str(getattr(record, "partition", "")),
         "x-original-offset": str(getattr(record, "offset", "")),
         "x-consumer-group": group,
         "x-failed-at": failed_at,
+        "x-service-version": SERVICE_VERSION,
     }
+    if error_class is not None:
+        headers["x-error-class"] = error_class
+    return headers

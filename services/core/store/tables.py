@@ -171,4 +171,4 @@ outbox = Table(
     Index("ix_outbox_created_at", "created_at"),
 )
 import services.core.store.booking_tables  # noqa: F401,E402
-from services.core.store import people_tables  # noqa: F401,E402
+from services.core.store import intake_tables, people_tables  # noqa: F401,E402

@@ -1,0 +1,97 @@
+"""The intake's record of the events it took in, on SQLite and PostgreSQL alike: by the
+whole id, with the fingerprint of the content."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.core.store.intake_log import Arrival, admit, event_key
+from services.core.store.migrate import upgrade_async
+from services.core.store.repository import Store
+from services.core.store.tables import processed_events
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = Store.open(database_url)
+    yield opened
+    await opened.close()
+
+
+async def test_two_long_ids_that_differ_only_at_their_end_are_two_events(store: Store) -> None:
+    # the registry sends two events whose 126-character ids share their first 125
+    first, second = "e" * 125 + "1", "e" * 125 + "2"
+    async with store.transaction() as tx:
+        admission = await admit(tx, [Arrival(first, "a" * 64)], NOW)
+        assert admission.verdict(Arrival(first, "a" * 64)) == "new"
+    async with store.transaction() as tx:
+        admission = await admit(tx, [Arrival(second, "b" * 64)], NOW)
+        # the second one is new too: its key is not the first one's cut short
+        assert admission.verdict(Arrival(second, "b" * 64)) == "new"
+    assert event_key(first) != event_key(second)
+    assert len(event_key(first)) <= 128
+
+
+async def test_an_id_seen_again_is_a_duplicate_or_with_other_content_a_conflict(
+    store: Store,
+) -> None:
+    async with store.transaction() as tx:
+        await admit(tx, [Arrival("evt-jeanne", "a" * 64)], NOW)
+    # the same event again, then the same id with other content, in one batch
+    async with store.transaction() as tx:
+        admission = await admit(
+            tx, [Arrival("evt-jeanne", "a" * 64), Arrival("evt-jeanne", "b" * 64)], NOW
+        )
+        assert admission.verdict(Arrival("evt-jeanne", "a" * 64)) == "duplicate"
+        assert admission.verdict(Arrival("evt-jeanne", "b" * 64)) == "conflict"
+
+
+async def test_within_one_batch_the_first_copy_of_an_id_stands(store: Store) -> None:
+    async with store.transaction() as tx:
+        admission = await admit(
+            tx, [Arrival("evt-paul", "a" * 64), Arrival("evt-paul", "b" * 64)], NOW
+        )
+        assert admission.verdict(Arrival("evt-paul", "a" * 64)) == "new"
+        assert admission.verdict(Arrival("evt-paul", "b" * 64)) == "conflict"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database, not migrated yet (SQLite and PostgreSQL)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+        return
+    admin = request.getfixturevalue("postgres_server")
+    url, name = await fresh_postgres_database(admin)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(admin, name)
+
+
+async def test_the_events_taken_in_before_the_upgrade_stay_taken_in(empty_database: str) -> None:
+    # a store at 0004, where the intake recorded its events in processed_events
+    await upgrade_async(empty_database, "0004_attempted_at")
+    store = Store.open(empty_database)
+    try:
+        async with store.transaction() as tx:
+            await tx.connection.execute(
+                processed_events.insert().values(
+                    event_id="intake:evt-avant", consumer="intake", processed_at=NOW
+                )
+            )
+        # the upgrade to 0009_intake
+        await upgrade_async(empty_database)
+        # the event taken in before is still a duplicate, whatever its content
+        async with store.transaction() as tx:
+            admission = await admit(tx, [Arrival("evt-avant", "c" * 64)], NOW)
+            assert admission.verdict(Arrival("evt-avant", "c" * 64)) == "duplicate"
+    finally:
+        await store.close()
