@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,30 @@ def test_the_letters_state_the_figures_of_the_seed(
     assert "48 heures" in letter
 
 
-def test_every_figure_of_the_reference_has_a_source_and_a_unit() -> None:
-    raw = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
-    for name, figure in raw["figures"].items():
-        assert figure["source"], name
-        assert figure["unit"], name
-    assert str(raw["valid_from"]).startswith(str(raw["year"]))
+def test_every_entry_of_every_year_has_a_source_a_unit_and_a_check_date() -> None:
+    files = sorted(REFERENCE.parent.glob("reference-*.yaml"))
+    assert files
+    for path in files:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for name, figure in raw["figures"].items():
+            assert figure["source"], f"{path.name}: {name}"
+            assert figure["unit"], f"{path.name}: {name}"
+            # checked: the day the value was last read in its source, not in the future
+            assert isinstance(figure["checked"], date), f"{path.name}: {name}"
+            assert figure["checked"] <= date(raw["year"] + 1, 12, 31), f"{path.name}: {name}"
+        assert str(raw["valid_from"]).startswith(str(raw["year"]))
+        assert path.name == f"reference-{raw['year']}.yaml"
+
+
+def test_a_figure_without_its_check_date_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "reference-2027.yaml"
+    path.write_text(
+        "year: 2027\nvalid_from: 2027-01-01\nfigures:\n"
+        "  afe_max: {value: 6000, unit: euros, source: seed}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ReferenceError, match=r"afe_max.*checked"):
+        load_reference(path)
 
 
 def test_a_figure_without_a_source_is_refused(tmp_path: Path) -> None:
@@ -75,7 +94,7 @@ def test_a_figure_with_an_unknown_unit_is_refused() -> None:
     raw = {
         "year": 2027,
         "valid_from": "2027-01-01",
-        "figures": {"x": {"value": 1, "unit": "kg", "source": "s"}},
+        "figures": {"x": {"value": 1, "unit": "kg", "source": "s", "checked": date(2027, 1, 4)}},
     }
     with pytest.raises(ReferenceError, match="unknown unit"):
         parse_reference(raw)
