@@ -10,6 +10,7 @@ Jinja render (autoescape, StrictUndefined) of the HTML, the text and the subject
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from typing import Any
 import jinja2
 from mjml import mjml2html
 
-from services.core.mail.french import FILTERS
+from services.core.mail.french import FILTERS, typography_fr
 from services.core.mail.reference import References, reference_for_send
 
 LAYOUT_DIR = "_layout"
@@ -125,17 +126,21 @@ class Renderer:
     def _compile(self, folder: Path, layout_mjml: str, layout_txt: str) -> _CompiledMail:
         name = folder.name
         preheader_path = folder / "preheader.txt"
-        preheader = _read(preheader_path).strip() if preheader_path.exists() else ""
-        subject = _read(folder / "subject.txt").strip()
+        # French spacing (non-breaking spaces before ; : ! ? and inside « ») is set once
+        # here, on the sources, so that no template has to write U+00A0 by hand.
+        preheader = typography_fr(_read(preheader_path).strip()) if preheader_path.exists() else ""
+        subject = typography_fr(_read(folder / "subject.txt").strip())
         # The subject and the preheader are written into the HTML source itself, so
         # that one Jinja render yields the whole mail (each render costs ~20 µs of setup).
-        mjml = (
+        mjml = typography_fr(
             layout_mjml.replace(CONTENT_MARKER, _read(folder / "body.mjml"))
             .replace(PREHEADER_MARKER, preheader)
             .replace(SUBJECT_MARKER, subject)
         )
         html_source = compile_mjml(mjml, origin=f"{name}/body.mjml")
-        text_source = layout_txt.replace(CONTENT_MARKER, _read(folder / "body.txt").strip("\n"))
+        text_source = typography_fr(
+            layout_txt.replace(CONTENT_MARKER, _read(folder / "body.txt").strip("\n"))
+        )
         for part, source in (("body.mjml", html_source), ("body.txt", text_source)):
             if PART_SEPARATOR in source or "endautoescape" in source:
                 raise MailTemplateError(f"{name}/{part}: holds a reserved sequence")
@@ -224,8 +229,12 @@ def _sent_on(context: Mapping[str, Any]) -> date | None:
     return moment if isinstance(moment, date) else None
 
 
+_FOLD = re.compile(r"[ \t\r\n]+")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """The text on one line; the non-breaking spaces of French typography stay."""
+    return _FOLD.sub(" ", text).strip()
 
 
 def _read(path: Path) -> str:
