@@ -22,7 +22,6 @@ from services.core.journeys.rules import (
     track_end,
 )
 
-
 #: The référentiel shipped with the service (journeys/reference-YYYY.yaml).
 SHIPPED = default_references()
 

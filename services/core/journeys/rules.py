@@ -121,7 +121,7 @@ def income_return(business: BusinessFacts, references: References) -> date | Non
 
 
 def income_return_period_start(business: BusinessFacts, references: References) -> date | None:
-    """TI: when the income-return campaign of year(S)+1 opens (April, `income_return_opens_month`)."""
+    """TI: when the income-return campaign of year(S)+1 opens (`income_return_opens_month`)."""
     if business.track != "ti":
         return None
     year = business.activity_start.year + 1
