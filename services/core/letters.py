@@ -119,6 +119,7 @@ def letter_context(
             "due_at": step.due_at,
             "deadline": step.deadline,
         },
+        "sent_on": sent_on,
         "dates": dates.model_dump(),
         "upcoming": upcoming_dates(dates, sent_on),
         "links": links.for_person(enrollment.id, step.id).as_dict(),

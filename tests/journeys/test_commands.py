@@ -62,7 +62,7 @@ def test_check_refuses_a_letter_that_no_longer_fits_in_the_track(tmp_path: Path)
     path = folder / "ae.yaml"
     text = path.read_text(encoding="utf-8")
     # letter 10 pushed to nine months: beyond the end letter for every start
-    path.write_text(text.replace("offset: {months: 8}", "offset: {months: 9}", 1), encoding="utf-8")
+    path.write_text(text.replace("offset: {months: 7}", "offset: {months: 9}", 1), encoding="utf-8")
     out = io.StringIO()
     assert check(folder, out) == 1
     assert "letter-10: theme 10 does not fit in the track" in out.getvalue()
@@ -132,9 +132,9 @@ def test_timeline_compares_two_versions_of_a_journey(tmp_path: Path) -> None:
     old = tmp_path / "ae-old.yaml"
     shutil.copy(JOURNEYS_DIR / "ae.yaml", old)
     text = (folder / "ae.yaml").read_text(encoding="utf-8")
-    text = text.replace("offset: {months: 4}", "offset: {months: 4, days: 7}", 1)
+    text = text.replace("offset: {months: 3}", "offset: {months: 3, days: 7}", 1)
     text = text.replace(
-        "    after: {step: letter-07, days: 2}\n", "    after: {step: letter-07, days: 3}\n", 1
+        "    after: {step: letter-07, days: 2}\n", "    after: {step: letter-07, days: 4}\n", 1
     )
     start = text.index("  - id: notice-account-reminder-2")
     end = text.index("  # --- months 2 to 5")
@@ -142,7 +142,7 @@ def test_timeline_compares_two_versions_of_a_journey(tmp_path: Path) -> None:
     out = io.StringIO()
     assert timeline(folder, "ae", date(2026, 1, 5), "monthly", False, out, compare_to=old) == 0
     report = out.getvalue()
-    assert "~ déplacé  letter-05: mardi 5 mai 2026 09:00 → mardi 12 mai 2026 09:00" in report
+    assert "~ déplacé  letter-05: mardi 7 avril 2026 09:00 → lundi 13 avril 2026 09:00" in report
     assert "~ déplacé  appointment-payment-difficulties" in report
     assert "- retiré   notice-account-reminder-2" in report
     assert "3 différence(s)" in report

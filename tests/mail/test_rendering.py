@@ -18,6 +18,8 @@ JOURNEY_MAILS = {
     "notice_first_declaration", "notice_acre_request", "notice_cfe_form", "notice_cfe_payment",
     "notice_ti_first_schedule", "notice_income_return", "notice_sick_pay_rights",
     "notice_parenthood_rights", "webinar_invitation", "appointment_offer",
+    "letter_ti_retirement", "letter_ti_cfe", "letter_ti_income_return", "letter_ti_first_year",
+    "letter_ti_yearly_calendar",
 }  # fmt: skip
 TRANSACTIONAL_MAILS = {
     "signup_confirmation", "unsubscribe_confirmation", "webinar_registration_confirmation",

@@ -97,6 +97,11 @@ def day_month_fr(value: DateLike) -> str:
     return f"{'1er' if day.day == 1 else day.day} {month}"
 
 
+def month_fr(month: int) -> str:
+    """`avril` from 4."""
+    return format_date(date(2000, month, 1), "MMMM", locale=LOCALE)
+
+
 def list_fr(items: Iterable[object]) -> str:
     """`a, b et c`."""
     words = [str(item) for item in items]
@@ -137,6 +142,22 @@ def percent(value: int | float | Decimal) -> str:
     return f"{_number(value)}{NBSP}%"
 
 
+#: What a person receives, named in French with its grammatical gender ("f" or "m"),
+#: so that a page says "Lettre d'information, reçue le…" and "Courriel, reçu le…".
+MAIL_KINDS_FR: dict[str, tuple[str, str]] = {
+    "letter": ("Lettre d'information", "f"),
+    "notification": ("Notification", "f"),
+    "webinar_invitation": ("Invitation à un webinaire", "f"),
+    "appointment_offer": ("Proposition de rendez-vous", "f"),
+}
+
+
+def received_fr(kind: str) -> str:
+    """`Lettre d'information, reçue le` (the participle agrees with the noun)."""
+    noun, gender = MAIL_KINDS_FR.get(kind, ("Courriel", "m"))
+    return f"{noun}, {'reçue' if gender == 'f' else 'reçu'} le"
+
+
 FILTERS = {
     "date_fr": date_fr,
     "short_date_fr": short_date_fr,
@@ -148,6 +169,8 @@ FILTERS = {
     "day_month_fr": day_month_fr,
     "days_fr": days_fr,
     "list_fr": list_fr,
+    "month_fr": month_fr,
     "share_of": share_of,
     "typography_fr": typography_fr,
+    "received_fr": received_fr,
 }
