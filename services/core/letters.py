@@ -67,19 +67,19 @@ def upcoming_dates(dates: KeyDates, sent_on: date) -> list[dict[str, Any]]:
 
     What the end letter recalls: the CFE form (when the track ends before it), the
     first CFE payment, the income return (TI) and the opening of the sick-pay rights;
-    each `{"what": name, "on": date}`, the income return with the year of the
+    each `{"what": name, "day": date}`, the income return with the year of the
     deadlines it follows (`figures_year`).
     """
     found = dates.model_dump()
     upcoming = [
-        {"what": name, "on": found[name], "figures_year": None}
+        {"what": name, "day": found[name], "figures_year": None}
         for name in UPCOMING_DATES
         if found[name] is not None and found[name] > sent_on
     ]
     for item in upcoming:
         if item["what"] == "income_return":
             item["figures_year"] = dates.income_return_figures_year
-    return sorted(upcoming, key=lambda item: item["on"])
+    return sorted(upcoming, key=lambda item: item["day"])
 
 
 def letter_context(

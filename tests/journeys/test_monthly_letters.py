@@ -6,10 +6,7 @@ the send window and the one-a-day rule have placed every send.
 
 from __future__ import annotations
 
-import copy
 from datetime import date
-from functools import lru_cache
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,12 +20,11 @@ from services.core.journeys.model import (
     PlannedStep,
     Track,
 )
-from services.core.journeys.planner import key_dates, plan
+from services.core.journeys.planner import plan
 from services.core.journeys.rules import add_months
-from services.core.letters import upcoming_dates
 from services.core.mail.reference import load_references
 from services.core.mail.render import Renderer
-from services.core.mail.samples import load_sample
+from tests.mail.persons import context_for
 
 from .conftest import JOURNEYS_DIR, enrolled_on
 
@@ -44,24 +40,9 @@ def renderer() -> Renderer:
     return Renderer(TEMPLATES, load_references(JOURNEYS_DIR))
 
 
-@lru_cache(maxsize=128)
-def sample_of(template: str, track: Track) -> dict[str, Any]:
-    return load_sample(TEMPLATES, template, track)
-
-
 def subject_for(renderer: Renderer, business: BusinessFacts, step: PlannedStep) -> str:
-    """The subject this person reads for `step`: the sample person with their own dates."""
-    context: dict[str, Any] = copy.deepcopy(sample_of(step.template, business.track))
-    dates = key_dates(business)
-    sent_on = paris_day(step.due_at)
-    context["business"] = {**context["business"], "activity_start": business.activity_start}
-    context["dates"] = dates.model_dump()
-    context["sent_on"] = sent_on
-    context["upcoming"] = upcoming_dates(dates, sent_on)
-    context["step"] = {**context["step"], **step.model_dump()}
-    if step.topic is not None:
-        context["extra"] = {**context.get("extra", {}), "topic": step.topic}
-    return renderer.subject(step.template, context)
+    """The subject this person reads for `step`."""
+    return renderer.subject(step.template, context_for(business, step))
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,20 @@ from typing import Any
 import pytest
 import yaml
 
+from services.core.journeys.loader import load_journeys
+from services.core.journeys.model import BusinessFacts
+from services.core.journeys.planner import key_dates, plan
 from services.core.mail.french import number_fr
-from services.core.mail.reference import ReferenceError, load_reference, parse_reference
-from services.core.mail.render import RenderedMail
-from tests.mail.conftest import EVERY_MAIL, REFERENCE
+from services.core.mail.reference import (
+    ReferenceError,
+    load_reference,
+    load_references,
+    parse_reference,
+)
+from services.core.mail.render import RenderedMail, Renderer
+from tests.journeys.conftest import enrolled_on
+from tests.mail.conftest import EVERY_MAIL, REFERENCE, TEMPLATES
+from tests.mail.persons import context_for
 
 UNITS = r"€|%|jours?|mois|heures?|semaines?|ans|années?"
 FIGURE = re.compile(
@@ -105,3 +116,38 @@ def test_help_departments_come_without_invented_links(reference: dict[str, Any])
     for department in reference["help_departments"].values():
         url = department["url"]
         assert url is None or url.startswith("https://")
+
+
+def test_changing_a_value_of_the_referentiel_moves_the_date_rule_the_plan_and_the_letter(
+    tmp_path: Path,
+) -> None:
+    # the ACRE delay goes from 60 to 45 days in a copy of the référentiel
+    folder = tmp_path / "journeys"
+    shutil.copytree(REFERENCE.parent, folder)
+    path = folder / REFERENCE.name
+    text = path.read_text(encoding="utf-8")
+    assert "acre_request_days: {value: 60," in text
+    path.write_text(
+        text.replace("acre_request_days: {value: 60,", "acre_request_days: {value: 45,")
+    )
+    edited = load_references(folder)
+    # Jeanne starts on Monday 2 March 2026
+    jeanne = BusinessFacts(
+        track="ae",
+        activity_start=date(2026, 3, 2),
+        declaration_frequency="monthly",
+        department="14",
+    )
+    # the date rule reads the new value
+    assert key_dates(jeanne).acre_request_deadline == date(2026, 5, 1)
+    assert key_dates(jeanne, edited).acre_request_deadline == date(2026, 4, 16)
+    # so does the plan of the journey beside it
+    steps = plan(load_journeys(folder)["ae"], jeanne, enrolled_on(jeanne.activity_start))
+    letter_02 = next(step for step in steps if step.step_id == "letter-02")
+    notice = next(step for step in steps if step.step_id == "notice-acre-request")
+    assert notice.deadline == date(2026, 4, 16)
+    # and the letter she reads names the new date
+    renderer = Renderer(TEMPLATES, edited)
+    text = renderer.render("letter_02_first_90_days", context_for(jeanne, letter_02, edited)).text
+    assert "jeudi 16 avril 2026" in text
+    assert "vendredi 1er mai 2026" not in text
