@@ -14,7 +14,7 @@ import yaml
 from services.core.journeys.loader import load_journeys
 from services.core.journeys.model import BusinessFacts
 from services.core.journeys.planner import key_dates, plan
-from services.core.mail.french import number_fr
+from services.core.mail.french import number_fr, share_of
 from services.core.mail.reference import (
     ReferenceError,
     load_reference,
@@ -37,11 +37,22 @@ def figures_in(text: str) -> set[str]:
 
 
 def reference_numbers(reference: dict[str, Any]) -> set[str]:
-    return {
-        number_fr(value)
+    """The figures of the référentiel, and the shares of an amount a letter derives from
+    them (10 % of the ceiling: the income under which no daily allowance is paid)."""
+    units = reference["units"]
+    numbers = {
+        name: value
         for name, value in reference.items()
-        if name in reference["units"] and isinstance(value, int | float)
+        if name in units and isinstance(value, int | float) and not isinstance(value, bool)
     }
+    shares = {
+        share_of(rate, amount)
+        for rate_name, rate in numbers.items()
+        if units[rate_name] == "percent"
+        for amount_name, amount in numbers.items()
+        if units[amount_name] == "euros"
+    }
+    return {number_fr(value) for value in [*numbers.values(), *shares]}
 
 
 @pytest.mark.parametrize(("name", "track"), EVERY_MAIL)
