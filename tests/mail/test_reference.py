@@ -22,6 +22,7 @@ from services.core.mail.reference import (
     parse_reference,
 )
 from services.core.mail.render import RenderedMail, Renderer
+from services.core.mail.samples import load_sample
 from tests.journeys.conftest import enrolled_on
 from tests.mail.conftest import EVERY_MAIL, REFERENCE, TEMPLATES
 from tests.mail.persons import context_for
@@ -162,3 +163,20 @@ def test_changing_a_value_of_the_referentiel_moves_the_date_rule_the_plan_and_th
     text = renderer.render("letter_02_first_90_days", context_for(jeanne, letter_02, edited)).text
     assert "jeudi 16 avril 2026" in text
     assert "vendredi 1er mai 2026" not in text
+
+
+def test_a_mail_sent_in_a_year_without_its_referentiel_names_the_year_of_its_figures(
+    reference: dict[str, Any],
+) -> None:
+    # only 2026 has a référentiel: Karim reads his contributions letter in March 2027
+    renderer = Renderer(TEMPLATES, load_references(REFERENCE.parent))
+    context = load_sample(TEMPLATES, "letter_03_contributions", "ti")
+    context["step"]["due_at"] = "2027-03-01T09:00:00+01:00"
+    text = renderer.render("letter_03_contributions", context).text
+    # the 2026 ceiling, said to be 2026's and the last published, never 2027's
+    assert "48\u202f060\u00a0€ pour 2026 (le dernier montant publié)" in text
+    assert "2027" not in text.split("PASS")[1].split("\n")[0]
+    # sent in 2026, the same letter gives the year's own figure
+    context["step"]["due_at"] = "2026-04-01T09:00:00+02:00"
+    text = renderer.render("letter_03_contributions", context).text
+    assert "48\u202f060\u00a0€ pour 2026." in text
