@@ -46,16 +46,29 @@ def subject_for(renderer: Renderer, business: BusinessFacts, step: PlannedStep) 
 
 
 @settings(max_examples=300, deadline=None)
-@given(start=starts, track=tracks, frequency=frequencies)
+@given(
+    start=starts,
+    track=tracks,
+    frequency=frequencies,
+    department=st.sampled_from(["14", "75"]),
+    account=st.booleans(),
+)
 def test_every_month_of_the_track_brings_an_information_letter(
-    journeys: dict[Track, Journey], start: date, track: Track, frequency: DeclarationFrequency
+    journeys: dict[Track, Journey],
+    start: date,
+    track: Track,
+    frequency: DeclarationFrequency,
+    department: str,
+    account: bool,
 ) -> None:
-    # Amandine starts her business on `start` and enrolls that day
+    # Amandine, in Calvados (HELP) or Paris, starts her business on `start` and enrolls
+    # that day, her online account already made or not
     business = BusinessFacts(
         track=track,
         activity_start=start,
         declaration_frequency=frequency if track == "ae" else None,
-        department="75",
+        department=department,
+        account_created=account,
     )
     steps = plan(journeys[track], business, enrolled_on(start))
     letters = [paris_day(s.due_at) for s in steps if s.kind == "letter" and s.step_id != "welcome"]
