@@ -180,3 +180,24 @@ def test_a_mail_sent_in_a_year_without_its_referentiel_names_the_year_of_its_fig
     context["step"]["due_at"] = "2026-04-01T09:00:00+02:00"
     text = renderer.render("letter_03_contributions", context).text
     assert "48\u202f060\u00a0€ pour 2026." in text
+
+
+def test_every_entry_of_the_referentiel_is_read_by_a_letter_or_a_date_rule() -> None:
+    # an entry nothing reads is a figure nobody will remember to update
+    readers = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in [
+            *TEMPLATES.glob("*/*.txt"),
+            *TEMPLATES.glob("*/*.mjml"),
+            REFERENCE.parents[1] / "services" / "core" / "journeys" / "rules.py",
+        ]
+    )
+    raw = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
+    unread = [
+        name
+        for name in raw["figures"]
+        if f"ref.{name}" not in readers
+        and f'"{name}"' not in readers
+        and f"{{business.track}}_{name.split('_', 1)[-1]}" not in readers
+    ]
+    assert not unread, f"entries read by nothing: {unread}"

@@ -82,7 +82,9 @@ def check(journeys_dir: Path, out: TextIO, *, today: date | None = None) -> int:
             entries = references.years[year]
             print(
                 f"{journeys_dir / f'reference-{year}.yaml'}: ok, référentiel {year}, "
-                f"{len(entries.values)} entries, each with its source and check date",
+                f"{len(entries.values)} entries, each with its source and check date; "
+                f"{len(entries.secondary)} rest on a secondary source, to confirm: "
+                f"{', '.join(sorted(entries.secondary))}",
                 file=out,
             )
         start = today or datetime.now(PARIS).date()

@@ -177,9 +177,6 @@ class References:
         earlier = [y for y in self.years if y < year]
         return self.years[max(earlier) if earlier else min(self.years)]
 
-    def has_year(self, year: int) -> bool:
-        return year in self.years
-
     def missing_years(self, years: Iterable[int]) -> list[int]:
         return sorted({y for y in years if y not in self.years})
 
