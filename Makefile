@@ -23,6 +23,7 @@ test: install browser
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/premiers-mois journeys check
 	$(BIN)/pytest
 
@@ -35,6 +36,7 @@ lint: install
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench

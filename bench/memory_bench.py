@@ -35,6 +35,7 @@ from bench.support import (
     service_env,
     smtp_sink,
 )
+from services.core.broker.embedded import free_port
 
 
 async def main() -> None:
@@ -61,21 +62,27 @@ async def main() -> None:
         )
         say(f"memory: seeded in {time.perf_counter() - started:.0f} s")
         env = service_env(bootstrap=bootstrap, database_url=url, smtp_url=sink, tick_seconds="0.5")
+        ops_port = str(free_port())  # the web's /metrics is on its operations listener
         services = [
-            Service(name, env, label=f"memory-{name}")
+            Service(
+                name,
+                {**env, "PM_OPS_PORT": ops_port} if name == "web" else env,
+                label=f"memory-{name}",
+            )
             for name in ("intake", "scheduler", "mailer", "web")
         ]
         port = env["PM_WEB_PORT"]
         try:
             await publish_businesses(bootstrap, 2_000, first_siren=60_000_000)
             deadline = time.perf_counter() + args.work_seconds
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+            ops_metrics = f"http://127.0.0.1:{ops_port}/metrics"
+            async with httpx.AsyncClient() as web:
                 while time.perf_counter() < deadline:
                     for service in services:
                         service.check()
-                    for path in ("/healthz", "/metrics"):
+                    for url in (f"http://127.0.0.1:{port}/healthz", ops_metrics):
                         with contextlib.suppress(httpx.HTTPError):  # not listening yet
-                            await web.get(path, timeout=10)
+                            await web.get(url, timeout=10)
                     await asyncio.sleep(1)
             peaks = {service.name: service.peak_rss_mb() for service in services}
             total = await count(url, "select count(*) from enrollments")

@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.broker.bus import KafkaBus
 from services.core.broker.consumer import ConsumerOptions
-from services.core.broker.embedded import EmbeddedKafka
+from services.core.broker.embedded import EmbeddedKafka, free_port
 from services.core.broker.topics import ensure_topics
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
@@ -187,11 +187,11 @@ async def running(
             runtime.extras["gauges_task"] = asyncio.create_task(
                 keep_refreshing(store, clock, bootstrap)
             )
-        elif settings.ops_port is not None:
-            # a service without pages still answers probes and Prometheus
-            checks = ALL_CHECKS if "mailer" in names else ("store", "broker")
-            ops = create_ops_app(web_deps, HealthChecks(checks, bootstrap))
-            runtime.web, runtime.extras["web_task"] = await _serve(
+        if settings.ops_port is not None:
+            # probes and Prometheus, on their own listener (never the public web port)
+            checks = ALL_CHECKS if "mailer" in names or "web" in names else ("store", "broker")
+            ops = create_ops_app(web_deps, HealthChecks(checks, bootstrap, details=True))
+            runtime.extras["ops"], runtime.extras["ops_task"] = await _serve(
                 ops, settings.ops_host, settings.ops_port
             )
         yield runtime
@@ -202,6 +202,10 @@ async def running(
             runtime.web.should_exit = True
             with contextlib.suppress(Exception):
                 await runtime.extras["web_task"]
+        if "ops" in runtime.extras:
+            runtime.extras["ops"].should_exit = True
+            with contextlib.suppress(Exception):
+                await runtime.extras["ops_task"]
         if runtime.jobs is not None:
             await runtime.jobs.stop()
         await broker.stop()
@@ -295,9 +299,13 @@ async def run_dev(settings: Settings) -> None:
         catcher = MailCatcher(directory=var / "mailbox")
         await catcher.start()
         smtp_url = catcher.url
+    if settings.ops_port is None:
+        # /metrics is never on the web port: the operations listener takes a free one
+        settings = settings.model_copy(update={"ops_port": free_port()})
+    ops_url = f"http://{settings.ops_host}:{settings.ops_port}"
     stop = asyncio.Event()
     _signals(stop)
-    dev = DevTools(clock=clock, catcher=catcher, bootstrap=bootstrap)
+    dev = DevTools(clock=clock, catcher=catcher, bootstrap=bootstrap, ops_url=ops_url)
     try:
         async with running(
             settings,
@@ -313,6 +321,7 @@ async def run_dev(settings: Settings) -> None:
                 f"speed {clock.speed:g})\n"
                 f"  web, caught mails and the dev form: {settings.public_url}/\n"
                 f"  adviser console:                    {settings.public_url}/conseillers/\n"
+                f"  /healthz and /metrics (operations): {ops_url}/metrics\n"
                 f"  Kafka bootstrap:                    {bootstrap}\n"
                 f"  SMTP:                               {smtp_url}\n"
                 f"  store:                              {settings.database_url}\n"

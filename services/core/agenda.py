@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,10 @@ from services.core.store.records import Enrollment
 from services.core.store.repository import Store, Tx
 
 ATTEMPTS = 5
+#: Requests to be called back one person may make in a day (a flood fills no inbox).
+REQUESTS_PER_DAY = 3
+#: The longest note a person may leave with a request.
+NOTE_LENGTH = 1000
 
 
 class SlotFull(Exception):
@@ -39,6 +43,10 @@ class SlotFull(Exception):
 
 class NotBookable(Exception):
     """The slot or session does not exist, is past, or is not for this person."""
+
+
+class TooManyRequests(Exception):
+    """This person already asked to be called back `REQUESTS_PER_DAY` times today."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +195,20 @@ async def ask_for_adviser(
     store: Store, now: datetime, *, enrollment_id: str, note: str | None
 ) -> str:
     """The person asks to be called back: an item in the advisers' inbox and
-    `appointment.requested`. Returns the request id."""
+    `appointment.requested`. Returns the request id; `TooManyRequests` past
+    `REQUESTS_PER_DAY` in a day."""
     request_id = str(uuid.uuid4())
     async with store.transaction() as tx:
         enrollment = await _enrollment(tx, enrollment_id)
+        since = now - timedelta(days=1)
+        if await booking_store.requests_since(tx, enrollment_id, since) >= REQUESTS_PER_DAY:
+            raise TooManyRequests(enrollment_id)
         await booking_store.add_request(
             tx,
             request_id=request_id,
             enrollment_id=enrollment_id,
             kind="request",
-            note=(note or "").strip()[:1000] or None,
+            note=(note or "").strip()[:NOTE_LENGTH] or None,
             now=now,
         )
         requested = AppointmentRequested(
@@ -205,7 +217,7 @@ async def ask_for_adviser(
             siren=enrollment.siren,
             enrollment_id=enrollment_id,
             request_id=request_id,
-            note=(note or "").strip()[:1000] or None,
+            note=(note or "").strip()[:NOTE_LENGTH] or None,
         )
         await tx.add_outbox(outgoing(requested), now)
     return request_id

@@ -28,10 +28,10 @@ from pydantic import (
     model_validator,
 )
 
+from services.core.addresses import mail_address
 from services.core.siren import check_siren
 
 _DEPARTMENT = re.compile(r"^(0[1-9]|1[0-9]|2[1-9]|2A|2B|[3-8][0-9]|9[0-5]|97[1-6])$")
-_EMAIL = re.compile(r"^[^@\s<>\",;]+@[^@\s<>\",;]+\.[^@\s<>\",;]+$")
 
 
 def _department(value: str) -> str:
@@ -41,9 +41,8 @@ def _department(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError("not an email address")
-    return value
+    """The address rule of `services.core.addresses` (kept in its ASCII form)."""
+    return mail_address(value)
 
 
 Siren = Annotated[str, AfterValidator(check_siren)]

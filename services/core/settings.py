@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65535)
-    # `run intake|scheduler|mailer`: /healthz and /metrics on this port (unset: none)
+    # the operations listener: /healthz (with details) and /metrics, never on the web
+    # port (unset: none for `run`, a free port for `dev`)
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(default=None, ge=1, le=65535)
     time_speed: float = Field(default=1.0, ge=0)

@@ -4,7 +4,9 @@ The adapter keeps a small pool of connections open between mails (mails sent
 concurrently each take a free connection) and reconnects one the server dropped.
 SMTP replies are sorted into what may succeed later
 (`TemporaryFailure`: 4xx, connection lost or refused) and what will not
-(`PermanentFailure`: 5xx).
+(`PermanentFailure`: 5xx to this mail's own commands, or an address no server
+could take). A connection on which anything went wrong in a transaction is dropped
+before it serves another mail: one bad mail never fails another.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+
+from services.core.addresses import sendable
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,12 @@ class SmtpTransport:
         return client
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
+        if not sendable(recipient, utf8=True):
+            # refused before any connection is taken: nothing of it reaches a server
+            raise PermanentFailure(
+                "the address cannot be sent: a control or invisible character, a space "
+                "or a bracket in it"
+            )
         connection = await self._free.get()
         try:
             await self._send(connection, sender, recipient, message)
@@ -94,23 +104,26 @@ class SmtpTransport:
     async def _send(
         self, connection: _Connection, sender: str, recipient: str, message: bytes
     ) -> None:
+        """One mail transaction. Whatever goes wrong in it, the connection is dropped
+        before it serves another mail (a server left in the middle of a transaction would
+        answer the next mail's MAIL FROM with `503 nested MAIL command`), and only the
+        server's reply to this mail's own commands fails it for good."""
+        options = [] if recipient.isascii() else ["SMTPUTF8"]
         for attempt in (1, 2):
             try:
                 client = await self._connected(connection)
-                errors, _reply = await client.sendmail(sender, [recipient], message)
-            except aiosmtplib.SMTPServerDisconnected as error:
-                connection.client = None
-                if attempt == 2:
-                    raise TemporaryFailure(f"server disconnected: {error}") from error
-                continue  # the server closed an idle connection: reconnect once
-            except aiosmtplib.SMTPRecipientsRefused as error:
-                raise _classify(error.recipients[0]) from error
-            except aiosmtplib.SMTPResponseException as error:
-                raise _classify(error) from error
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                _drop(connection)
-                raise TemporaryFailure(f"cannot reach {self.address}: {error}") from error
+                errors, _reply = await client.sendmail(
+                    sender, [recipient], message, mail_options=options
+                )
+            except BaseException as error:
+                _drop(connection)  # mid-transaction: this connection serves no other mail
+                if not isinstance(error, Exception):
+                    raise  # cancelled (a shutdown, a caller's timeout): theirs to handle
+                if attempt == 1 and _connection_fault(error):
+                    continue  # an idle connection closed, or out of step: once more, afresh
+                raise _failure(error, self.address) from error
             if errors:
+                _drop(connection)
                 code, text = next(iter(errors.values()))
                 raise _classify(aiosmtplib.SMTPResponseException(code, text))
             return
@@ -145,6 +158,39 @@ def _drop(connection: _Connection) -> None:
             client.close()
         except Exception:
             log.debug("closing a broken SMTP connection failed")
+
+
+#: Replies that say the connection is out of step (RFC 5321: bad sequence of
+#: commands), not that this mail is refused: a fresh connection gets the mail's own answer.
+_OUT_OF_STEP = frozenset({503})
+
+
+def _connection_fault(error: Exception) -> bool:
+    """True when trying once more on a new connection is the right answer."""
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and error.recipients[0].code in _OUT_OF_STEP
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code in _OUT_OF_STEP
+
+
+def _failure(error: Exception, address: str) -> Exception:
+    """What a failed transaction means for this mail."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        return _classify(error.recipients[0])
+    if isinstance(error, aiosmtplib.SMTPNotSupported):
+        # e.g. an address that needs SMTPUTF8, which this server does not offer
+        return PermanentFailure(f"the server cannot take this mail: {error}")
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected):
+        return TemporaryFailure(f"server disconnected: {error}")
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return _classify(error)
+    if isinstance(error, (ValueError, UnicodeError)):
+        # refused by the client before the server said anything: this mail's own data
+        return PermanentFailure(f"the mail cannot be sent as it is: {error}")
+    if isinstance(error, (aiosmtplib.SMTPException, OSError, TimeoutError)):
+        return TemporaryFailure(f"cannot reach {address}: {error}")
+    return TemporaryFailure(f"unexpected error while sending: {error!r}")
 
 
 def _classify(error: aiosmtplib.SMTPResponseException) -> Exception:

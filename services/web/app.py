@@ -35,6 +35,7 @@ class DevTools:
     clock: VirtualClock
     catcher: MailCatcher | None
     bootstrap: str
+    ops_url: str = ""  # the operations listener (/metrics), linked from the dev page
 
 
 @dataclass(frozen=True)

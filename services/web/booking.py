@@ -13,6 +13,7 @@ A GET never changes anything (mail scanners open links); each change is one POST
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -33,6 +34,8 @@ router = APIRouter()
 
 BOOKING_HORIZON = timedelta(days=60)
 NOTICE = timedelta(hours=2)  # a slot can be booked until two hours before it starts
+#: Control characters a note may not hold (line breaks and tabs are fine in a note).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _mails(request: Request) -> BookingMails:
@@ -113,6 +116,12 @@ async def accept_offer(request: Request, token: str, creneau: Annotated[str, For
 
 @router.get("/rendez-vous/{token}", response_class=HTMLResponse)
 async def booking_page(request: Request, token: str) -> Response:
+    return await _booking_page(request, token, request.query_params.get("erreur"))
+
+
+async def _booking_page(
+    request: Request, token: str, error: str | None, *, status: int = 200, message: str = ""
+) -> Response:
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
@@ -140,8 +149,10 @@ async def booking_page(request: Request, token: str) -> Response:
             "slots": free,
             "booked": [(a, mails.appointment_url(a.id)) for a in booked],
             "asked": request.query_params.get("demande") == "1",
-            "error": request.query_params.get("erreur"),
+            "error": error,
+            "message": message,
         },
+        status,
     )
 
 
@@ -189,6 +200,9 @@ async def ask_for_adviser(
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
+    if _CONTROL.search(message) or len(message) > agenda.NOTE_LENGTH:
+        # the form again, with what was typed and what is wrong with it
+        return await _booking_page(request, token, "message", status=422, message=message)
     deps = deps_of(request)
     try:
         await agenda.ask_for_adviser(
@@ -196,6 +210,8 @@ async def ask_for_adviser(
         )
     except agenda.NotBookable:
         return _page(request, "ended.html", {}, status=410)
+    except agenda.TooManyRequests:
+        return await _booking_page(request, token, "trop", status=429)
     return RedirectResponse(f"/rendez-vous/{token}?demande=1", status_code=303)
 
 

@@ -67,6 +67,7 @@ async def dev_home(request: Request, erreur: str | None = None) -> Response:
             "today": now.date().isoformat(),
             "error": erreur,
             "smtp_external": dev.catcher is None,
+            "ops_url": dev.ops_url,
         },
     )
 

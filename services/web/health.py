@@ -1,4 +1,10 @@
-"""`/healthz` (broker, store and SMTP answer) and `/metrics` (Prometheus)."""
+"""`/healthz` (broker, store and SMTP answer) and `/metrics` (Prometheus).
+
+The public web port has `/healthz` alone, and it names each check with `ok` or
+`error`, nothing more; `/metrics` (process figures, consumer lag, mail counts) and the
+kind of each error are for the operations listener (`PM_OPS_HOST`, `PM_OPS_PORT`),
+which is not exposed to the public.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services.web.deps import deps_of
 
 router = APIRouter()
+metrics_router = APIRouter()
 
 ALL_CHECKS = ("store", "broker", "smtp")
 
@@ -25,6 +32,8 @@ class HealthChecks:
 
     checks: tuple[str, ...] = ALL_CHECKS
     bootstrap: str | None = None
+    # the operations listener says which error; the public port only that there is one
+    details: bool = False
 
 
 @router.get("/healthz")
@@ -39,7 +48,7 @@ async def healthz(request: Request) -> JSONResponse:
             await asyncio.wait_for(probe, timeout=5)  # type: ignore[arg-type]
             checks[name] = "ok"
         except Exception as error:
-            checks[name] = f"error: {type(error).__name__}"
+            checks[name] = f"error: {type(error).__name__}" if wanted.details else "error"
 
     probes: dict[str, Callable[[], Awaitable[None]]] = {
         "store": deps.store.ping,
@@ -68,6 +77,6 @@ async def _broker_ping(bootstrap: str) -> None:
         await admin.close()
 
 
-@router.get("/metrics")
+@metrics_router.get("/metrics")
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,5 +1,6 @@
-"""The operations endpoint of a service without pages (`run intake|scheduler|mailer`):
-`/healthz` and `/metrics` on `PM_OPS_HOST:PM_OPS_PORT`, for probes and Prometheus."""
+"""The operations listener of every service (`PM_OPS_HOST:PM_OPS_PORT`): `/healthz`
+(with the kind of each error) and `/metrics`, for probes and Prometheus. The web's
+public port does not serve `/metrics`."""
 
 from __future__ import annotations
 
@@ -14,4 +15,5 @@ def create_ops_app(deps: WebDeps, checks: health.HealthChecks) -> FastAPI:
     app.state.deps = deps
     app.state.health = checks
     app.include_router(health.router)
+    app.include_router(health.metrics_router)
     return app

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.core.erasure import erase_person
 from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
@@ -327,8 +328,8 @@ def _erased_event(enrollment: Enrollment, now: datetime) -> EnrollmentEnded:
 
 @router.post("/mes-donnees/{token}", response_class=HTMLResponse)
 async def erase(request: Request, token: str, csrf: Annotated[str, Form()] = "") -> Response:
-    """Erase the person's data: address, names and company go; the journey ends
-    (`enrollment.ended`, reason `erased`); anonymous counts stay."""
+    """Erase the person's data everywhere in the store (`services.core.erasure`); the
+    journey ends (`enrollment.ended`, reason `erased`); anonymous counts stay."""
     if not csrf_valid(request, csrf):
         return csrf_refused(request)
     found = await _person(request, token)
@@ -341,5 +342,5 @@ async def erase(request: Request, token: str, csrf: Annotated[str, Form()] = "")
             # the journey had already ended (unsubscribed, completed…): the systems that
             # copied the person's data still have to learn of the erasure
             await tx.add_outbox(outgoing(_erased_event(found, now)), now)
-        await people.erase_personal_data(tx, found.id, found.siren)
+        await erase_person(tx, found, now)
     return pages_of(request).TemplateResponse(request, "erased.html", {"just_now": True})

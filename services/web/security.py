@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.clock import Clock
@@ -46,18 +46,22 @@ DEV_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
 )
 
 
+def security_headers(policy: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-security-policy", policy.encode()),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"SAMEORIGIN"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
+
+
 class SecurityHeaders:
     """ASGI middleware: adds the security headers to every HTTP response."""
 
     def __init__(self, app: ASGIApp, *, policy: str = CONTENT_SECURITY_POLICY) -> None:
         self.app = app
-        self.headers: list[tuple[bytes, bytes]] = [
-            (b"content-security-policy", policy.encode()),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"SAMEORIGIN"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-        ]
+        self.headers = security_headers(policy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,11 +121,32 @@ class SignupLimits:
     per_address: RateLimit
 
 
+SERVER_ERROR_PAGE = (
+    '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+    "<title>Erreur – Mes premiers mois avec l'Urssaf</title></head><body>"
+    "<h1>Une erreur est survenue</h1><p>Le service n'a pas pu répondre. Réessayez dans "
+    'quelques minutes.</p><p><a href="/">Retour à l\'accueil</a></p></body></html>'
+)
+
+
+def server_error_handler(policy: str) -> Any:
+    """The answer to an unexpected error (500). Starlette sends it from outside every
+    middleware, so it carries the security headers and `no-store` itself."""
+    headers = {name.decode(): value.decode() for name, value in security_headers(policy)}
+    headers["cache-control"] = "no-store"
+
+    async def server_error(request: Request, error: Exception) -> Response:
+        del request, error  # logged by the server; nothing of it is shown
+        return HTMLResponse(SERVER_ERROR_PAGE, status_code=500, headers=headers)
+
+    return server_error
+
+
 def install(app: FastAPI, *, dev: bool) -> None:
-    """Security headers on every response and the sign-up rate limits of this app."""
-    app.add_middleware(
-        SecurityHeaders, policy=DEV_CONTENT_SECURITY_POLICY if dev else CONTENT_SECURITY_POLICY
-    )
+    """Security headers on every response (500 included) and the sign-up rate limits."""
+    policy = DEV_CONTENT_SECURITY_POLICY if dev else CONTENT_SECURITY_POLICY
+    app.add_middleware(SecurityHeaders, policy=policy)
+    app.add_exception_handler(Exception, server_error_handler(policy))
     clock = app.state.deps.clock
     app.state.signup_limits = SignupLimits(
         per_client=RateLimit(clock, limit=5, window=timedelta(minutes=10)),

@@ -10,6 +10,8 @@ that already has a journey gets no second one.
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,6 +21,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from services.core.addresses import InvalidAddress, mailbox_key
 from services.core.events import BusinessCreated, Frequency, derived_event_id, encode
 from services.core.letters import letter_context, message_id_for
 from services.core.mail.message import build_message
@@ -39,7 +42,13 @@ from services.web.security import (
     signup_limits_of,
 )
 
+log = logging.getLogger(__name__)
+
 router = APIRouter()
+
+#: Free text typed in the form: a control character is refused, never stored.
+TEXT_FIELDS = ("email", "first_name", "last_name", "company_name")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 SIGNUP = "signup"
 CONFIRMATION_TTL = people.SIGNUP_LINK_TTL
@@ -145,6 +154,12 @@ def validate(form: SignupForm, now: datetime) -> tuple[BusinessCreated | None, d
                 f"Votre activité a commencé il y a plus de {months} mois : "
                 "l'accompagnement de ce parcours serait déjà terminé."
             )
+    for field in TEXT_FIELDS:
+        if _CONTROL.search(getattr(form, field)):
+            errors[field] = (
+                "Ce champ contient un caractère invisible ou de contrôle\u00a0: "
+                "saisissez-le à nouveau."
+            )
     frequency = form.declaration_frequency if regime == "micro" else ""
     if frequency not in ("", "monthly", "quarterly"):
         errors["declaration_frequency"] = FIELD_HELP["declaration_frequency"]
@@ -166,7 +181,9 @@ def validate(form: SignupForm, now: datetime) -> tuple[BusinessCreated | None, d
     except ValidationError as error:
         for item in error.errors():
             field = str(item["loc"][0]) if item["loc"] else ""
-            errors.setdefault(field, FIELD_HELP.get(field, "Vérifiez ce champ."))
+            cause = item.get("ctx", {}).get("error")
+            french = cause.french if isinstance(cause, InvalidAddress) else None
+            errors.setdefault(field, french or FIELD_HELP.get(field, "Vérifiez ce champ."))
         return None, errors
     return (None, errors) if errors else (event, errors)
 
@@ -207,7 +224,7 @@ async def sign_up(
     event, errors = validate(form, now)
     if event is None:
         return _form_page(request, form, errors, status_code=422)
-    if not limits.per_address.allow(event.email.lower()):
+    if not limits.per_address.allow(mailbox_key(event.email)):
         return _status_page(request, "too_many", status_code=429)
     async with deps.store.transaction() as tx:
         if await tx.active_enrollment(event.siren) is not None:
@@ -228,7 +245,12 @@ async def sign_up(
         await people.add_signup(tx, pending)
     try:
         await _send_confirmation(deps, pending, now)
-    except (TemporaryFailure, PermanentFailure):
+    except Exception as error:
+        # nothing half-kept: without its mail, the sign-up is forgotten (to try again)
+        if not isinstance(error, (TemporaryFailure, PermanentFailure)):
+            log.exception("the sign-up confirmation could not be sent")
+        async with deps.store.transaction() as tx:
+            await people.delete_signup(tx, pending.id)
         return _status_page(request, "mail_failed", status_code=503)
     return _status_page(request, "sent", email=pending.email)
 

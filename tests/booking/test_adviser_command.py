@@ -52,4 +52,29 @@ def test_an_operator_creates_sophies_account_then_changes_her_password(
     # a short password is refused, and nothing changes
     monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
     assert main(["adviser", "add", "sophie.lefevre@urssaf.example.fr"]) == 2
-    assert "12 caractères" in capsys.readouterr().err
+    assert "15 caractères" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("address", "password", "said"),
+    [
+        ("d@x", "une phrase de passe solide", "adresse invalide"),
+        ("sophie@urssaf.example.fr", " " * 15, "trop facile à deviner"),
+        ("sophie@urssaf.example.fr", "a" * 12, "au moins 15 caractères"),
+    ],
+)
+def test_an_operator_is_told_why_an_address_or_a_password_will_not_do(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    address: str,
+    password: str,
+    said: str,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    monkeypatch.setenv("PM_DATABASE_URL", url)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{password}\n"))
+    assert main(["adviser", "add", address]) == 2
+    assert said in capsys.readouterr().err
+    assert adviser_of(url, address) is None

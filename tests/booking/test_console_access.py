@@ -99,21 +99,6 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(web: Web) -> None
         assert "Aucun créneau ouvert" in slots.text
 
 
-async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(web: Web) -> None:
-    email = await adviser_account(web)
-    async with client(web) as http:
-        for _ in range(4):
-            assert (await sign_in(http, email, "pas le bon")).status_code == 401
-        locked = await sign_in(http, email, "pas le bon")
-        assert locked.status_code == 429 and "verrouillé" in locked.text
-        # even the right password waits for the end of the lock-out
-        assert (await sign_in(http, email)).status_code == 429
-        web.clock.advance(timedelta(minutes=16))
-        signed_in = await sign_in(http, email)
-        assert signed_in.status_code == 303
-        assert signed_in.headers["location"] == "/conseillers/"
-
-
 async def test_an_unknown_address_gets_the_same_answer_as_a_wrong_password(web: Web) -> None:
     await adviser_account(web)
     async with client(web) as http:

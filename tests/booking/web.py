@@ -15,7 +15,7 @@ import httpx
 from fastapi import FastAPI
 from icalendar import Calendar
 
-from services.core.broker.bus import MemoryBus
+from services.core.broker.memory_bus import MemoryBus
 from services.core.catcher import CaughtMail, MailCatcher
 from services.core.clock import VirtualClock
 from services.core.links import LinkMaker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -137,8 +138,29 @@ def test_a_message_id_without_brackets_gets_them(letter: RenderedMail) -> None:
 
 
 def test_a_line_break_in_an_address_is_refused(letter: RenderedMail) -> None:
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(ValueError, match="control character"):
         build(letter, to="jeanne@example.fr\r\nBcc: everyone@example.fr")
+
+
+@pytest.mark.parametrize("address", ["x\x00y@example.fr", "x\x7fy@example.fr", "a\tb@example.fr"])
+def test_a_control_character_in_an_address_is_refused(letter: RenderedMail, address: str) -> None:
+    with pytest.raises(ValueError, match="control character"):
+        build(letter, to=address)
+
+
+def test_no_header_carries_a_control_character_a_person_typed(letter: RenderedMail) -> None:
+    # a first name typed with a NUL byte and a line break reached the subject
+    typed = replace(letter, subject="Bienvenue Jo\u0000hn\r\nBcc: tous@example.fr")
+    raw = build(typed)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\x00" not in head
+    assert b"\nBcc:" not in head
+    assert parsed(raw)["Subject"] == "Bienvenue Jo hn Bcc: tous@example.fr"
+
+
+def test_an_internationalised_domain_goes_in_its_ascii_form(letter: RenderedMail) -> None:
+    message = parsed(build(letter, to="José <jose@exämple.fr>"))
+    assert message["To"] == "José <jose@xn--exmple-cua.fr>"
 
 
 def test_a_date_without_time_zone_is_refused(letter: RenderedMail) -> None:

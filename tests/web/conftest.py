@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.broker.bus import MemoryBus
+from services.core.broker.memory_bus import MemoryBus
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
 from services.core.events import parse_business_event

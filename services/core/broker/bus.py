@@ -1,4 +1,4 @@
-"""The event bus port and its Kafka adapter.
+"""The event bus port and its Kafka adapter (the in-memory one is in `memory_bus.py`).
 
 Every message is UTF-8 JSON keyed by the SIREN it concerns. Publishing waits for
 the broker's acknowledgement from all in-sync replicas (acks=all).
@@ -113,21 +113,3 @@ def _headers(headers: Mapping[str, str] | None) -> list[tuple[str, bytes]] | Non
     if not headers:
         return None
     return [(name, value.encode()) for name, value in headers.items()]
-
-
-class MemoryBus:
-    """An in-memory `EventBus` for fast unit tests: keeps what was published."""
-
-    def __init__(self) -> None:
-        self.published: list[Outgoing] = []
-
-    async def publish(
-        self, topic: str, key: str, payload: bytes, headers: Mapping[str, str] | None = None
-    ) -> None:
-        self.published.append(Outgoing(topic, key, payload, dict(headers or {})))
-
-    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
-        self.published.extend(messages)
-
-    def on(self, topic: str) -> list[Outgoing]:
-        return [message for message in self.published if message.topic == topic]

@@ -27,6 +27,8 @@ from datetime import datetime
 from email.utils import formataddr, parseaddr
 from functools import lru_cache
 
+import idna
+
 from services.core.mail.render import RenderedMail
 
 CRLF = b"\r\n"
@@ -163,10 +165,19 @@ def _rfc5322_date(moment: datetime) -> bytes:
     ).encode("ascii")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _safe(value: str) -> bytes:
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"a header value cannot hold a line break: {value!r}")
+    if _CONTROL.search(value):
+        raise ValueError(f"a header value cannot hold a control character: {value!r}")
     return value.encode("ascii")
+
+
+def _printable(value: str) -> str:
+    """The text with every control character (NUL, DEL, line breaks…) turned into a
+    space: no header ever carries one, whatever a person typed."""
+    return _CONTROL.sub(" ", value)
 
 
 def _message_id(message_id: str) -> bytes:
@@ -182,20 +193,33 @@ def _address_cached(value: str) -> bytes:
 
 
 def _address(value: str) -> bytes:
-    if "<" not in value and value.isascii():
+    if "<" not in value and value.isascii() and not _CONTROL.search(value):
         return _safe(value.strip())
     return _address_cached(value)
 
 
 def _address_uncached(value: str) -> bytes:
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"an address cannot hold a line break: {value!r}")
+    if _CONTROL.search(value):
+        raise ValueError(f"an address cannot hold a control character: {value!r}")
     name, address = parseaddr(value)
     if not address or "@" not in address:
         raise ValueError(f"not a mail address: {value!r}")
+    if not address.isascii():
+        return _address_bytes(name, address)
     if name and not name.isascii():
         return _encoded_words(name, first_line_room=60) + b" <" + _safe(address) + b">"
     return _safe(formataddr((name, address)))
+
+
+def _address_bytes(name: str, address: str) -> bytes:
+    """An address that is not ASCII: its domain in IDNA form; a local part that is not
+    ASCII stays UTF-8 (RFC 6532, for a server that offers SMTPUTF8)."""
+    local, _, domain = address.rpartition("@")
+    if not domain.isascii():
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    mailbox = f"{local}@{domain}".encode()
+    shown = _encoded_words(name, first_line_room=60) + b" " if name else b""
+    return shown + b"<" + mailbox + b">" if name else mailbox
 
 
 _BLANKS = re.compile(r"[ \t\r\n\f\v]+")
@@ -204,9 +228,9 @@ _BLANKS = re.compile(r"[ \t\r\n\f\v]+")
 def _header_text(name: str, value: str) -> bytes:
     """An unstructured header: folded ASCII, or RFC 2047 encoded-words when not ASCII.
 
-    Line breaks and runs of ASCII blanks become one space; the non-breaking spaces of
-    French typography ("Rappel\u00a0: …") are kept."""
-    value = _BLANKS.sub(" ", value).strip()
+    Control characters and runs of ASCII blanks become one space; the non-breaking
+    spaces of French typography ("Rappel\u00a0: …") are kept."""
+    value = _BLANKS.sub(" ", _printable(value)).strip()
     prefix = name.encode("ascii") + b": "
     if not value.isascii():
         return prefix + _encoded_words(value, first_line_room=76 - len(prefix))

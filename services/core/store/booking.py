@@ -560,6 +560,20 @@ async def add_request(
     )
 
 
+async def requests_since(tx: Tx, enrollment_id: str, since: datetime) -> int:
+    """How many times this person asked to be called back since `since`."""
+    count = await tx.connection.scalar(
+        select(func.count())
+        .select_from(adviser_requests)
+        .where(
+            adviser_requests.c.enrollment_id == enrollment_id,
+            adviser_requests.c.kind == "request",
+            adviser_requests.c.created_at > since,
+        )
+    )
+    return int(count or 0)
+
+
 async def request(tx: Tx, request_id: str) -> AdviserRequest | None:
     row = (
         await tx.connection.execute(

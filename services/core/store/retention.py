@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from services.core.store.booking_tables import adviser_requests
+from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
-from services.core.store.tables import enrollments, planned_steps
+from services.core.store.tables import enrollments, mails, outbox, planned_steps
 
 PERSONAL_COLUMNS = ("email", "first_name", "last_name", "company_name")
+#: Fields of an event that name or describe a person (emptied in the outbox).
+PERSONAL_FIELDS = ("email", "first_name", "last_name", "company_name", "note")
 
 
 async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> list[str]:
     """Set the address and names of up to `limit` journeys ended before `ended_before`
     to NULL, drop the send errors of their steps (an SMTP reply may quote the
     address) and the notes of their requests to an adviser (free text the person or
-    an adviser wrote); return the ids of the enrollments purged. The SIREN, the plan and the
+    an adviser wrote), their sign-ups, and the personal fields of their events not yet
+    relayed; return the ids of the enrollments purged. The SIREN, the plan and the
     statuses stay: they are what the service needs to never enroll or mail twice."""
     candidates = (
         select(enrollments.c.id)
@@ -33,6 +39,9 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
     ids = list((await tx.connection.execute(candidates)).scalars())
     if not ids:
         return []
+    sirens = list(
+        await tx.connection.scalars(select(enrollments.c.siren).where(enrollments.c.id.in_(ids)))
+    )
     await tx.connection.execute(
         update(enrollments)
         .where(enrollments.c.id.in_(ids))
@@ -48,4 +57,40 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
         .where(adviser_requests.c.enrollment_id.in_(ids), adviser_requests.c.note.is_not(None))
         .values(note=None)
     )
+    await tx.connection.execute(delete(pending_signups).where(pending_signups.c.siren.in_(sirens)))
+    for siren in sirens:
+        await forget_mails(tx, siren, ids)
+        await redact_outbox(tx, siren)
     return ids
+
+
+async def forget_mails(tx: Tx, siren: str, enrollment_ids: Sequence[str]) -> None:
+    """Keep of each mail in the ledger for this SIREN (a journey's, or a sign-up's before
+    any journey) only what it was: no address, no rendering data, no server reply (which
+    may quote the address)."""
+    await tx.connection.execute(
+        update(mails)
+        .where(or_(mails.c.siren == siren, mails.c.enrollment_id.in_(enrollment_ids)))
+        .values(recipient=None, data="{}", reason=None)
+    )
+
+
+async def redact_outbox(tx: Tx, siren: str) -> None:
+    """Empty the personal fields of the events about `siren` not yet relayed (the
+    events keep their ids and types: other systems still learn what happened)."""
+    rows = await tx.connection.execute(
+        select(outbox.c.event_id, outbox.c.payload).where(outbox.c.key == siren)
+    )
+    for event_id, payload in list(rows):
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            continue
+        if not isinstance(data, dict) or not any(data.get(k) for k in PERSONAL_FIELDS):
+            continue
+        for field in PERSONAL_FIELDS:
+            if data.get(field):
+                data[field] = None
+        await tx.connection.execute(
+            update(outbox).where(outbox.c.event_id == event_id).values(payload=json.dumps(data))
+        )

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import DBAPIError
 
+from services.core.addresses import InvalidAddress, mail_address
 from services.core.clock import VirtualClock
 from services.core.settings import Settings
 from services.core.store.repository import Store
@@ -30,8 +31,10 @@ def read_password(stdin: TextIO) -> str:
 async def add_adviser(
     settings: Settings, email: str, name: str, stdin: TextIO, stdout: TextIO
 ) -> int:
-    if "@" not in email:
-        print(f"premiers-mois: adresse invalide : {email}", file=sys.stderr)
+    try:
+        email = mail_address(email).lower()
+    except InvalidAddress as error:
+        print(f"premiers-mois: adresse invalide\u00a0: {error.french}", file=sys.stderr)
         return 2
     try:
         password = read_password(stdin)

@@ -1,5 +1,6 @@
 """Advisers' sign-in: argon2 passwords, a signed session cookie read on the virtual clock,
-CSRF tokens on every form, and a lock-out after repeated failures.
+CSRF tokens on every form, and growing delays for a client that keeps failing
+(`throttle.py`), never a lock-out of the account itself.
 
 The session cookie carries the adviser's id and session epoch; logging out raises the
 epoch, so a stolen cookie stops working at logout. Every console route depends on
@@ -9,7 +10,9 @@ epoch, so a stolen cookie stops working at logout. Every console route depends o
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -19,11 +22,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.core.addresses import InvalidAddress, mail_address
 from services.core.store import booking as booking_store
 from services.core.store.booking import Adviser
 from services.core.store.repository import Store
 from services.core.tokens import InvalidToken
+from services.web.console.passwords import MAX_LENGTH, check_password
+from services.web.console.throttle import LoginThrottle
 from services.web.deps import deps_of, pages_of
+from services.web.security import client_key
 
 SESSION_COOKIE = "pm_conseiller"
 LOGIN_COOKIE = "pm_connexion"
@@ -31,8 +38,6 @@ SESSION = "adviser-session"
 CSRF = "adviser-csrf"
 LOGIN_CSRF = "adviser-login-csrf"
 SESSION_TTL = timedelta(hours=8)
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
 LOGIN_PATH = "/conseillers/connexion"
 
 _hasher = PasswordHasher()
@@ -52,16 +57,20 @@ def password_matches(password_hash: str, password: str) -> bool:
 
 
 async def create_adviser(store: Store, email: str, name: str, password: str, now: datetime) -> bool:
-    """`premiers-mois adviser add`: create the account (or set a new password). True if new."""
-    if len(password) < 12:
-        raise ValueError("le mot de passe doit compter au moins 12 caractères")
+    """`premiers-mois adviser add`: create the account (or set a new password). True if new.
+    Raises `ValueError` (in French) for an address or a password that will not do."""
+    try:
+        address = mail_address(email).lower()
+    except InvalidAddress as error:
+        raise ValueError(f"adresse invalide\u00a0: {error.french}") from None
+    password = check_password(password, context=(address, name))
     password_hash = await asyncio.to_thread(hash_password, password)
     async with store.transaction() as tx:
         return await booking_store.save_adviser(
             tx,
             adviser_id=str(uuid.uuid4()),
-            email=email.strip().lower(),
-            name=name.strip() or email.split("@")[0],
+            email=address,
+            name=name.strip() or address.split("@")[0],
             password_hash=password_hash,
             now=now,
         )
@@ -125,7 +134,12 @@ login_router = APIRouter(prefix="/conseillers")
 
 
 def _login_page(
-    request: Request, *, error: str | None = None, email: str = "", status: int = 200
+    request: Request,
+    *,
+    error: str | None = None,
+    email: str = "",
+    status: int = 200,
+    retry_after: int | None = None,
 ) -> Response:
     nonce = secrets.token_urlsafe(16)
     page = pages_of(request).TemplateResponse(
@@ -147,7 +161,42 @@ def _login_page(
         path="/conseillers",
         secure=_secure(request),
     )
+    if retry_after is not None:
+        page.headers["retry-after"] = str(retry_after)
     return page
+
+
+def login_throttle_of(request: Request) -> LoginThrottle:
+    """The app's login throttle (made on first use, on the app's virtual clock)."""
+    state = request.app.state
+    if not hasattr(state, "login_throttle"):
+        state.login_throttle = LoginThrottle(deps_of(request).clock)
+    throttle: LoginThrottle = state.login_throttle
+    return throttle
+
+
+def _account_key(typed: str) -> str:
+    """The account a typed address names (lower case, domain in ASCII); what is not an
+    address is its own key, throttled the same way."""
+    try:
+        return mail_address(typed[:300]).lower()
+    except InvalidAddress:
+        return typed.strip().lower()[:300]
+
+
+def _is_address(value: str) -> bool:
+    try:
+        mail_address(value)
+    except InvalidAddress:
+        return False
+    return True
+
+
+def _french_wait(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
 def _secure(request: Request) -> bool:
@@ -184,30 +233,39 @@ async def login(
             email=email,
             status=403,
         )
-    now = deps.clock.now()
     refused = "Adresse ou mot de passe incorrect."
-    locked = (
-        "Trop de tentatives : ce compte est verrouillé pendant 15 minutes. Réessayez plus tard."
-    )
-    async with deps.store.transaction() as tx:
-        adviser = await booking_store.adviser_by_email(tx, email)
+    throttle = login_throttle_of(request)
+    account = _account_key(email)
+    client = client_key(request)
+    wait = throttle.wait(account, client)
+    if wait > timedelta(0):
+        # this client failed too often: its try is not even checked
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        return _login_page(
+            request,
+            error="Trop de tentatives depuis cet appareil\u00a0: réessayez dans "
+            f"{_french_wait(seconds)}.",
+            email=email,
+            status=429,
+            retry_after=seconds,
+        )
+    adviser = None
+    if _is_address(account):  # what is not an address names no account (and never a NUL)
+        async with deps.store.transaction() as tx:
+            adviser = await booking_store.adviser_by_email(tx, account)
     # argon2 takes a good part of a second: off the event loop, and outside any
     # transaction (on SQLite a transaction holds the write lock)
     matches = await asyncio.to_thread(
-        password_matches, adviser.password_hash if adviser else _DUMMY_HASH, password
+        password_matches,
+        adviser.password_hash if adviser else _DUMMY_HASH,
+        # as kept (NFC, NIST SP 800-63B); longer than any password kept can never match
+        unicodedata.normalize("NFC", password[: MAX_LENGTH + 1]),
     )
-    if adviser is None:
+    if adviser is None or not matches:
+        throttle.failed(account, client)
         return _login_page(request, error=refused, email=email, status=401)
-    if adviser.locked_until is not None and adviser.locked_until > now:
-        return _login_page(request, error=locked, email=email, status=429)
+    throttle.succeeded(account, client)
     async with deps.store.transaction() as tx:
-        if not matches:
-            count = await booking_store.record_failed_login(
-                tx, adviser.id, lock_after=LOCK_AFTER, locked_until=now + LOCK_FOR
-            )
-            if count >= LOCK_AFTER:
-                return _login_page(request, error=locked, email=email, status=429)
-            return _login_page(request, error=refused, email=email, status=401)
         await booking_store.record_login(tx, adviser.id)
     response = RedirectResponse(_safe_next(suite), status_code=303)
     response.set_cookie(

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.core import agenda
 from services.core.booking import CHANNELS, MAX_WEEKS, TOPICS, weekly_occurrences
 from services.core.booking_mail import BookingMails
+from services.core.erasure import CANCELLATION
 from services.core.journeys.calendar import PARIS
 from services.core.store import booking as booking_store
 from services.core.store.booking import Adviser, NewSlot
@@ -198,6 +199,10 @@ async def delete_slot(request: Request, slot_id: str, adviser: CurrentAdviser) -
 # --- inbox: what calls for an adviser ---------------------------------------------------
 
 
+#: What each kind of open request is called in the inbox.
+INBOX_KINDS = {"request": "Demande de rendez-vous", CANCELLATION: "Rendez-vous annulé"}
+
+
 @router.get("/demandes", response_class=HTMLResponse)
 async def inbox(request: Request, adviser: CurrentAdviser) -> Response:
     deps = deps_of(request)
@@ -209,9 +214,7 @@ async def inbox(request: Request, adviser: CurrentAdviser) -> Response:
                 continue
             items.append(
                 {
-                    "kind": "Demande de rendez-vous"
-                    if item.kind == "request"
-                    else "Proposition sans réponse",
+                    "kind": INBOX_KINDS.get(item.kind, "Proposition sans réponse"),
                     "enrollment_id": item.enrollment_id,
                     "since": item.created_at,
                     "note": item.note,

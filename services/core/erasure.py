@@ -1,0 +1,123 @@
+"""Erasing a person: every row and text column that can hold who they are goes, in the
+transaction of their request (the web's "Effacer mes données").
+
+- the enrollment's address, names and company (the SIREN, the plan and the statuses
+  stay: they keep the service from enrolling or mailing the business twice);
+- their sign-ups waiting for a confirmation;
+- the send errors of their steps (an SMTP reply may quote the address);
+- what they wrote to the advisers (notes of requests), their open requests closed;
+- appointments to come: cancelled, the seat freed, the reminders cancelled,
+  `appointment.cancelled` announced, and the adviser told in the console's inbox;
+- webinar seats to come: given back, with their reminders;
+- the mails of the ledger: those still due cancelled; of each, only what it was stays
+  (no address, no rendering data, no server reply);
+- the events not yet relayed from the outbox: their personal fields emptied.
+
+What stays elsewhere (Kafka topics, logs) is said in docs/runbook.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from services.core.booking_events import AppointmentCancelled
+from services.core.events import derived_event_id
+from services.core.lifecycle import outgoing
+from services.core.mail.french import datetime_fr
+from services.core.store import booking as booking_store
+from services.core.store import ledger, people
+from services.core.store.booking_tables import (
+    adviser_requests,
+    booking_reminders,
+    webinar_registrations,
+    webinar_sessions,
+)
+from services.core.store.people_tables import pending_signups
+from services.core.store.records import Enrollment
+from services.core.store.repository import Tx
+from services.core.store.retention import forget_mails, redact_outbox
+from services.core.store.tables import planned_steps
+
+#: The inbox item that tells an adviser an appointment went with an erasure.
+CANCELLATION = "cancellation"
+
+
+async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
+    """Forget who the person of `enrollment` is, everywhere in the store."""
+    await people.erase_personal_data(tx, enrollment.id, enrollment.siren)
+    if enrollment.email:  # a sign-up under another SIREN with the same address goes too
+        await tx.connection.execute(
+            delete(pending_signups).where(
+                func.lower(pending_signups.c.email) == enrollment.email.lower()
+            )
+        )
+    await tx.connection.execute(
+        update(planned_steps)
+        .where(planned_steps.c.enrollment_id == enrollment.id, planned_steps.c.error.is_not(None))
+        .values(error=None)
+    )
+    await tx.connection.execute(
+        update(adviser_requests)
+        .where(adviser_requests.c.enrollment_id == enrollment.id)
+        .values(note=None)
+    )
+    await booking_store.close_requests(tx, enrollment.id, now)
+    await _cancel_appointments_ahead(tx, enrollment, now)
+    await _give_back_webinar_seats(tx, enrollment.id, now)
+    await forget_mails(tx, enrollment.siren, [enrollment.id])
+    await ledger.cancel_open_mails(tx, enrollment.id, "erased", now)
+    await redact_outbox(tx, enrollment.siren)
+
+
+async def _cancel_appointments_ahead(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
+    for appointment in await booking_store.appointments_of(tx, enrollment.id):
+        if appointment.status != "booked" or appointment.starts_at <= now:
+            continue
+        if not await booking_store.cancel_appointment(tx, appointment.id, now):
+            continue
+        await booking_store.cancel_reminders(tx, appointment.id)
+        cancelled = AppointmentCancelled(
+            event_id=derived_event_id("appointment.cancelled", appointment.id),
+            occurred_at=now,
+            siren=enrollment.siren,
+            enrollment_id=enrollment.id,
+            appointment_id=appointment.id,
+            starts_at=appointment.starts_at,
+            cancelled_by="journey_ended",
+        )
+        await tx.add_outbox(outgoing(cancelled), now)
+        # the adviser learns it in the inbox (no name: there is none left to give)
+        await booking_store.add_request(
+            tx,
+            request_id=str(uuid.uuid4()),
+            enrollment_id=enrollment.id,
+            kind=CANCELLATION,
+            note=f"Rendez-vous du {datetime_fr(appointment.starts_at)} annulé\u00a0: "
+            "la personne a effacé ses données. Le créneau est de nouveau libre.",
+            now=now,
+        )
+
+
+async def _give_back_webinar_seats(tx: Tx, enrollment_id: str, now: datetime) -> None:
+    ahead = select(webinar_sessions.c.id).where(webinar_sessions.c.starts_at > now)
+    seats = list(
+        await tx.connection.scalars(
+            select(webinar_registrations.c.id).where(
+                webinar_registrations.c.enrollment_id == enrollment_id,
+                webinar_registrations.c.session_id.in_(ahead),
+            )
+        )
+    )
+    if not seats:
+        return
+    await tx.connection.execute(
+        update(booking_reminders)
+        .where(booking_reminders.c.subject_id.in_(seats))
+        .values(status="cancelled")
+    )
+    await tx.connection.execute(
+        delete(webinar_registrations).where(webinar_registrations.c.id.in_(seats))
+    )
