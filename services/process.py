@@ -32,7 +32,7 @@ from services.core.gauges import keep_refreshing
 from services.core.journeys.loader import load_journeys
 from services.core.journeys.model import Journey, Track
 from services.core.links import LinkMaker
-from services.core.mail.reference import load_reference
+from services.core.mail.reference import load_references
 from services.core.mail.render import Renderer
 from services.core.settings import Settings, SettingsError, dev_secret_key
 from services.core.smtp import SmtpTransport
@@ -56,7 +56,6 @@ from services.web.ops import create_ops_app
 log = logging.getLogger(__name__)
 
 SERVICES = ("intake", "scheduler", "mailer", "web")
-REFERENCE_FILE = "reference-2026.yaml"
 WEBINARS_FILE = "webinars.yaml"
 
 
@@ -108,9 +107,7 @@ async def running(
     tokens = Tokens(secret_keys, clock)
     links = LinkMaker(settings.public_url, tokens)
     journeys = load_journeys(settings.journeys_dir)
-    renderer = Renderer(
-        settings.templates_dir, load_reference(settings.journeys_dir / REFERENCE_FILE)
-    )
+    renderer = Renderer(settings.templates_dir, load_references(settings.journeys_dir))
     smtp = SmtpTransport(smtp_url)
     # started last: nothing above leaves a client open
     bus = KafkaBus(bootstrap, compression=settings.kafka_compression)

@@ -7,13 +7,15 @@ person's archive), so that both show exactly the same letter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
 
-from services.core.journeys.model import BusinessFacts, Track
+from services.core.journeys.calendar import paris_day
+from services.core.journeys.model import BusinessFacts, KeyDates, Track
 from services.core.journeys.planner import key_dates
+from services.core.journeys.referential import References
 from services.core.links import LinkMaker
 from services.core.mail.message import Unsubscribe, build_message
 from services.core.mail.render import RenderedMail, Renderer
@@ -51,11 +53,49 @@ def business_facts(enrollment: Enrollment) -> BusinessFacts:
     )
 
 
+#: The dates the end letter can recall, in the order it lists them.
+UPCOMING_DATES = (
+    "cfe_form_deadline",
+    "cfe_first_payment",
+    "income_return",
+    "sick_pay_rights_date",
+)
+
+
+def upcoming_dates(dates: KeyDates, sent_on: date) -> list[dict[str, Any]]:
+    """The key dates of one person still ahead of `sent_on`, in date order.
+
+    What the end letter recalls: the CFE form (when the track ends before it), the
+    first CFE payment, the income return (TI) and the opening of the sick-pay rights;
+    each `{"what": name, "day": date}`, the income return with the year of the
+    deadlines it follows (`figures_year`).
+    """
+    found = dates.model_dump()
+    upcoming = [
+        {"what": name, "day": found[name], "figures_year": None}
+        for name in UPCOMING_DATES
+        if found[name] is not None and found[name] > sent_on
+    ]
+    for item in upcoming:
+        if item["what"] == "income_return":
+            item["figures_year"] = dates.income_return_figures_year
+    return sorted(upcoming, key=lambda item: item["day"])
+
+
 def letter_context(
-    enrollment: Enrollment, step: Step, links: LinkMaker, extra: dict[str, Any] | None = None
+    enrollment: Enrollment,
+    step: Step,
+    links: LinkMaker,
+    extra: dict[str, Any] | None = None,
+    references: References | None = None,
 ) -> dict[str, Any]:
-    """The context every template receives (see templates/emails/_samples/base.yaml)."""
-    dates = key_dates(business_facts(enrollment))
+    """The context every template receives (see templates/emails/_samples/base.yaml).
+
+    `references`: the référentiel the date rules read (the shipped one if None).
+    """
+    dates = key_dates(business_facts(enrollment), references)
+    due_at = step.due_at if step.due_at.tzinfo else step.due_at.replace(tzinfo=UTC)
+    sent_on = paris_day(due_at)
     return {
         "person": {
             "first_name": enrollment.first_name or "",
@@ -79,7 +119,9 @@ def letter_context(
             "due_at": step.due_at,
             "deadline": step.deadline,
         },
+        "sent_on": sent_on,
         "dates": dates.model_dump(),
+        "upcoming": upcoming_dates(dates, sent_on),
         "links": links.for_person(enrollment.id, step.id).as_dict(),
         "extra": extra or {},
     }
@@ -99,7 +141,8 @@ def compose_letter(
     """Render one step's mail for its person and assemble the MIME message."""
     if not enrollment.email:
         raise ValueError("this person has no address any more")
-    rendered = renderer.render(step.template, letter_context(enrollment, step, links, extra))
+    context = letter_context(enrollment, step, links, extra, renderer.references)
+    rendered = renderer.render(step.template, context)
     unsubscribe = None
     if renderer.is_journey_mail(step.template):
         sender = sender_address(mail_from)

@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.core.journeys.loader import load_journeys
 from services.core.mail.render import MailTemplateError
 from services.core.mail.samples import load_sample, with_public_url
 from services.web.app import WebDeps
@@ -62,9 +63,11 @@ def _cache(request: Request) -> dict[object, object]:
 
 def _letters(deps: WebDeps, track: Track) -> dict[str, list[ArchivedLetter]]:
     sections: dict[str, list[ArchivedLetter]] = {key: [] for key, _ in SECTIONS}
+    # the mails of this track only (the TI track has letters of its own)
+    used = {step.template for step in load_journeys(deps.settings.journeys_dir)[track].steps}
     for name in sorted(deps.renderer.names(), key=lambda n: (n != "welcome", n)):
         section = _section(name)
-        if section is None:
+        if section is None or name not in used:
             continue
         try:
             subject = deps.renderer.subject(name, _sample(deps, name, track))

@@ -70,13 +70,14 @@ async def test_jeanne_is_invited_to_a_webinar_registers_and_is_reminded_by_the_s
 
     # Monday 16 March, 09:00 UTC: the day before, the scheduler's tick sends the reminder
     story.clock.advance_to(datetime(2026, 3, 16, 9, 0, tzinfo=UTC) + timedelta(seconds=1))
-    await story.catcher.wait_for(to_jeanne("Rappel : votre webinaire"))
+    await story.catcher.wait_for(to_jeanne("Rappel\u00a0: votre webinaire"))
     # and one hour before
     story.clock.advance_to(datetime(2026, 3, 17, 8, 0, tzinfo=UTC) + timedelta(seconds=1))
+    reminder = "Rappel\u00a0: votre webinaire"
     mails = await story.catcher.wait_for(
-        lambda ms: len([m for m in ms if m.subject.startswith("Rappel : votre webinaire")]) >= 2
+        lambda ms: len([m for m in ms if m.subject.startswith(reminder)]) >= 2
     )
-    assert len([m for m in mails if m.subject.startswith("Rappel : votre webinaire")]) == 2
+    assert len([m for m in mails if m.subject.startswith(reminder)]) == 2
 
 
 async def test_the_web_view_of_a_webinar_invitation_shows_the_sessions_it_offers(

@@ -73,7 +73,7 @@ async def test_jeanne_is_reminded_of_her_appointment_on_wednesday_morning(
     assert await reminders.send_due() == 1
     assert await reminders.send_due() == 0
     (mail,) = catcher.mails
-    assert mail.subject.startswith("Rappel : votre rendez-vous avec l'Urssaf")
+    assert mail.subject.startswith("Rappel\u00a0: votre rendez-vous avec l'Urssaf")
     assert "jeudi 5 mars 2026" in body_text(mail)
 
 
@@ -126,7 +126,7 @@ async def test_karim_is_reminded_of_his_webinar_the_day_before_and_the_hour_befo
     assert await reminders.send_due() == 0
 
     day_before, hour_before = catcher.mails
-    assert day_before.subject.startswith("Rappel : votre webinaire")
+    assert day_before.subject.startswith("Rappel\u00a0: votre webinaire")
     assert "/webinaires/rejoindre/" in body_text(hour_before)
     assert day_before.message_id != hour_before.message_id
 
@@ -168,7 +168,7 @@ async def test_unsubscribing_from_the_letters_keeps_the_appointment_and_its_remi
 
     clock.advance_to(datetime(2026, 3, 4, 8, 0, tzinfo=UTC))
     assert await reminders.send_due() == 1
-    assert catcher.mails[0].subject.startswith("Rappel : votre rendez-vous")
+    assert catcher.mails[0].subject.startswith("Rappel\u00a0: votre rendez-vous")
 
 
 async def test_an_erased_person_leaves_no_seat_taken_and_no_note_behind(

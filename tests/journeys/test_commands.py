@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -20,8 +21,10 @@ TEMPLATES_DIR = JOURNEYS_DIR.parent / "templates" / "emails"
 def copy_journeys(tmp_path: Path) -> Path:
     folder = tmp_path / "journeys"
     folder.mkdir()
-    for name in ("ae.yaml", "ti.yaml"):
-        shutil.copy(JOURNEYS_DIR / name, folder / name)
+    for path in [JOURNEYS_DIR / "ae.yaml", JOURNEYS_DIR / "ti.yaml"]:
+        shutil.copy(path, folder / path.name)
+    for path in JOURNEYS_DIR.glob("reference-*.yaml"):
+        shutil.copy(path, folder / path.name)
     return folder
 
 
@@ -62,7 +65,7 @@ def test_check_refuses_a_letter_that_no_longer_fits_in_the_track(tmp_path: Path)
     path = folder / "ae.yaml"
     text = path.read_text(encoding="utf-8")
     # letter 10 pushed to nine months: beyond the end letter for every start
-    path.write_text(text.replace("offset: {months: 8}", "offset: {months: 9}", 1), encoding="utf-8")
+    path.write_text(text.replace("offset: {months: 7}", "offset: {months: 9}", 1), encoding="utf-8")
     out = io.StringIO()
     assert check(folder, out) == 1
     assert "letter-10: theme 10 does not fit in the track" in out.getvalue()
@@ -73,10 +76,13 @@ def test_the_ae_timeline_prints_the_eleven_letters_in_nine_months_in_french() ->
     assert code == 0
     assert "déclaration trimestrielle" in text
     assert "fin du parcours le lundi 5 octobre 2026" in text
-    assert "lundi 5 janvier 2026      09:00  lettre" in text
+    assert re.search(r"\nlundi 5 janvier 2026 +09:00  lettre", text)
     themes = [line for line in text.splitlines() if "thème " in line]
     assert [int(line.split("thème ")[1].split()[0]) for line in themes] == list(range(1, 12))
-    assert "(échéance : vendredi 31 juillet 2026)" in text
+    assert "(échéance\u00a0: vendredi 31 juillet 2026)" in text
+    # French as in the mails: "1er" for the first of a month, no plain space before ":"
+    assert "mercredi 1er juillet 2026" in text
+    assert not re.search(r"\w [:;!?] ", text)
     # Easter Monday is skipped
     assert "lundi 6 avril 2026" not in text
 
@@ -132,9 +138,9 @@ def test_timeline_compares_two_versions_of_a_journey(tmp_path: Path) -> None:
     old = tmp_path / "ae-old.yaml"
     shutil.copy(JOURNEYS_DIR / "ae.yaml", old)
     text = (folder / "ae.yaml").read_text(encoding="utf-8")
-    text = text.replace("offset: {months: 4}", "offset: {months: 4, days: 7}", 1)
+    text = text.replace("offset: {months: 3}", "offset: {months: 3, days: 7}", 1)
     text = text.replace(
-        "    after: {step: letter-07, days: 2}\n", "    after: {step: letter-07, days: 3}\n", 1
+        "    after: {step: letter-07, days: 2}\n", "    after: {step: letter-07, days: 4}\n", 1
     )
     start = text.index("  - id: notice-account-reminder-2")
     end = text.index("  # --- months 2 to 5")
@@ -142,7 +148,7 @@ def test_timeline_compares_two_versions_of_a_journey(tmp_path: Path) -> None:
     out = io.StringIO()
     assert timeline(folder, "ae", date(2026, 1, 5), "monthly", False, out, compare_to=old) == 0
     report = out.getvalue()
-    assert "~ déplacé  letter-05: mardi 5 mai 2026 09:00 → mardi 12 mai 2026 09:00" in report
+    assert "~ déplacé  letter-05: mardi 7 avril 2026 09:00 → lundi 13 avril 2026 09:00" in report
     assert "~ déplacé  appointment-payment-difficulties" in report
     assert "- retiré   notice-account-reminder-2" in report
     assert "3 différence(s)" in report
@@ -174,3 +180,46 @@ def test_a_bad_frequency_or_a_broken_file_is_reported_not_raised(tmp_path: Path)
     out = io.StringIO()
     assert timeline(folder, "ae", date(2026, 1, 5), None, False, out) == 1
     assert "ae.yaml:" in out.getvalue()
+
+
+def test_check_names_the_years_without_a_referentiel_and_from_which_send_date(
+    tmp_path: Path,
+) -> None:
+    folder = copy_journeys(tmp_path)
+    # on 1 December 2026, a TI plan runs until March 2028 and only 2026 has a référentiel
+    out = io.StringIO()
+    assert check(folder, out, today=date(2026, 12, 1)) == 0
+    report = out.getvalue()
+    assert "reference-2026.yaml: ok, référentiel 2026" in report
+    assert (
+        "attention: no référentiel for 2027 (journeys/reference-2027.yaml): plans starting on "
+        "2026-12-01 send from 2027-01-04 with the figures of 2026" in report
+    )
+    assert "no référentiel for 2028" in report
+    # once the 2027 and 2028 files exist, nothing is missing any more
+    text = (folder / "reference-2026.yaml").read_text(encoding="utf-8")
+    for year in (2027, 2028):
+        edited = text.replace(
+            "year: 2026\nvalid_from: 2026-01-01", f"year: {year}\nvalid_from: {year}-01-01"
+        )
+        (folder / f"reference-{year}.yaml").write_text(edited, encoding="utf-8")
+    out = io.StringIO()
+    assert check(folder, out, today=date(2026, 12, 1)) == 0
+    assert "attention" not in out.getvalue()
+    assert "every year of the plans starting on 2026-12-01 has its own" in out.getvalue()
+
+
+def test_check_refuses_a_referentiel_entry_without_its_source(tmp_path: Path) -> None:
+    folder = copy_journeys(tmp_path)
+    path = folder / "reference-2026.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            'afe_max: {value: 6000, unit: euros, source: "seed: AFE, maximum de l\'aide 6 000 €", ',
+            "afe_max: {value: 6000, unit: euros, ",
+        ),
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert check(folder, out, today=date(2026, 12, 1)) == 1
+    assert "figure 'afe_max' needs a 'source'" in out.getvalue()

@@ -46,7 +46,7 @@ def test_the_version_is_the_short_sha256_of_the_file() -> None:
 def test_editing_a_file_gives_a_new_version(tmp_path: Path, journey_text: dict[Track, str]) -> None:
     original = load_journey(write(tmp_path, journey_text["ae"]))
     edited = load_journey(
-        write(tmp_path, broken(journey_text, "offset: {months: 8}", "offset: {months: 8, days: 3}"))
+        write(tmp_path, broken(journey_text, "offset: {months: 7}", "offset: {months: 7, days: 3}"))
     )
     assert edited.version != original.version
     assert edited.step("letter-10").offset is not None
@@ -98,14 +98,14 @@ def test_every_step_remembers_its_line(journey_text: dict[Track, str]) -> None:
         ),
         ("    template: letter_05_work_life_balance\n", "", "letter-05", "template: missing"),
         (
-            "offset: {months: 2}",
+            "offset: {months: 1}",
             "offset: {months: -2}",
             "letter-03",
             "offset.months: Input should be greater than or equal to 0",
         ),
-        ("offset: {months: 2}", "offset: {weeks: 8}", "letter-03", "offset.weeks: unknown field"),
+        ("offset: {months: 1}", "offset: {weeks: 8}", "letter-03", "offset.weeks: unknown field"),
         (
-            "    offset: {months: 5}\n",
+            "    offset: {months: 4}\n",
             "",
             "letter-06",
             "give exactly one of offset, after_enrollment, after, rule",
@@ -162,7 +162,7 @@ def test_themes_out_of_order_are_refused(tmp_path: Path, journey_text: dict[Trac
 def test_a_letter_due_before_the_previous_theme_is_refused(
     tmp_path: Path, journey_text: dict[Track, str]
 ) -> None:
-    text = broken(journey_text, "offset: {months: 7}", "offset: {months: 5}")
+    text = broken(journey_text, "offset: {months: 6}", "offset: {months: 5}")
     with pytest.raises(JourneyError, match="letter-09: a themed letter must be due later"):
         load_journey(write(tmp_path, text))
 

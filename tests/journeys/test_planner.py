@@ -64,9 +64,9 @@ def test_jeanne_is_warned_two_weeks_before_her_quarterly_first_declaration(
 
 
 def test_a_letter_due_on_easter_monday_goes_out_on_tuesday(journeys: dict[Track, Journey]) -> None:
-    # letter 4 is due three months in: Sunday 5 April, then Easter Monday
+    # letter 5 opens her fourth month, three months in: Sunday 5 April, then Easter Monday
     steps = by_id(plan(journeys["ae"], JEANNE, enrolled_on(JEANNE.activity_start)))
-    assert local_day(steps["letter-04"]) == date(2026, 4, 7)
+    assert local_day(steps["letter-05"]) == date(2026, 4, 7)
 
 
 def test_notifications_always_come_before_their_deadline(journeys: dict[Track, Journey]) -> None:
@@ -144,8 +144,9 @@ def test_jeanne_enrolled_four_months_late_gets_the_welcome_and_only_what_is_ahea
     # nothing in the past, no burst: one send a day at most
     assert all(s.due_at >= now for s in steps)
     assert len({local_day(s) for s in steps}) == len(steps)
-    # the themes already past are not sent; those ahead still come in order
-    assert [s.theme for s in steps if s.theme] == [6, 7, 8, 9, 10, 11]
+    # the themes already past (up to letter 6, on 5 May) are not sent; those ahead
+    # still come in order
+    assert [s.theme for s in steps if s.theme] == [7, 8, 9, 10, 11]
     assert "notice-acre-request" not in ids(steps)
     assert "notice-account-reminder" not in ids(steps)
     # her first declaration (31 July) is still ahead: she is warned
@@ -187,7 +188,7 @@ def test_once_the_online_account_exists_the_account_reminders_are_skipped(
 def test_jeanne_moving_to_the_classic_regime_gets_only_the_themes_she_has_not_had(
     journeys: dict[Track, Journey],
 ) -> None:
-    # Jeanne received themes 1 to 6 on the AE track, then becomes a classic TI on 15 June
+    # Jeanne received themes 1 to 7 on the AE track, then becomes a classic TI on 15 June
     as_independent = BusinessFacts(
         track="ti", activity_start=JEANNE.activity_start, department=JEANNE.department
     )
@@ -196,10 +197,10 @@ def test_jeanne_moving_to_the_classic_regime_gets_only_the_themes_she_has_not_ha
         journeys["ti"],
         as_independent,
         now,
-        already_received_themes=frozenset(range(1, 7)),
+        already_received_themes=frozenset(range(1, 8)),
         send_welcome=False,
     )
-    assert [s.theme for s in steps if s.theme] == [7, 8, 9, 10, 11]
+    assert [s.theme for s in steps if s.theme] == [8, 9, 10, 11]
     assert "welcome" not in ids(steps)
     assert all(s.due_at >= now for s in steps)
     # the TI track lasts 15 months from her start: the end letter comes in March 2027

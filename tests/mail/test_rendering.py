@@ -18,6 +18,8 @@ JOURNEY_MAILS = {
     "notice_first_declaration", "notice_acre_request", "notice_cfe_form", "notice_cfe_payment",
     "notice_ti_first_schedule", "notice_income_return", "notice_sick_pay_rights",
     "notice_parenthood_rights", "webinar_invitation", "appointment_offer",
+    "letter_ti_retirement", "letter_ti_cfe", "letter_ti_income_return", "letter_ti_first_year",
+    "letter_ti_yearly_calendar",
 }  # fmt: skip
 TRANSACTIONAL_MAILS = {
     "signup_confirmation", "unsubscribe_confirmation", "webinar_registration_confirmation",
@@ -178,10 +180,17 @@ def test_ae_rates_appear_only_in_the_auto_entrepreneur_letter(
 def test_jeanne_in_calvados_is_told_help_is_offered_in_her_department(
     rendered: dict[tuple[str, str], RenderedMail],
 ) -> None:
-    assert "Calvados" in rendered[("letter_08_help", "ae")].text
-    karim = rendered[("letter_08_help", "ti")].text  # Rhône: not in the seed's list
-    assert "près de chez vous" in karim.lower()
-    assert "Calvados" not in karim
+    jeanne = rendered[("letter_08_help", "ae")]
+    assert "HELP, DANS VOTRE DÉPARTEMENT (Calvados)" in jeanne.text
+    assert jeanne.subject.startswith("HELP")
+    # Karim lives in the Rhône, not in the seed's list: HELP is not offered to him as if
+    # it existed there; the route that does exist is (the CPSTI's social action, an adviser)
+    karim = rendered[("letter_08_help", "ti")]
+    assert "Calvados" not in karim.text
+    assert "HELP" not in karim.subject
+    assert "questionnaire" not in karim.text
+    assert "L'ACTION SOCIALE DU CPSTI" in karim.text
+    assert "Prendre rendez-vous" in karim.text
 
 
 def test_a_person_without_company_name_is_greeted_without_a_blank(renderer: Renderer) -> None:

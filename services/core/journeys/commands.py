@@ -6,6 +6,7 @@ Both write to `out` and return the exit code; nothing is sent, nothing is stored
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any, TextIO
 
 import jinja2
 import yaml
-from babel.dates import format_date
 
 from services.core.journeys.calendar import PARIS, paris_day
 from services.core.journeys.loader import JOURNEY_FILES, JourneyError, load_journey
@@ -27,6 +27,14 @@ from services.core.journeys.model import (
     Track,
 )
 from services.core.journeys.planner import key_dates, plan
+from services.core.journeys.referential import (
+    ReferenceError,
+    References,
+    load_references,
+    reference_files,
+)
+from services.core.mail.french import date_fr, typography_fr
+from services.core.mail.reference import reference_for_send
 
 DEFAULT_DEPARTMENT = "75"
 KIND_LABELS = {
@@ -38,9 +46,15 @@ KIND_LABELS = {
 FREQUENCY_LABELS = {"monthly": "déclaration mensuelle", "quarterly": "déclaration trimestrielle"}
 
 
-def check(journeys_dir: Path, out: TextIO) -> int:
-    """Validate every file of `journeys_dir`; 0 when all are valid, else 1 (`file:line: reason`)."""
+def check(journeys_dir: Path, out: TextIO, *, today: date | None = None) -> int:
+    """Validate every file of `journeys_dir`; 0 when all are valid, else 1 (`file:line: reason`).
+
+    Also says, for plans starting `today` (Paris), which years their sends fall in
+    that have no référentiel yet, and from which send date (a warning: the letters
+    then give the latest figures with their year).
+    """
     failures = 0
+    journeys: list[Journey] = []
     for track, name in JOURNEY_FILES.items():
         path = journeys_dir / name
         try:
@@ -52,13 +66,33 @@ def check(journeys_dir: Path, out: TextIO) -> int:
             failures += 1
             print(error, file=out)
             continue
+        journeys.append(journey)
         print(
             f"{path}: ok, track {journey.track}, version {journey.version}, "
             f"{len(journey.steps)} steps",
             file=out,
         )
+    try:
+        references = load_references(journeys_dir)
+    except ReferenceError as error:
+        failures += 1
+        print(error, file=out)
+    else:
+        for year in sorted(references.years):
+            entries = references.years[year]
+            print(
+                f"{journeys_dir / f'reference-{year}.yaml'}: ok, référentiel {year}, "
+                f"{len(entries.values)} entries, each with its source and check date; "
+                f"{len(entries.secondary)} rest on a secondary source, to confirm: "
+                f"{', '.join(sorted(entries.secondary))}",
+                file=out,
+            )
+        start = today or datetime.now(PARIS).date()
+        for line in _years_without_reference(journeys, references, start):
+            print(line, file=out)
+    references_names = {path.name for path in reference_files(journeys_dir)}
     for path in sorted(journeys_dir.glob("*.y*ml")):
-        if path.name in JOURNEY_FILES.values():
+        if path.name in JOURNEY_FILES.values() or path.name in references_names:
             continue
         try:
             yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -70,6 +104,38 @@ def check(journeys_dir: Path, out: TextIO) -> int:
             continue
         print(f"{path}: ok, YAML (not a journey)", file=out)
     return 1 if failures else 0
+
+
+def _years_without_reference(
+    journeys: list[Journey], references: References, start: date
+) -> list[str]:
+    """For plans starting on `start`: each year of their sends without a référentiel."""
+    first_send: dict[int, date] = {}
+    for journey in journeys:
+        for frequency in ("monthly", "quarterly") if journey.track == "ae" else (None,):
+            business = BusinessFacts(
+                track=journey.track,
+                activity_start=start,
+                declaration_frequency=frequency,
+                department=DEFAULT_DEPARTMENT,
+            )
+            for step in plan(journey, business, _enrolled_on(start)):
+                day = paris_day(step.due_at)
+                if day.year not in first_send or day < first_send[day.year]:
+                    first_send[day.year] = day
+    lines = []
+    for year in references.missing_years(first_send):
+        used = references.for_year(year).year
+        lines.append(
+            f"attention: no référentiel for {year} (journeys/reference-{year}.yaml): plans "
+            f"starting on {start.isoformat()} send from {first_send[year].isoformat()} with "
+            f"the figures of {used}, and the letters name that year"
+        )
+    if not lines:
+        lines.append(
+            f"référentiel: every year of the plans starting on {start.isoformat()} has its own"
+        )
+    return lines
 
 
 def _check_plans(journey: Journey) -> None:
@@ -130,7 +196,12 @@ def timeline(
     )
     dates = key_dates(business)
     planned = plan(journey, business, _enrolled_on(start))
-    subjects = _Subjects(templates_dir or journeys_dir.parent / "templates" / "emails", track)
+    subjects = _Subjects(
+        templates_dir or journeys_dir.parent / "templates" / "emails",
+        track,
+        journey.references,
+        department,
+    )
     rows = [_row(step, subjects.subject(step, dates)) for step in planned]
     if other is None:
         if as_json:
@@ -168,7 +239,8 @@ def _row(step: PlannedStep, subject: str) -> dict[str, Any]:
 
 
 def _french(day: date) -> str:
-    return format_date(day, "EEEE d MMMM y", locale="fr_FR")
+    """`mardi 1er septembre 2026` (the mails' own date format, "1er" included)."""
+    return date_fr(day)
 
 
 def _print_timeline(
@@ -195,7 +267,7 @@ def _print_timeline(
         )
         if row["deadline"]:
             line += f" (échéance : {_french(date.fromisoformat(row['deadline']))})"
-        print(line, file=out)
+        print(typography_fr(line), file=out)
     print(file=out)
     print(f"{len(rows)} envois", file=out)
 
@@ -255,9 +327,17 @@ def _when(row: Mapping[str, Any]) -> str:
 class _Subjects:
     """Subjects from `templates/emails/<template>/subject.txt`, else the step's title."""
 
-    def __init__(self, templates_dir: Path, track: Track) -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        track: Track,
+        references: References | None = None,
+        department: str | None = None,
+    ) -> None:
         self.templates_dir = templates_dir
         self.track = track
+        self.references = references
+        self.department = department
         self.env = jinja2.Environment(
             undefined=jinja2.ChainableUndefined,
             autoescape=False,  # noqa: S701 - a subject is plain text
@@ -276,6 +356,11 @@ class _Subjects:
         try:
             context = self._sample(step.template)
             context["dates"] = {**context.get("dates", {}), **dates.model_dump()}
+            context["sent_on"] = paris_day(step.due_at)
+            if self.department is not None:
+                context["person"] = {**context.get("person", {}), "department": self.department}
+            if self.references is not None:
+                context["ref"] = reference_for_send(self.references, context["sent_on"])
             context["step"] = {
                 **context.get("step", {}),
                 **step.model_dump(),
@@ -283,10 +368,11 @@ class _Subjects:
             }
             if step.topic is not None:
                 context["extra"] = {**context.get("extra", {}), "topic": step.topic}
-            text = self.env.from_string(path.read_text(encoding="utf-8")).render(context)
+            source = typography_fr(path.read_text(encoding="utf-8"))
+            text = self.env.from_string(source).render(context)
         except Exception:  # a template this preview cannot render: the title will do
             return step.title
-        return " ".join(text.split()) or step.title
+        return re.sub(r"[ \t\r\n]+", " ", text).strip() or step.title
 
     def _sample(self, template: str) -> dict[str, Any]:
         try:

@@ -23,6 +23,7 @@ from services.core.journeys.model import (
     JourneyStep,
     Track,
 )
+from services.core.journeys.referential import ReferenceError, References, load_references
 
 JOURNEY_FILES: dict[Track, str] = {"ae": "ae.yaml", "ti": "ti.yaml"}
 VERSION_LENGTH = 12
@@ -67,8 +68,22 @@ def load_journey(path: Path) -> Journey:
     return parse_journey(content, path)
 
 
-def parse_journey(content: bytes, path: Path) -> Journey:
-    """A journey from the bytes of a file (`path` names it in errors)."""
+def _references_beside(path: Path) -> References | None:
+    """The référentiel files in the journey's directory, if there are any."""
+    try:
+        return load_references(path.parent)
+    except ReferenceError as error:
+        if not any(path.parent.glob("reference-*.y*ml")):
+            return None
+        raise JourneyError(path, None, None, f"its référentiel: {error}") from error
+
+
+def parse_journey(content: bytes, path: Path, references: References | None = None) -> Journey:
+    """A journey from the bytes of a file (`path` names it in errors).
+
+    `references`: the référentiel its date rules read; by default the
+    `reference-YYYY.yaml` files beside `path` (else the one shipped with the service).
+    """
     try:
         text = content.decode("utf-8")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -102,6 +117,7 @@ def parse_journey(content: bytes, path: Path) -> Journey:
         version=journey_version(content),
         steps=steps,
         source=path,
+        references=references if references is not None else _references_beside(path),
     )
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.core.journeys.referential import References
+
 Track = Literal["ae", "ti"]
 StepKind = Literal["letter", "notification", "webinar_invitation", "appointment_offer"]
 DeclarationFrequency = Literal["monthly", "quarterly"]
@@ -69,6 +71,9 @@ class KeyDates(BaseModel, frozen=True):
     ti_first_schedule: date | None = None  # TI
     income_return_period_start: date | None = None  # TI
     income_return: date | None = None  # TI
+    # TI: the year of the published deadlines income_return follows (the year of the
+    # return itself once the référentiel of that year exists, else an earlier one)
+    income_return_figures_year: int | None = None
     sick_pay_rights_date: date
     parenthood_rights_date: date
     track_end: date
@@ -176,14 +181,19 @@ class JourneyFile(BaseModel):
     steps: tuple[JourneyStep, ...] = Field(min_length=1)
 
 
-class Journey(BaseModel, frozen=True):
+class Journey(BaseModel):
     """A validated track, with the version (content hash) of the file it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     track: Track
     title: str
     version: str
     steps: tuple[JourneyStep, ...]
     source: Path
+    # the référentiel beside the journey file (its date rules read it); None: the one
+    # shipped with the service
+    references: References | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def months(self) -> int:

@@ -41,13 +41,14 @@ from services.core.journeys.model import (
     PlannedStep,
     Span,
 )
+from services.core.journeys.referential import References, default_references
 from services.core.journeys.rules import RULES, add_months, income_return_zone
 from services.core.journeys.rules import key_dates as _key_dates
 
 
-def key_dates(business: BusinessFacts) -> KeyDates:
-    """Every key date of one business (see `rules.py`)."""
-    return _key_dates(business)
+def key_dates(business: BusinessFacts, references: References | None = None) -> KeyDates:
+    """Every key date of one business (see `rules.py`), from `references` or the shipped one."""
+    return _key_dates(business, references)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def plan(
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
     now = now.astimezone(UTC)
-    dates = key_dates(business)
+    references = journey.references or default_references()
+    dates = key_dates(business, references)
     today = paris_day(now)
     days = _Calendar(now, dates.track_end)
     days.taken.update(busy_days)
@@ -111,7 +113,7 @@ def plan(
     ]
     candidates: dict[str, _Candidate] = {}
     for step in wanted:
-        candidate = _candidate(step, business, now, today, dates)
+        candidate = _candidate(step, business, now, today, dates, references)
         if candidate is not None:
             candidates[step.id] = candidate
 
@@ -209,6 +211,7 @@ def _candidate(
     now: datetime,
     today: date,
     dates: KeyDates,
+    references: References,
 ) -> _Candidate | None:
     """When the step would ideally be sent, or None when it is not to be planned."""
     deadline: date | None = None
@@ -223,7 +226,7 @@ def _candidate(
     else:
         assert step.rule is not None
         assert step.lead is not None
-        key_date = RULES[step.rule](business)
+        key_date = RULES[step.rule](business, references)
         if key_date is None:
             return None  # the rule does not apply to this business
         day = _shift(key_date, step.lead, -1)
@@ -315,7 +318,9 @@ class _Traits:
         code = department.upper()
         return (
             code if code in self.named_departments else "",
-            income_return_zone(department) if self.uses_income_zone else -1,
+            income_return_zone(department, self.journey.references)
+            if self.uses_income_zone
+            else -1,
         )
 
 

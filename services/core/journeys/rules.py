@@ -1,8 +1,11 @@
 """Named date rules: the key dates of a new business's first months (content-notes).
 
-S is the activity start. Each rule is a pure function of the business facts and
-returns None when it does not apply to the business's track. Figures that change
-every year (the income-return deadlines) are kept together below, dated.
+S is the activity start. Each rule is a pure function of the business facts and of
+the référentiel (`journeys/reference-YYYY.yaml`), and returns None when it does not
+apply to the business's track. No constant lives here: the delays, months of
+affiliation, CFE days and income-return deadlines are entries of the référentiel
+of the year they concern (the start year, or the year after it for the CFE payment
+and the income return), so that updating the référentiel moves the dates.
 """
 
 from __future__ import annotations
@@ -11,20 +14,10 @@ import calendar as _calendar
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from services.core.journeys.model import TRACK_MONTHS, BusinessFacts, KeyDates, RuleName
+from services.core.journeys.model import BusinessFacts, KeyDates, RuleName
+from services.core.journeys.referential import References, YearReference, default_references
 
-DateRule = Callable[[BusinessFacts], date | None]
-
-ACRE_REQUEST_DAYS = 60  # ACRE request before S + 60 days (⚠ 2026 rules)
-TI_FIRST_SCHEDULE_DAYS = 60  # first schedule of provisional contributions ≈ S + 60 days (⚠)
-SICK_PAY_RIGHTS_MONTHS = 12  # daily allowances (IJ) after 12 months of affiliation
-PARENTHOOD_RIGHTS_MONTHS = 6  # maternity / paternity after 6 months (décret 2023-790, ⚠)
-
-# Income return (DRI, impots.gouv) online deadlines, by department zone, as published for
-# spring 2026: 21/05 (departments 01-19), 28/05 (20-54, Corsica), 04/06 (55-976).
-# The same day and month are used for later years until the référentiel is updated.
-INCOME_RETURN_DEADLINES_2026: tuple[tuple[int, int], ...] = ((5, 21), (5, 28), (6, 4))
-INCOME_RETURN_OPENS = (5, 1)  # the campaign runs in May-June of year(S)+1
+DateRule = Callable[[BusinessFacts, References], date | None]
 
 
 def add_months(day: date, months: int) -> date:
@@ -40,7 +33,7 @@ def end_of_month(year: int, month: int) -> date:
     return date(year, month, _calendar.monthrange(year, month)[1])
 
 
-def first_declaration(business: BusinessFacts) -> date | None:
+def first_declaration(business: BusinessFacts, references: References) -> date | None:
     """AE first turnover declaration.
 
     Monthly: covers the start month and the next three, due the last day of month(S)+4
@@ -50,76 +43,112 @@ def first_declaration(business: BusinessFacts) -> date | None:
     if business.track != "ae":
         return None
     start = business.activity_start
+    ref = references.for_year(start.year)
     if business.declaration_frequency == "quarterly":
         quarter_first_month = (start.month - 1) // 3 * 3 + 1
-        return end_of_month(start.year, quarter_first_month + 6)
-    return end_of_month(start.year, start.month + 4)
+        covered = ref.number("ae_first_declaration_quarters") * 3
+        return end_of_month(start.year, quarter_first_month + covered)
+    covered = ref.number("ae_first_declaration_months_after_start") + 1
+    return end_of_month(start.year, start.month + covered)
 
 
-def acre_request(business: BusinessFacts) -> date:
-    """Last day to ask for the ACRE: S + 60 days."""
-    return business.activity_start + timedelta(days=ACRE_REQUEST_DAYS)
+def _of_start(business: BusinessFacts, references: References) -> YearReference:
+    return references.for_year(business.activity_start.year)
 
 
-def cfe_form(business: BusinessFacts) -> date:
-    """CFE declaration 1447-C-SD: before 31 December of the creation year."""
-    return date(business.activity_start.year, 12, 31)
+def acre_request(business: BusinessFacts, references: References) -> date:
+    """Last day to ask for the ACRE: S + `acre_request_days` (60 in 2026)."""
+    days = _of_start(business, references).number("acre_request_days")
+    return business.activity_start + timedelta(days=days)
 
 
-def cfe_first_payment(business: BusinessFacts) -> date:
-    """First CFE payment: 15 December of the year after creation (creation year exempt)."""
-    return date(business.activity_start.year + 1, 12, 15)
+def cfe_form(business: BusinessFacts, references: References) -> date:
+    """CFE declaration 1447-C-SD: before `cfe_form_day` (31/12) of the creation year."""
+    year = business.activity_start.year
+    return _of_start(business, references).day_of_year("cfe_form_day", year)
 
 
-def ti_first_schedule(business: BusinessFacts) -> date | None:
+def cfe_first_payment(business: BusinessFacts, references: References) -> date:
+    """First CFE payment: `cfe_first_payment_day` (15/12) of the year after creation."""
+    year = business.activity_start.year + 1
+    return references.for_year(year).day_of_year("cfe_first_payment_day", year)
+
+
+def ti_first_schedule(business: BusinessFacts, references: References) -> date | None:
     """TI: the first schedule of provisional contributions arrives about S + 60 days."""
     if business.track != "ti":
         return None
-    return business.activity_start + timedelta(days=TI_FIRST_SCHEDULE_DAYS)
+    days = _of_start(business, references).number("ti_first_schedule_days")
+    return business.activity_start + timedelta(days=days)
 
 
-def income_return_zone(department: str) -> int:
+def income_return_zone(department: str, references: References | None = None) -> int:
     """0, 1 or 2: the department's zone for the income-return online deadline."""
+    limits = (references or default_references()).latest["income_return_zone_limits"]
     code = department.strip().upper()
     if code in {"2A", "2B"}:
         return 1
     number = int(code[:2]) if code[:2].isdigit() else 99
-    if number <= 19:
-        return 0
-    if number <= 54:
-        return 1
-    return 2
+    for zone, limit in enumerate(limits):
+        if number <= int(limit):
+            return zone
+    return len(limits)
 
 
-def income_return(business: BusinessFacts) -> date | None:
-    """TI: the online income return (DRI) of year(S)+1, by department zone."""
+def income_return_figures_year(business: BusinessFacts, references: References) -> int | None:
+    """TI: the year of the référentiel that gives the income-return deadline.
+
+    The return is made in year(S)+1; while that year's deadlines are not published,
+    the latest known ones stand in for them and the letters name their year.
+    """
     if business.track != "ti":
         return None
-    month, day = INCOME_RETURN_DEADLINES_2026[income_return_zone(business.department)]
-    return date(business.activity_start.year + 1, month, day)
+    return references.for_year(business.activity_start.year + 1).year
 
 
-def income_return_period_start(business: BusinessFacts) -> date | None:
-    """TI: when the income-return campaign of year(S)+1 is open (May)."""
+def income_return(business: BusinessFacts, references: References) -> date | None:
+    """TI: the online income return (DRI) of year(S)+1, by department zone.
+
+    From the référentiel of year(S)+1; when that year has none yet, the same day of the
+    latest known campaign (`income_return_figures_year` says which).
+    """
     if business.track != "ti":
         return None
-    month, day = INCOME_RETURN_OPENS
-    return date(business.activity_start.year + 1, month, day)
+    year = business.activity_start.year + 1
+    deadlines = references.for_year(year)["income_return_deadlines"]
+    known: date = deadlines[income_return_zone(business.department, references)]
+    return _in_year(known, year)
 
 
-def sick_pay_rights(business: BusinessFacts) -> date:
-    """Daily allowances (IJ) open after 12 months of affiliation: S + 12 months."""
-    return add_months(business.activity_start, SICK_PAY_RIGHTS_MONTHS)
+def income_return_period_start(business: BusinessFacts, references: References) -> date | None:
+    """TI: when the income-return campaign of year(S)+1 opens (`income_return_opens_month`)."""
+    if business.track != "ti":
+        return None
+    year = business.activity_start.year + 1
+    return date(year, references.for_year(year).number("income_return_opens_month"), 1)
 
 
-def parenthood_rights(business: BusinessFacts) -> date:
-    """Maternity / paternity benefits: a birth expected from S + 6 months."""
-    return add_months(business.activity_start, PARENTHOOD_RIGHTS_MONTHS)
+def sick_pay_rights(business: BusinessFacts, references: References) -> date:
+    """Daily allowances (IJ) open after `ij_affiliation_months` (12) of affiliation."""
+    months = _of_start(business, references).number("ij_affiliation_months")
+    return add_months(business.activity_start, months)
 
 
-def track_end(business: BusinessFacts) -> date:
+def parenthood_rights(business: BusinessFacts, references: References) -> date:
+    """Maternity / paternity: a birth expected from S + `parenthood_affiliation_months` (6)."""
+    months = _of_start(business, references).number("parenthood_affiliation_months")
+    return add_months(business.activity_start, months)
+
+
+def track_end(business: BusinessFacts, references: References) -> date:
     """The end of the accompaniment: S + 9 months (AE) or S + 15 months (TI)."""
-    return add_months(business.activity_start, TRACK_MONTHS[business.track])
+    months = _of_start(business, references).number(f"{business.track}_track_months")
+    return add_months(business.activity_start, months)
+
+
+def _in_year(day: date, year: int) -> date:
+    """The same day and month in `year` (29 February becomes the 28th)."""
+    return date(year, day.month, min(day.day, _calendar.monthrange(year, day.month)[1]))
 
 
 RULES: dict[RuleName, DateRule] = {
@@ -135,17 +164,22 @@ RULES: dict[RuleName, DateRule] = {
 }
 
 
-def key_dates(business: BusinessFacts) -> KeyDates:
-    """Every key date of one business, for the planner and for the letters."""
+def key_dates(business: BusinessFacts, references: References | None = None) -> KeyDates:
+    """Every key date of one business, for the planner and for the letters.
+
+    `references`: the référentiel to read (the one shipped with the service if None).
+    """
+    ref = references or default_references()
     return KeyDates(
-        first_declaration_deadline=first_declaration(business),
-        acre_request_deadline=acre_request(business),
-        cfe_form_deadline=cfe_form(business),
-        cfe_first_payment=cfe_first_payment(business),
-        ti_first_schedule=ti_first_schedule(business),
-        income_return_period_start=income_return_period_start(business),
-        income_return=income_return(business),
-        sick_pay_rights_date=sick_pay_rights(business),
-        parenthood_rights_date=parenthood_rights(business),
-        track_end=track_end(business),
+        first_declaration_deadline=first_declaration(business, ref),
+        acre_request_deadline=acre_request(business, ref),
+        cfe_form_deadline=cfe_form(business, ref),
+        cfe_first_payment=cfe_first_payment(business, ref),
+        ti_first_schedule=ti_first_schedule(business, ref),
+        income_return_period_start=income_return_period_start(business, ref),
+        income_return=income_return(business, ref),
+        income_return_figures_year=income_return_figures_year(business, ref),
+        sick_pay_rights_date=sick_pay_rights(business, ref),
+        parenthood_rights_date=parenthood_rights(business, ref),
+        track_end=track_end(business, ref),
     )

@@ -1,7 +1,14 @@
-"""French formatting for letters: dates, times, amounts and rates (babel, cached)."""
+"""French formatting for letters and pages: typography, dates, times, amounts, rates.
+
+`typography_fr` puts the non-breaking spaces French wants before « ; : ! ? » and
+inside « », the date formats write "1er" for the first day of a month. The web
+pages can use the same functions as Jinja filters (`FILTERS`).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -15,6 +22,23 @@ PARIS = ZoneInfo("Europe/Paris")
 NBSP = "\u00a0"
 
 DateLike = date | datetime | str
+
+# A plain space (or none after «) where French wants a non-breaking one: before
+# ; : ! ? (after a word, a figure or a closing mark, so that URLs and CSS are left
+# alone) and inside « ».
+_BEFORE_MARK = re.compile(r"(?<=[\w»)\]}%€.]) +(?=[;:!?](?:\s|$|<|\)|»|\{))")
+_AFTER_OPENING = re.compile(r"« *(?=\S)")
+_BEFORE_CLOSING = re.compile(r"(?<=\S) *»")
+
+
+def typography_fr(text: str) -> str:
+    """French punctuation spacing: `Rappel : « oui » !` with non-breaking spaces.
+
+    Idempotent; leaves `http://`, `a:b`, CSS and text without spaces untouched.
+    """
+    text = _BEFORE_MARK.sub(NBSP, text)
+    text = _AFTER_OPENING.sub("«" + NBSP, text)
+    return _BEFORE_CLOSING.sub(NBSP + "»", text)
 
 
 def _as_date(value: DateLike) -> date:
@@ -64,6 +88,38 @@ def datetime_fr(value: datetime | str) -> str:
     return f"{_long_date(moment.date())} à {time_fr(moment)}"
 
 
+def day_month_fr(value: DateLike) -> str:
+    """`1er janvier`, `4 juin` (a date, or a "MM-DD" day that comes back every year)."""
+    if isinstance(value, str) and len(value) == 5 and value[2] == "-":
+        value = date(2000, int(value[:2]), int(value[3:]))
+    day = _as_date(value)
+    month = format_date(day, "MMMM", locale=LOCALE)
+    return f"{'1er' if day.day == 1 else day.day} {month}"
+
+
+def month_fr(month: int) -> str:
+    """`avril` from 4."""
+    return format_date(date(2000, month, 1), "MMMM", locale=LOCALE)
+
+
+def list_fr(items: Iterable[object]) -> str:
+    """`a, b et c`."""
+    words = [str(item) for item in items]
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} et {words[-1]}"
+
+
+def days_fr(values: Iterable[DateLike]) -> str:
+    """`30 avril, 31 juillet, 31 octobre et 31 janvier` from "MM-DD" days."""
+    return list_fr(day_month_fr(value) for value in values)
+
+
+def share_of(percentage: int | float | Decimal, whole: int | float | Decimal) -> float:
+    """`percentage` % of `whole`: 10 (%) of 48 060 → 4 806."""
+    return round(float(whole) * float(percentage) / 100, 2)
+
+
 @lru_cache(maxsize=1024)
 def _number(value: int | float | Decimal) -> str:
     if float(value).is_integer():
@@ -86,6 +142,22 @@ def percent(value: int | float | Decimal) -> str:
     return f"{_number(value)}{NBSP}%"
 
 
+#: What a person receives, named in French with its grammatical gender ("f" or "m"),
+#: so that a page says "Lettre d'information, reçue le…" and "Courriel, reçu le…".
+MAIL_KINDS_FR: dict[str, tuple[str, str]] = {
+    "letter": ("Lettre d'information", "f"),
+    "notification": ("Notification", "f"),
+    "webinar_invitation": ("Invitation à un webinaire", "f"),
+    "appointment_offer": ("Proposition de rendez-vous", "f"),
+}
+
+
+def received_fr(kind: str) -> str:
+    """`Lettre d'information, reçue le` (the participle agrees with the noun)."""
+    noun, gender = MAIL_KINDS_FR.get(kind, ("Courriel", "m"))
+    return f"{noun}, {'reçue' if gender == 'f' else 'reçu'} le"
+
+
 FILTERS = {
     "date_fr": date_fr,
     "short_date_fr": short_date_fr,
@@ -94,4 +166,11 @@ FILTERS = {
     "number_fr": number_fr,
     "euros": euros,
     "percent": percent,
+    "day_month_fr": day_month_fr,
+    "days_fr": days_fr,
+    "list_fr": list_fr,
+    "month_fr": month_fr,
+    "share_of": share_of,
+    "typography_fr": typography_fr,
+    "received_fr": received_fr,
 }

@@ -222,9 +222,15 @@ def _address_bytes(name: str, address: str) -> bytes:
     return shown + b"<" + mailbox + b">" if name else mailbox
 
 
+_BLANKS = re.compile(r"[ \t\r\n\f\v]+")
+
+
 def _header_text(name: str, value: str) -> bytes:
-    """An unstructured header: folded ASCII, or RFC 2047 encoded-words when not ASCII."""
-    value = " ".join(_printable(value).split())
+    """An unstructured header: folded ASCII, or RFC 2047 encoded-words when not ASCII.
+
+    Control characters and runs of ASCII blanks become one space; the non-breaking
+    spaces of French typography ("Rappel\u00a0: …") are kept."""
+    value = _BLANKS.sub(" ", _printable(value)).strip()
     prefix = name.encode("ascii") + b": "
     if not value.isascii():
         return prefix + _encoded_words(value, first_line_room=76 - len(prefix))

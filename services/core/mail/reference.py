@@ -1,64 +1,57 @@
-"""The dated reference file ("référentiel"): every figure a letter states.
+"""The référentiel as the letters see it: `ref` in every template.
 
-`journeys/reference-YYYY.yaml` keeps each figure as `{value, unit, source}`.
-Templates read the bare value as `ref.<name>`; the source and unit stay
-available as `ref.sources.<name>` and `ref.units.<name>`.
+The files and their rules (one per year, every entry with its source and check
+date) are described in `services/core/journeys/referential.py`. Templates read the
+bare value as `ref.<name>`; the source, unit and check date stay available as
+`ref.sources.<name>`, `ref.units.<name>` and `ref.checked.<name>`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-FIGURE_UNITS = frozenset(
-    {"euros", "percent", "days", "hours", "months", "weeks", "years", "count", "date", "text"}
+from services.core.journeys.referential import (
+    FIGURE_UNITS,
+    ReferenceError,
+    References,
+    load_references,
+    load_year,
+    parse_year,
 )
 
-
-class ReferenceError(ValueError):
-    """The reference file is missing a field or holds a figure without a source."""
+__all__ = [
+    "FIGURE_UNITS",
+    "ReferenceError",
+    "References",
+    "load_reference",
+    "load_references",
+    "parse_reference",
+    "reference_for_send",
+]
 
 
 def load_reference(path: Path) -> dict[str, Any]:
-    """Read the reference file and return the context given to templates as `ref`."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, Mapping):
-        raise ReferenceError(f"{path}: the reference file must be a mapping")
-    return parse_reference(raw, origin=str(path))
+    """One year's file, as the context given to templates as `ref`."""
+    return load_year(path).as_template_context()
 
 
 def parse_reference(raw: Mapping[str, Any], *, origin: str = "reference") -> dict[str, Any]:
-    """Flatten the figures of a parsed reference file; check every figure has a source."""
-    for key in ("year", "valid_from", "figures"):
-        if key not in raw:
-            raise ReferenceError(f"{origin}: missing '{key}'")
-    figures = raw["figures"]
-    if not isinstance(figures, Mapping):
-        raise ReferenceError(f"{origin}: 'figures' must be a mapping")
-    reference: dict[str, Any] = {
-        "year": raw["year"],
-        "valid_from": raw["valid_from"],
-        "sites": dict(raw.get("sites") or {}),
-        "help_departments": {
-            str(code): dict(entry) for code, entry in (raw.get("help_departments") or {}).items()
-        },
-        "sources": {},
-        "units": {},
-    }
-    for name, figure in figures.items():
-        if not isinstance(figure, Mapping) or "value" not in figure:
-            raise ReferenceError(f"{origin}: figure '{name}' needs a 'value'")
-        if not figure.get("source"):
-            raise ReferenceError(f"{origin}: figure '{name}' needs a 'source'")
-        unit = figure.get("unit")
-        if unit not in FIGURE_UNITS:
-            raise ReferenceError(f"{origin}: figure '{name}' has unknown unit {unit!r}")
-        if name in reference:
-            raise ReferenceError(f"{origin}: figure '{name}' shadows a reserved name")
-        reference[name] = figure["value"]
-        reference["sources"][name] = str(figure["source"])
-        reference["units"][name] = unit
-    return reference
+    """One year's parsed file, checked (every entry has a source and a check date), flattened."""
+    return parse_year(raw, origin=origin).as_template_context()
+
+
+def reference_for_send(references: References, sent_on: date | datetime | None) -> dict[str, Any]:
+    """`ref` for a mail sent on `sent_on`: the référentiel of that year (or the latest before).
+
+    `ref.send_year` is the year the mail is sent in and `ref.current` says whether the
+    figures are that year's: where they are not, the letters name the year they give.
+    """
+    chosen = references.for_year(sent_on.year) if sent_on is not None else references.latest
+    context = chosen.as_template_context()
+    send_year = sent_on.year if sent_on is not None else chosen.year
+    context["send_year"] = send_year
+    context["current"] = chosen.year == send_year
+    return context

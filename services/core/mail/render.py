@@ -10,15 +10,18 @@ Jinja render (autoescape, StrictUndefined) of the HTML, the text and the subject
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from mjml import mjml2html
 
-from services.core.mail.french import FILTERS
+from services.core.mail.french import FILTERS, typography_fr
+from services.core.mail.reference import References, reference_for_send
 
 LAYOUT_DIR = "_layout"
 CONTENT_MARKER = "[[CONTENT]]"
@@ -96,10 +99,19 @@ def compile_mjml(source: str, *, origin: str) -> str:
 
 
 class Renderer:
-    """Renders every mail of `templates_dir`; `reference` is given to templates as `ref`."""
+    """Renders every mail of `templates_dir`; the référentiel is given to templates as `ref`.
 
-    def __init__(self, templates_dir: Path, reference: Mapping[str, Any]) -> None:
-        self._reference = reference
+    `reference`: every year's référentiel (`References`): a mail gets the one of the
+    year it is sent in (its `step.due_at`, else `sent_on`), or one year's context
+    for every mail (previews).
+    """
+
+    def __init__(self, templates_dir: Path, reference: Mapping[str, Any] | References) -> None:
+        self._references = reference if isinstance(reference, References) else None
+        self._by_year: dict[int | None, Mapping[str, Any]] = {}
+        if not isinstance(reference, References):
+            year = reference.get("year")
+            self._reference: Mapping[str, Any] = {"send_year": year, "current": True, **reference}
         self._html_env = _environment(autoescape=True)
         self._text_env = _environment(autoescape=False)  # the subject only
         layout_dir = templates_dir / LAYOUT_DIR
@@ -114,17 +126,21 @@ class Renderer:
     def _compile(self, folder: Path, layout_mjml: str, layout_txt: str) -> _CompiledMail:
         name = folder.name
         preheader_path = folder / "preheader.txt"
-        preheader = _read(preheader_path).strip() if preheader_path.exists() else ""
-        subject = _read(folder / "subject.txt").strip()
+        # French spacing (non-breaking spaces before ; : ! ? and inside « ») is set once
+        # here, on the sources, so that no template has to write U+00A0 by hand.
+        preheader = typography_fr(_read(preheader_path).strip()) if preheader_path.exists() else ""
+        subject = typography_fr(_read(folder / "subject.txt").strip())
         # The subject and the preheader are written into the HTML source itself, so
         # that one Jinja render yields the whole mail (each render costs ~20 µs of setup).
-        mjml = (
+        mjml = typography_fr(
             layout_mjml.replace(CONTENT_MARKER, _read(folder / "body.mjml"))
             .replace(PREHEADER_MARKER, preheader)
             .replace(SUBJECT_MARKER, subject)
         )
         html_source = compile_mjml(mjml, origin=f"{name}/body.mjml")
-        text_source = layout_txt.replace(CONTENT_MARKER, _read(folder / "body.txt").strip("\n"))
+        text_source = typography_fr(
+            layout_txt.replace(CONTENT_MARKER, _read(folder / "body.txt").strip("\n"))
+        )
         for part, source in (("body.mjml", html_source), ("body.txt", text_source)):
             if PART_SEPARATOR in source or "endautoescape" in source:
                 raise MailTemplateError(f"{name}/{part}: holds a reserved sequence")
@@ -163,10 +179,25 @@ class Renderer:
         subject, text, html = whole.split(PART_SEPARATOR, 2)
         return RenderedMail(subject=_one_line(subject), html=html, text=text)
 
+    def reference(self, sent_on: date | datetime | None) -> Mapping[str, Any]:
+        """`ref` for a mail sent on `sent_on` (cached per year)."""
+        if self._references is None:
+            return self._reference
+        year = sent_on.year if sent_on is not None else None
+        found = self._by_year.get(year)
+        if found is None:
+            found = self._by_year[year] = reference_for_send(self._references, sent_on)
+        return found
+
+    @property
+    def references(self) -> References | None:
+        """Every year's référentiel, when the renderer was given them."""
+        return self._references
+
     def _context(self, name: str, context: Mapping[str, Any]) -> dict[str, Any]:
         return {
             **context,
-            "ref": self._reference,
+            "ref": self.reference(_sent_on(context)),
             "journey_mail": name not in TRANSACTIONAL_MAILS,
         }
 
@@ -186,8 +217,24 @@ def _render(name: str, part: str, template: jinja2.Template, values: dict[str, A
         raise MailTemplateError(f"{name}/{part}: undefined value: {exc.message}") from exc
 
 
+def _sent_on(context: Mapping[str, Any]) -> date | None:
+    """The day a mail goes out: its step's due time, else `sent_on`, else unknown."""
+    step = context.get("step")
+    moment = step.get("due_at") if isinstance(step, Mapping) else None
+    moment = moment or context.get("sent_on")
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if isinstance(moment, datetime):
+        return moment.date()
+    return moment if isinstance(moment, date) else None
+
+
+_FOLD = re.compile(r"[ \t\r\n]+")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """The text on one line; the non-breaking spaces of French typography stay."""
+    return _FOLD.sub(" ", text).strip()
 
 
 def _read(path: Path) -> str:
