@@ -55,9 +55,17 @@ async def _enrollment(tx: Tx, enrollment_id: str) -> Enrollment:
 
 
 async def book(
-    store: Store, now: datetime, *, enrollment_id: str, slot_id: str, source: BookingSource
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    slot_id: str,
+    source: BookingSource,
+    video_url: str | None = None,
+    phone: str | None = None,
 ) -> Booking:
-    """Book a seat of `slot_id` for the person; raises SlotFull or NotBookable."""
+    """Book a seat of `slot_id` for the person (with the video link an adviser entered, or
+    the number to call); raises SlotFull or NotBookable."""
     appointment_id = str(uuid.uuid4())
     for _ in range(ATTEMPTS):
         try:
@@ -75,6 +83,8 @@ async def book(
                     slot_id=slot_id,
                     source=source,
                     now=now,
+                    video_url=video_url if slot.channel == "video" else None,
+                    phone=phone,
                 ):
                     raise SlotFull(slot_id)
                 appointment = await booking_store.appointment(tx, appointment_id)
@@ -184,10 +194,16 @@ async def release_closed_journeys(store: Store, now: datetime) -> int:
 
 
 async def ask_for_adviser(
-    store: Store, now: datetime, *, enrollment_id: str, note: str | None
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    note: str | None,
+    reason: str | None = None,
+    phone: str | None = None,
 ) -> str:
-    """The person asks to be called back: an item in the advisers' inbox and
-    `appointment.requested`. Returns the request id."""
+    """The person asks to be called back (their reason, their message, the number to call):
+    an item in the advisers' requests and `appointment.requested`. Returns the request id."""
     request_id = str(uuid.uuid4())
     async with store.transaction() as tx:
         enrollment = await _enrollment(tx, enrollment_id)
@@ -198,6 +214,8 @@ async def ask_for_adviser(
             kind="request",
             note=(note or "").strip()[:1000] or None,
             now=now,
+            reason=reason,
+            phone=phone,
         )
         requested = AppointmentRequested(
             event_id=derived_event_id("appointment.requested", request_id),
@@ -268,3 +286,20 @@ async def register(
         except IntegrityError:
             continue
     raise SlotFull(session_id)
+
+
+async def unregister(store: Store, now: datetime, *, registration_id: str) -> WebinarBooking | None:
+    """Give a webinar seat back (its reminders cancelled); None when it was already given
+    back or the session has begun. The caller mails the calendar cancellation."""
+    async with store.transaction() as tx:
+        registration = await booking_store.registration(tx, registration_id)
+        if registration is None:
+            return None
+        session = await booking_store.session(tx, registration.session_id)
+        if session is None or session.starts_at <= now:
+            return None
+        enrollment = await tx.enrollment(registration.enrollment_id)
+        assert enrollment is not None
+        await booking_store.cancel_reminders(tx, registration_id)
+        await booking_store.delete_registration(tx, registration_id)
+        return WebinarBooking(registration, enrollment, new=False)

@@ -32,7 +32,7 @@ REGISTRATION = "registration"  # token purpose: one registration (join link)
 OFFER = "offer"  # token purpose: one adviser's offer of slots
 
 AppointmentMail = Literal["confirmation", "cancellation", "reminder"]
-WebinarMail = Literal["registration_confirmation", "reminder"]
+WebinarMail = Literal["registration_confirmation", "reminder", "cancellation"]
 CHANNEL_LOCATION = {"phone": "Par téléphone", "video": "En visioconférence"}
 
 
@@ -74,6 +74,10 @@ class BookingMails:
         token = self._links.tokens.sign(REGISTRATION, registration_id)
         return f"{self._links.public_url}/webinaires/rejoindre/{token}"
 
+    def unregister_url(self, registration_id: str) -> str:
+        token = self._links.tokens.sign(REGISTRATION, registration_id)
+        return f"{self._links.public_url}/webinaires/annuler/{token}"
+
     def appointment_uid(self, appointment_id: str) -> str:
         return f"rendez-vous-{appointment_id}@{self._domain}"
 
@@ -93,6 +97,7 @@ class BookingMails:
                 "adviser_name": appointment.adviser_name,
                 "cancel_url": self.appointment_url(appointment.id, "annuler"),
                 "move_url": self.appointment_url(appointment.id, "deplacer"),
+                "video_url": appointment.video_url,
             }
         }
         name = f"appointment_{kind}"
@@ -109,9 +114,14 @@ class BookingMails:
                 description=(
                     f"Avec {appointment.adviser_name}, "
                     f"{CHANNEL_LOCATION.get(appointment.channel, '').lower()}. "
-                    f"Déplacer ou annuler : {self.appointment_url(appointment.id)}"
+                    + (
+                        f"Lien de connexion : {appointment.video_url} "
+                        if appointment.video_url
+                        else ""
+                    )
+                    + f"Déplacer ou annuler : {self.appointment_url(appointment.id)}"
                 ),
-                location=CHANNEL_LOCATION.get(appointment.channel),
+                location=appointment.video_url or CHANNEL_LOCATION.get(appointment.channel),
                 organizer=parseaddr(self._mail_from)[1],
                 attendee=enrollment.email or "",
                 url=self.appointment_url(appointment.id),
@@ -138,9 +148,27 @@ class BookingMails:
                 "starts_at": session.starts_at,
                 "ends_at": session.ends_at,
                 "join_url": self.join_url(registration.id),
+                "unregister_url": self.unregister_url(registration.id),
+                "other_sessions_url": self.register_url(session.id, enrollment.id),
             }
         }
         attachments: list[Attachment] = []
+        if kind == "cancellation":
+            ics = invitation(
+                uid=self.registration_uid(registration.id),
+                sequence=1,
+                method="CANCEL",
+                start=session.starts_at,
+                end=session.ends_at,
+                summary=f"Webinaire de l'Urssaf : {session.title}",
+                description="Inscription annulée.",
+                location="En ligne",
+                organizer=parseaddr(self._mail_from)[1],
+                attendee=enrollment.email or "",
+                url=self.register_url(session.id, enrollment.id),
+                stamp=now,
+            )
+            attachments.append(_ics(ics, "CANCEL"))
         if kind == "registration_confirmation":
             ics = invitation(
                 uid=self.registration_uid(registration.id),

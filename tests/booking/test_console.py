@@ -5,6 +5,7 @@ and reads the dashboard."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -54,7 +55,7 @@ async def test_sophie_opens_a_weekly_slot_and_sees_it_repeat_every_week(
     )  # fmt: skip
     assert opened.status_code == 303
     page = await sophie.get(opened.headers["location"])
-    assert "4 créneau(x) ouvert(s)" in page.text
+    assert "4 créneaux ouverts (14 – Calvados)" in page.text
     assert page.text.count('class="creneau"') == 4
     # at 14:00 Paris time, before and after the change to summer time (29 March)
     async with store.transaction() as tx:
@@ -83,9 +84,9 @@ async def test_sophie_answers_a_request_by_offering_two_slots_and_jeanne_accepts
     jeanne = await enroll(store)
     await agenda.ask_for_adviser(store, NOW, enrollment_id=jeanne, note="Mes cotisations")
 
-    # the inbox shows Jeanne's request
+    # the requests show Jeanne's, with her message and "sans précision" for a reason
     inbox = await sophie.get("/conseillers/demandes")
-    assert "Demande de rendez-vous" in inbox.text and "Mes cotisations" in inbox.text
+    assert "Mes cotisations" in inbox.text and "Sans précision" in inbox.text
     person_page = f"/conseillers/personnes/{jeanne}"
     page = await sophie.get(person_page)
     slot_ids = re.findall(r'name="creneaux" value="([^"]+)"', page.text)
@@ -110,18 +111,19 @@ async def test_sophie_answers_a_request_by_offering_two_slots_and_jeanne_accepts
         assert "Votre rendez-vous est réservé" in accepted.text
     await catcher.wait_for(lambda ms: len(ms) >= 2)
 
-    # Sophie sees the booking, and the request left the inbox
+    # Sophie sees the booking; the request stays to be handled, marked "Rendez-vous pris"
     home = await sophie.get("/conseillers/")
     assert "Jeanne Martin" in home.text and "jeu. 12 mars 2026 à 10:00" in home.text
-    assert "Mes cotisations" not in (await sophie.get("/conseillers/demandes")).text
+    inbox = await sophie.get("/conseillers/demandes")
+    assert "Mes cotisations" in inbox.text and "Rendez-vous pris" in inbox.text
 
 
-async def test_sophie_books_for_a_person_whose_offer_went_unanswered(
+async def test_an_ignored_appointment_offer_is_not_a_request_but_sophie_can_book_for_jeanne(
     web: Web, sophie: httpx.AsyncClient, store: Store, catcher: MailCatcher
 ) -> None:
     await post_form(
         sophie, "/conseillers/creneaux", "/conseillers/creneaux",
-        jour="2026-03-16", heure="15:00", duree="45", canal="video",
+        jour="2026-03-16", heure="15:00", duree="45", canal="phone",
         departement="14", places="1", semaines="1",
     )  # fmt: skip
     jeanne = await enroll(store)
@@ -135,22 +137,27 @@ async def test_sophie_books_for_a_person_whose_offer_went_unanswered(
             ids=[key],
         )  # fmt: skip
         await tx.finish_send(key, NOW)
-    assert "Difficultés de paiement" not in (await sophie.get("/conseillers/demandes")).text
     web.clock.advance(timedelta(days=4))
     await sign_in(sophie, "sophie.lefevre@urssaf.example.fr")  # a new working day
+    # she asked nothing: no request, no invented reason
     inbox = await sophie.get("/conseillers/demandes")
-    assert "Difficultés de paiement" in inbox.text
+    assert "0</strong> demande correspond" in inbox.text
+    assert 'class="demande"' not in inbox.text
 
+    # her page tells the story: the offer was sent; Sophie books her a phone slot
     page = await sophie.get(f"/conseillers/personnes/{jeanne}")
-    (slot_id,) = re.findall(r'name="creneaux" value="([^"]+)"', page.text)
+    assert "envoyé" in page.text
+    (slot_id,) = re.findall(r'name="creneau" value="([^"]+)"', page.text)
     booked = await sophie.post(
         f"/conseillers/personnes/{jeanne}/reserver",
-        data={"csrf": hidden(page.text, "csrf"), "creneau": slot_id},
+        data={"csrf": hidden(page.text, "csrf"), "creneau": slot_id, "telephone": "06 12 34 56 78"},
     )
     assert "Rendez-vous réservé" in (await sophie.get(booked.headers["location"])).text
     (confirmation,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
     assert confirmation.subject.startswith("Rendez-vous confirmé")
-    assert "Difficultés de paiement" not in (await sophie.get("/conseillers/demandes")).text
+    async with store.transaction() as tx:
+        (appointment,) = await booking_store.appointments_of(tx, jeanne)
+    assert appointment.phone == "+33612345678"
 
 
 async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
@@ -191,14 +198,23 @@ async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
     await letters(store, welcome="sent", unsubscribe=True)
     dashboard = await sophie.get("/conseillers/tableau-de-bord")
     assert dashboard.status_code == 200
-    assert "Auto-entrepreneurs" in dashboard.text and "<svg" in dashboard.text
-    row = r"<tr><td>([\w-]+)</td>" + r"<td>(\d+)</td>" * 5 + "</tr>"
-    rows = re.findall(row, dashboard.text)
-    # step, sent, failed, then right after it: unsubscribes, appointments, registrations
-    assert rows == [
-        ("welcome", "3", "0", "1", "0", "0"),
-        ("letter-01", "1", "1", "0", "1", "0"),
+    assert "Auto-entrepreneur (9 mois)" in dashboard.text
+    cells = r"<td[^>]*>([^<]+?)\s*(?:<span class=\"taux\">\(([^)]*)\)</span>)?</td>\s*"
+    rows = [
+        re.findall(cells, row)
+        for row in re.findall(r"<tr>(.*?)</tr>", ae_letters_table(dashboard.text), re.S)
     ]
+    # letter, then sent, failed, expired, unsubscribed after it: figures and rates
+    assert [[(unescape(value.strip()), rate) for value, rate in row] for row in rows if row] == [
+        [("Bienvenue dans Mes premiers mois avec l'Urssaf", ""), ("3", "100,0\u202f%"),
+         ("0", "0,0\u202f%"), ("0", "0,0\u202f%"), ("1", "33,3\u202f%")],
+        [("Créez votre espace en ligne auto-entrepreneur", ""), ("1", "50,0\u202f%"),
+         ("1", "50,0\u202f%"), ("0", "0,0\u202f%"), ("0", "0,0\u202f%")],
+    ]  # fmt: skip
+
+
+def ae_letters_table(html: str) -> str:
+    return html.split('class="cartes lettres"')[1].split("</table>")[0]
 
 
 async def letters(

@@ -96,7 +96,7 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(web: Web) -> None
         )
         assert response.status_code == 403
         slots = await http.get("/conseillers/creneaux")
-        assert "Aucun créneau ouvert" in slots.text
+        assert "Aucun créneau à venir" in slots.text
 
 
 async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(web: Web) -> None:

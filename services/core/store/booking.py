@@ -91,6 +91,8 @@ class Appointment:
     department: str
     adviser_id: str
     adviser_name: str
+    video_url: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,10 @@ class AdviserRequest:
     slot_ids: tuple[str, ...]
     status: str
     created_at: datetime
+    reason: str | None = None
+    phone: str | None = None
+    handled_at: datetime | None = None
+    handled_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +379,8 @@ def _appointment(row: Row[Any]) -> Appointment:
         department=row.department,
         adviser_id=row.adviser_id,
         adviser_name=row.adviser_name,
+        video_url=row.video_url,
+        phone=row.phone,
     )
 
 
@@ -394,6 +402,8 @@ async def take_slot_seat(
     slot_id: str,
     source: str,
     now: datetime,
+    video_url: str | None = None,
+    phone: str | None = None,
 ) -> bool:
     """Book a seat of the slot; False when it is full. May raise IntegrityError when
     another booking took the same seat at the same moment."""
@@ -413,6 +423,8 @@ async def take_slot_seat(
             source=source,
             sequence=0,
             booked_at=now,
+            video_url=video_url,
+            phone=phone,
         )
     )
     return True
@@ -516,8 +528,11 @@ async def forget_closed_journeys(tx: Tx, now: datetime) -> int:
         )
     await tx.connection.execute(
         update(adviser_requests)
-        .where(adviser_requests.c.enrollment_id.in_(closed), adviser_requests.c.note.is_not(None))
-        .values(note=None, status="done", handled_at=now)
+        .where(
+            adviser_requests.c.enrollment_id.in_(closed),
+            adviser_requests.c.note.is_not(None) | adviser_requests.c.phone.is_not(None),
+        )
+        .values(note=None, phone=None, status="done", handled_at=now)
     )
     return len(doomed)
 
@@ -534,6 +549,10 @@ def _request(row: Row[Any]) -> AdviserRequest:
         slot_ids=tuple(s for s in (row.slot_ids or "").split(",") if s),
         status=row.status,
         created_at=row.created_at,
+        reason=row.reason,
+        phone=row.phone,
+        handled_at=row.handled_at,
+        handled_by=row.handled_by,
     )
 
 
@@ -546,6 +565,8 @@ async def add_request(
     now: datetime,
     note: str | None = None,
     slot_ids: Sequence[str] = (),
+    reason: str | None = None,
+    phone: str | None = None,
 ) -> None:
     await tx.connection.execute(
         insert(adviser_requests).values(
@@ -556,6 +577,8 @@ async def add_request(
             slot_ids=",".join(slot_ids) or None,
             status="open",
             created_at=now,
+            reason=reason,
+            phone=phone,
         )
     )
 
@@ -578,12 +601,15 @@ async def open_requests(tx: Tx, kind: str | None = None) -> list[AdviserRequest]
 
 
 async def close_requests(tx: Tx, enrollment_id: str, now: datetime) -> None:
-    """Everything open for this person is handled once an appointment is booked."""
+    """The offers open for this person are answered once an appointment is booked. Their
+    requests stay open: an adviser marks them "traité" (the question may be about more
+    than the appointment)."""
     await tx.connection.execute(
         update(adviser_requests)
         .where(
             adviser_requests.c.enrollment_id == enrollment_id,
             adviser_requests.c.status == "open",
+            adviser_requests.c.kind == "offer",
         )
         .values(status="done", handled_at=now)
     )
@@ -763,6 +789,13 @@ async def registration_on_topic(tx: Tx, enrollment_id: str, topic: str) -> Regis
         )
     ).first()
     return _registration(row) if row else None
+
+
+async def delete_registration(tx: Tx, registration_id: str) -> bool:
+    result = await tx.connection.execute(
+        delete(webinar_registrations).where(webinar_registrations.c.id == registration_id)
+    )
+    return bool(result.rowcount)
 
 
 async def registrations_of_session(tx: Tx, session_id: str) -> list[Registration]:

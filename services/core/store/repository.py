@@ -164,11 +164,15 @@ class Tx:
         await self.cancel_pending_steps(enrollment_id)
         return True
 
-    async def set_account_created(self, enrollment_id: str) -> None:
+    async def set_account_created(self, enrollment_id: str, at: datetime | None = None) -> None:
+        """The online account exists; `at` (the first time only) feeds the dashboard."""
         await self.connection.execute(
             update(enrollments)
             .where(enrollments.c.id == enrollment_id)
-            .values(account_created=True)
+            .values(
+                account_created=True,
+                account_created_at=func.coalesce(enrollments.c.account_created_at, at),
+            )
         )
 
     async def update_contact(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
-from services.core.store.booking_tables import adviser_requests
+from services.core.store.booking_tables import adviser_notes, adviser_requests, appointments
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments, planned_steps
 
@@ -15,10 +15,10 @@ PERSONAL_COLUMNS = ("email", "first_name", "last_name", "company_name")
 
 async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> list[str]:
     """Set the address and names of up to `limit` journeys ended before `ended_before`
-    to NULL, drop the send errors of their steps (an SMTP reply may quote the
-    address) and the notes of their requests to an adviser (free text the person or
-    an adviser wrote); return the ids of the enrollments purged. The SIREN, the plan and the
-    statuses stay: they are what the service needs to never enroll or mail twice."""
+    to NULL, drop the send errors of their steps (an SMTP reply may quote the address),
+    the notes and phone numbers of their requests and appointments, and the advisers'
+    notes about them (free text); return the ids of the enrollments purged. The SIREN,
+    the plan and the statuses stay: what the service needs to never enroll or mail twice."""
     candidates = (
         select(enrollments.c.id)
         .where(
@@ -45,7 +45,16 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
     )
     await tx.connection.execute(
         update(adviser_requests)
-        .where(adviser_requests.c.enrollment_id.in_(ids), adviser_requests.c.note.is_not(None))
-        .values(note=None)
+        .where(
+            adviser_requests.c.enrollment_id.in_(ids),
+            adviser_requests.c.note.is_not(None) | adviser_requests.c.phone.is_not(None),
+        )
+        .values(note=None, phone=None)
     )
+    await tx.connection.execute(
+        update(appointments)
+        .where(appointments.c.enrollment_id.in_(ids), appointments.c.phone.is_not(None))
+        .values(phone=None)
+    )
+    await tx.connection.execute(delete(adviser_notes).where(adviser_notes.c.enrollment_id.in_(ids)))
     return ids
