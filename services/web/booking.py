@@ -20,9 +20,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.core import agenda
-from services.core.booking import CHANNELS
+from services.core.booking import CHANNELS, REASONS
 from services.core.booking_mail import APPOINTMENT, OFFER, REGISTRATION, WEBINAR, BookingMails
+from services.core.departments import department_label
 from services.core.links import PERSON
+from services.core.phone import NotAPhoneNumber, french_phone
 from services.core.store import booking as booking_store
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.deps import deps_of, pages_of
@@ -116,6 +118,19 @@ async def booking_page(request: Request, token: str) -> Response:
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
+    return await _booking_page(request, token, enrollment_id)
+
+
+async def _booking_page(
+    request: Request,
+    token: str,
+    enrollment_id: str,
+    *,
+    problem: str | None = None,
+    field: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
@@ -137,11 +152,17 @@ async def booking_page(request: Request, token: str) -> Response:
         {
             "token": token,
             "person": enrollment,
+            "department": department_label(enrollment.department),
             "slots": free,
             "booked": [(a, mails.appointment_url(a.id)) for a in booked],
             "asked": request.query_params.get("demande") == "1",
             "error": request.query_params.get("erreur"),
+            "reasons": REASONS,
+            "problem": problem,
+            "field": field,
+            "form": form or {},
         },
+        status=status,
     )
 
 
@@ -184,19 +205,47 @@ async def _book(
 
 @router.post("/rendez-vous/{token}/demande", response_class=HTMLResponse)
 async def ask_for_adviser(
-    request: Request, token: str, message: Annotated[str, Form()] = ""
+    request: Request,
+    token: str,
+    telephone: Annotated[str, Form()] = "",
+    motif: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
 ) -> Response:
+    """ "Être rappelé": the number to call (a French number), the subject, a message."""
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
+    typed = {"telephone": telephone[:40], "motif": motif, "message": message[:1000]}
+
+    async def refuse(field: str, problem: str) -> Response:
+        return await _booking_page(
+            request, token, enrollment_id, problem=problem, field=field, form=typed, status=422
+        )
+
+    try:
+        phone = french_phone(telephone)
+    except NotAPhoneNumber:
+        return await refuse(
+            "telephone",
+            "Votre numéro de téléphone : indiquez un numéro français, par exemple 06 12 34 56 78.",
+        )
+    if motif and motif not in REASONS:
+        return await refuse("motif", "Le sujet de votre question : choisissez dans la liste.")
+    if len(message) > 1000:
+        return await refuse("message", "Votre question : 1 000 caractères au plus.")
     deps = deps_of(request)
     try:
         await agenda.ask_for_adviser(
-            deps.store, deps.clock.now(), enrollment_id=enrollment_id, note=message
+            deps.store,
+            deps.clock.now(),
+            enrollment_id=enrollment_id,
+            note=message,
+            reason=motif or None,
+            phone=phone,
         )
     except agenda.NotBookable:
         return _page(request, "ended.html", {}, status=410)
-    return RedirectResponse(f"/rendez-vous/{token}?demande=1", status_code=303)
+    return RedirectResponse(f"/rendez-vous/{token}?demande=1#rappel", status_code=303)
 
 
 # --- one appointment: move, cancel ---------------------------------------------------------
@@ -302,16 +351,25 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
 
 @router.get("/webinaires/inscription/{session_id}/{token}", response_class=HTMLResponse)
 async def registration_page(request: Request, session_id: str, token: str) -> Response:
+    """One session: a button to register; when it is past, full, or the person already
+    has a seat on the topic, the next sessions on the same topic (never a dead end)."""
     enrollment_id = _subject(request, WEBINAR, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
     deps = deps_of(request)
+    now = deps.clock.now()
     async with deps.store.transaction() as tx:
         session = await booking_store.session(tx, session_id)
         if session is None:
             return _bad_link(request, expired=True)
         existing = await booking_store.registration_on_topic(tx, enrollment_id, session.topic)
         registered_on = await booking_store.session(tx, existing.session_id) if existing else None
+        following = [
+            s
+            for s in await booking_store.open_sessions(tx, session.topic, now, limit=4)
+            if s.id != session.id
+        ][:3]
+    mails = _mails(request)
     return _page(
         request,
         "webinar.html",
@@ -319,7 +377,11 @@ async def registration_page(request: Request, session_id: str, token: str) -> Re
             "session": session,
             "token": token,
             "registered_on": registered_on,
-            "past": session.starts_at <= deps.clock.now(),
+            "unregister_url": mails.unregister_url(existing.id)
+            if existing and registered_on and registered_on.starts_at > now
+            else None,
+            "past": session.starts_at <= now,
+            "following": [(s, mails.register_url(s.id, enrollment_id)) for s in following],
             "error": request.query_params.get("erreur"),
         },
     )
@@ -358,6 +420,7 @@ async def register(request: Request, session_id: str, token: str) -> Response:
             "new": done.new,
             "mailed": mailed,
             "join_url": _mails(request).join_url(done.registration.id),
+            "unregister_url": _mails(request).unregister_url(done.registration.id),
         },
     )
 
@@ -373,3 +436,73 @@ async def join(request: Request, token: str) -> Response:
     if session is None:
         return _bad_link(request, expired=True)
     return RedirectResponse(session.join_url, status_code=303)
+
+
+# --- giving a webinar seat back -----------------------------------------------------------
+
+
+async def _seat(request: Request, token: str) -> Any:
+    registration_id = _subject(request, REGISTRATION, token)
+    if isinstance(registration_id, Response):
+        return registration_id
+    async with deps_of(request).store.transaction() as tx:
+        found = await booking_store.registration(tx, registration_id)
+        session = await booking_store.session(tx, found.session_id) if found else None
+    if found is None or session is None:
+        return None
+    return found, session
+
+
+@router.get("/webinaires/annuler/{token}", response_class=HTMLResponse)
+async def unregister_page(request: Request, token: str) -> Response:
+    """From the confirmation mail: a button gives the seat back (a GET changes nothing)."""
+    found = await _seat(request, token)
+    if isinstance(found, Response):
+        return found
+    if found is None:
+        return _page(request, "unregistered.html", {"session": None, "already": True})
+    _, session = found
+    return _page(
+        request,
+        "unregister.html",
+        {
+            "token": token,
+            "session": session,
+            "past": session.starts_at <= deps_of(request).clock.now(),
+        },
+    )
+
+
+@router.post("/webinaires/annuler/{token}", response_class=HTMLResponse)
+async def unregister(request: Request, token: str) -> Response:
+    """Give the seat back: the reminders stop, a mail carries the calendar cancellation
+    (ICS CANCEL, the same UID); twice is harmless."""
+    found = await _seat(request, token)
+    if isinstance(found, Response):
+        return found
+    if found is None:
+        return _page(request, "unregistered.html", {"session": None, "already": True})
+    registration, session = found
+    deps = deps_of(request)
+    now = deps.clock.now()
+    given_back = await agenda.unregister(deps.store, now, registration_id=registration.id)
+    if given_back is None:
+        return _page(request, "unregister.html", {"token": token, "session": session, "past": True})
+    mailed = False
+    if given_back.enrollment.email:
+        mail = _mails(request).webinar_mail(
+            "cancellation", given_back.enrollment, session, given_back.registration, now
+        )
+        mailed = await _send(request, mail.recipient, mail.message)
+    return _page(
+        request,
+        "unregistered.html",
+        {
+            "session": session,
+            "already": False,
+            "mailed": mailed,
+            "other_sessions_url": _mails(request).register_url(
+                session.id, given_back.enrollment.id
+            ),
+        },
+    )

@@ -5,9 +5,9 @@ and reads the dashboard."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from html import unescape
 
 import httpx
 import pytest

@@ -190,3 +190,47 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
     async with store.transaction() as tx:
         kept = await booking_store.session(tx, first)
     assert kept is not None and kept.seats == 12
+
+
+async def test_jeanne_gives_her_seat_back_by_mail_and_the_past_session_offers_the_next(
+    web: Web, store: Store, catcher: MailCatcher
+) -> None:
+    await session(store, "tuesday", TUESDAY_10AM, seats=1)
+    await session(store, "next-week", TUESDAY_10AM + timedelta(days=7), seats=20)
+    jeanne = await enroll(store)
+    mails = BookingMails(web.renderer, web.links, mail_from=web.deps.settings.mail_from)
+    register_url = path_of(mails.register_url("tuesday", jeanne))
+    async with client(web) as http:
+        # Jeanne takes the last seat on Tuesday
+        assert "Votre inscription est confirmée" in (await http.post(register_url)).text
+        (confirmation,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
+        uid = str(next(iter(calendar_of(confirmation).walk("VEVENT")))["UID"])
+        # the confirmation's link "Libérez votre place" opens a page; opening it changes nothing
+        unregister = path_of(
+            re.findall(r"http://\S+/webinaires/annuler/\S+", body_text(confirmation))[0]
+        )
+        page = await http.get(unregister)
+        assert "Annuler mon inscription" in page.text
+        async with store.transaction() as tx:
+            assert (await booking_store.session(tx, "tuesday")).free == 0  # type: ignore[union-attr]
+        # her click gives it back: the seat is free and a mail removes it from her calendar
+        done = await http.post(unregister)
+        assert "Votre inscription est annulée" in done.text
+        (_, cancellation) = await catcher.wait_for(lambda ms: len(ms) >= 2)
+        assert cancellation.subject.startswith("Inscription annulée")
+        (cancelled,) = calendar_of(cancellation).walk("VEVENT")
+        assert str(cancelled["UID"]) == uid and int(cancelled["SEQUENCE"]) == 1
+        assert str(calendar_of(cancellation)["METHOD"]) == "CANCEL"
+        async with store.transaction() as tx:
+            assert (await booking_store.session(tx, "tuesday")).free == 1  # type: ignore[union-attr]
+        # twice is harmless
+        assert "déjà été annulée" in (await http.post(unregister)).text
+
+        # after Tuesday, the invitation's link is no dead end: it offers next week's session
+        web.clock.advance(timedelta(days=9))
+        past = await http.get(register_url)
+        assert "Cette session a eu lieu" in past.text
+        (next_link,) = re.findall(
+            r'href="(http://[^"]+/webinaires/inscription/next-week/[^"]+)"', past.text
+        )
+        assert "Confirmer mon inscription" in (await http.get(path_of(next_link))).text
