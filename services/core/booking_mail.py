@@ -129,7 +129,15 @@ class BookingMails:
             )
             attachments.append(_ics(ics, method))
         key = f"{appointment.id}:{appointment.sequence}:{kind}"
-        return self._compose(name, enrollment, extra, key, now, attachments)
+        return self._compose(
+            name,
+            enrollment,
+            extra,
+            key,
+            now,
+            attachments,
+            web_view=self.booking_url(enrollment.id),
+        )
 
     def webinar_mail(
         self,
@@ -186,7 +194,15 @@ class BookingMails:
             )
             attachments.append(_ics(ics, "REQUEST"))
         key = f"{registration.id}:{kind}:{reminder_kind}"
-        return self._compose(f"webinar_{kind}", enrollment, extra, key, now, attachments)
+        return self._compose(
+            f"webinar_{kind}",
+            enrollment,
+            extra,
+            key,
+            now,
+            attachments,
+            web_view=self.register_url(session.id, enrollment.id),
+        )
 
     def offer_mail(self, enrollment: Enrollment, request_id: str, now: datetime) -> OutgoingMail:
         """An adviser offers a few slots: the offer letter, whose button opens them."""
@@ -198,6 +214,7 @@ class BookingMails:
             now,
             [],
             appointment_link=self.offer_url(request_id),
+            web_view=self.offer_url(request_id),
         )
 
     def _compose(
@@ -210,6 +227,7 @@ class BookingMails:
         attachments: list[Attachment],
         *,
         appointment_link: str | None = None,
+        web_view: str | None = None,
     ) -> OutgoingMail:
         if not enrollment.email:
             raise ValueError("this person has no address any more")
@@ -217,6 +235,10 @@ class BookingMails:
         context = letter_context(enrollment, step, self._links, extra)
         if appointment_link is not None:
             context["links"]["appointment"] = appointment_link
+        if web_view is not None:
+            # a transactional mail is not kept to be shown again: "Voir ce message dans
+            # votre navigateur" opens the page it is about
+            context["links"]["web_view"] = web_view
         rendered = self._renderer.render(name, context)
         message = build_message(
             rendered,

@@ -60,7 +60,7 @@ def paris_time(moment: datetime) -> str:
 
 def create_app(deps: WebDeps) -> FastAPI:
     from services.core.mail.french import FILTERS
-    from services.web import archive, dev, health, person, security, signup
+    from services.web import archive, dev, errors, health, person, security, signup
 
     app = FastAPI(title="Mes premiers mois avec l'Urssaf", docs_url=None, redoc_url=None)
     app.state.deps = deps
@@ -69,6 +69,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     pages.env.filters.update(FILTERS)
     app.state.pages = pages
     security.install(app, dev=deps.dev is not None)
+    errors.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
     app.include_router(person.router)

@@ -115,6 +115,20 @@ async def accept_offer(request: Request, token: str, creneau: Annotated[str, For
 
 @router.get("/rendez-vous/{token}", response_class=HTMLResponse)
 async def booking_page(request: Request, token: str) -> Response:
+    """The person's appointments page; a calendar invitation's link (an appointment's
+    token) leads to the same page."""
+    tokens = deps_of(request).tokens
+    try:
+        appointment_id = tokens.verify(APPOINTMENT, token)
+    except InvalidToken:
+        appointment_id = None
+    if appointment_id is not None:
+        async with deps_of(request).store.transaction() as tx:
+            found = await booking_store.appointment(tx, appointment_id)
+        if found is None:
+            return _bad_link(request, expired=True)
+        person_url = _mails(request).booking_url(found.enrollment_id)
+        return RedirectResponse(person_url, status_code=303)
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id

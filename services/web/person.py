@@ -15,11 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.core.booking_mail import BookingMails
 from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
 from services.core.mail.render import MailTemplateError
+from services.core.store import booking as booking_store
 from services.core.store import people
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
@@ -203,9 +205,7 @@ async def web_view(request: Request, token: str) -> Response:
     if not enrollment.email:
         return _erased(request)
     if extra is None:  # nothing left to offer (e.g. every webinar session is full or past)
-        return pages_of(request).TemplateResponse(
-            request, "not_shown_again.html", {}, status_code=404
-        )
+        return await _not_shown_again(request, enrollment, step)
     try:
         letter = compose_letter(
             deps.renderer,
@@ -219,10 +219,32 @@ async def web_view(request: Request, token: str) -> Response:
         )
     except MailTemplateError:
         # a mail made of what only the moment of sending knew (e.g. webinar sessions)
-        return pages_of(request).TemplateResponse(
-            request, "not_shown_again.html", {}, status_code=404
-        )
+        return await _not_shown_again(request, enrollment, step)
     return HTMLResponse(letter.rendered.html)
+
+
+async def _not_shown_again(request: Request, enrollment: Enrollment, step: Step) -> Response:
+    """A webinar invitation whose sessions are gone, or whose topic the person registered
+    for: where they stand and what comes next on the topic, instead of a dead end."""
+    deps = deps_of(request)
+    now = deps.clock.now()
+    mails = BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    async with deps.store.transaction() as tx:
+        seat = await booking_store.registration_on_topic(tx, enrollment.id, step.topic or "")
+        registered_on = await booking_store.session(tx, seat.session_id) if seat else None
+        upcoming = await booking_store.open_sessions(tx, step.topic or "", now, limit=3)
+    return pages_of(request).TemplateResponse(
+        request,
+        "not_shown_again.html",
+        {
+            "registered_on": registered_on,
+            "join_url": mails.join_url(seat.id) if seat else None,
+            "sessions": []
+            if seat
+            else [(s, mails.register_url(s.id, enrollment.id)) for s in upcoming],
+            "timeline": deps.links.for_person(enrollment.id).timeline,
+        },
+    )
 
 
 # --- the personal timeline ------------------------------------------------------------
@@ -326,14 +348,26 @@ def _erased_event(enrollment: Enrollment, now: datetime) -> EnrollmentEnded:
 
 
 @router.post("/mes-donnees/{token}", response_class=HTMLResponse)
-async def erase(request: Request, token: str, csrf: Annotated[str, Form()] = "") -> Response:
-    """Erase the person's data: address, names and company go; the journey ends
+async def erase(
+    request: Request,
+    token: str,
+    csrf: Annotated[str, Form()] = "",
+    confirmer: Annotated[str, Form()] = "",
+) -> Response:
+    """Erase the person's data once they confirmed (the first click shows what will go
+    and asks again): address, names and company go; the journey ends
     (`enrollment.ended`, reason `erased`); anonymous counts stay."""
     if not csrf_valid(request, csrf):
         return csrf_refused(request)
     found = await _person(request, token)
     if isinstance(found, Response):
         return found
+    if confirmer != "oui":
+        return form_page(
+            request,
+            "erase_confirm.html",
+            {"enrollment": found, "paths": _paths(deps_of(request), found.id)},
+        )
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:

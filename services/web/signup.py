@@ -279,7 +279,7 @@ def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> bytes:
     # no journey yet: the personal links lead to the public pages
     context["links"] = {
         **context["links"],
-        "web_view": site,
+        "web_view": confirm_url,  # the page this mail is about
         "unsubscribe": site,
         "preferences": site,
         "timeline": site,

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.broker.bus import MemoryBus
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
@@ -109,6 +110,10 @@ async def site(
             tokens=tokens,
             links=links,
             smtp=smtp,
+            # as in production: a webinar invitation's web view shows its sessions
+            extras=JourneyExtras(
+                BookingMails(renderer, links, mail_from=settings.mail_from), clock
+            ),
         )
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL)
