@@ -94,8 +94,14 @@ class SlotRefused(ValueError):
 
 
 def inside_opening_hours(start: time, duration: timedelta) -> bool:
-    begins = datetime.combine(date(2026, 1, 5), start)
-    return start >= OPENS and (begins + duration).time() <= CLOSES and duration > timedelta(0)
+    """The slot starts at or after the opening and ends by the closing, the same day."""
+    day = date(2026, 1, 5)
+    begins = datetime.combine(day, start)
+    return (
+        start >= OPENS
+        and duration > timedelta(0)
+        and begins + duration <= datetime.combine(day, CLOSES)
+    )
 
 
 def week_pattern(

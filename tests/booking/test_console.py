@@ -240,3 +240,62 @@ async def letters(
             assert enrollment is not None
             await end_enrollment(tx, enrollment, "unsubscribed", NOW + timedelta(days=2))
     return person
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"heure": "23:30"}, "Heures : un créneau de 23:30 ne tient pas dans les heures"),
+        (
+            {"jour": "2026-03-08", "jours": ""},
+            "Jours : les créneaux s'ouvrent du lundi au vendredi",
+        ),
+        ({"departement": "99"}, "Département : choisissez un département de la liste officielle"),
+        ({"departement": "20"}, "Département : choisissez un département de la liste officielle"),
+        ({"jour": "2026-02-27"}, "Premier jour : cette date est passée."),
+        ({"jour": "mardi"}, "Premier jour : indiquez une date"),
+        ({"duree": "7"}, "Durée (minutes) : entre 15 et 90."),
+        ({"places": "5000"}, "Places : entre 1 et 20."),
+        ({"semaines": "0"}, "Semaines : entre 1 et 26."),
+        ({"heure": "midi"}, "Heure : « midi » n'est pas une heure"),
+    ],
+)
+async def test_sophie_cannot_open_a_slot_nobody_could_hold_and_is_told_which_field(
+    sophie: httpx.AsyncClient, store: Store, fields: dict[str, str], message: str
+) -> None:
+    # a Monday-to-Wednesday pattern at 10:00, then one field out of bounds
+    form = {"jour": "2026-03-09", "heure": "10:00", "duree": "30", "canal": "phone",
+            "departement": "14", "places": "1", "semaines": "1", **fields}  # fmt: skip
+    page = await sophie.get("/conseillers/creneaux")
+    refused = await sophie.post(
+        "/conseillers/creneaux", data={"csrf": hidden(page.text, "csrf"), **form}
+    )
+    assert refused.status_code == 422
+    assert message in unescape(refused.text)
+    # what she typed stays in the form; nothing was opened
+    assert f'value="{form["departement"]}"' in refused.text
+    async with store.transaction() as tx:
+        assert await booking_store.upcoming_slots(tx, NOW) == []
+
+
+async def test_sophie_opens_a_weeks_pattern_on_working_days_only(
+    sophie: httpx.AsyncClient, store: Store
+) -> None:
+    # Monday, Wednesday and Friday at 09:00 and 14:30, for two weeks from Monday 6 April
+    # (Easter Monday, a public holiday, is left out)
+    page = await sophie.get("/conseillers/creneaux")
+    opened = await sophie.post(
+        "/conseillers/creneaux",
+        data={"csrf": hidden(page.text, "csrf"), "jour": "2026-04-06", "jours": ["0", "2", "4"],
+              "heure": "09:00, 14:30", "duree": "45", "canal": "video", "departement": "2a",
+              "places": "1", "semaines": "2"},
+    )  # fmt: skip
+    assert opened.status_code == 303
+    assert "10 créneaux ouverts (2A – Corse-du-Sud)" in unescape(
+        (await sophie.get(opened.headers["location"])).text
+    )
+    async with store.transaction() as tx:
+        slots = await booking_store.upcoming_slots(tx, NOW)
+    days = sorted({s.starts_at.strftime("%a %d") for s in slots})
+    assert days == ["Fri 10", "Fri 17", "Mon 13", "Wed 08", "Wed 15"]
+    assert {s.starts_at.strftime("%H:%M") for s in slots} == {"07:00", "12:30"}  # summer time

@@ -229,7 +229,7 @@ async def open_slots(request: Request, adviser: CurrentAdviser) -> Response:
     time, for some weeks; refused with a French message naming the field (422)."""
     raw = await request.form()
     form = await checked_form(request)
-    weekdays = [str(v) for v in raw.getlist("jours")]
+    weekdays = [str(v) for v in raw.getlist("jours") if str(v).strip()]
     kept: dict[str, Any] = {**form, "jours": weekdays}
     deps = deps_of(request)
     now = deps.clock.now()
