@@ -64,7 +64,10 @@ def create_app(deps: WebDeps) -> FastAPI:
 
     app = FastAPI(title="Mes premiers mois avec l'Urssaf", docs_url=None, redoc_url=None)
     app.state.deps = deps
+    from services.web.typography import FrenchTemplate
+
     pages = Jinja2Templates(directory=HERE / "templates")
+    pages.env.template_class = FrenchTemplate  # no-break spaces before « : ; ! ? »
     pages.env.filters["paris"] = paris_time
     pages.env.filters.update(FILTERS)
     app.state.pages = pages

@@ -135,7 +135,7 @@ async def test_karim_asks_to_be_called_back_with_his_number_and_the_advisers_see
             },
         )
         assert refused.status_code == 422
-        assert "Votre numéro de téléphone : indiquez un numéro français" in refused.text
+        assert "Votre numéro de téléphone\u00a0: indiquez un numéro français" in refused.text
         assert "Une question sur l&#39;ACRE</textarea>" in refused.text
         assert 'value="declaration" selected' in refused.text
         # with his mobile number, the request is recorded

@@ -198,4 +198,4 @@ async def test_a_form_missing_a_field_names_it_in_french(site: Site) -> None:
     path = site.links.for_person(jeanne.id).appointment.removeprefix(PUBLIC_URL)
     answer = await site.client.post(f"{path}/reserver", data={})
     assert answer.status_code == 422
-    assert "Champ manquant ou invalide : « creneau »" in unescape(answer.text)
+    assert "Champ manquant ou invalide\u00a0: «\u00a0creneau\u00a0»" in unescape(answer.text)
