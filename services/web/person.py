@@ -20,9 +20,10 @@ from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
+from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
 from services.core.store import booking as booking_store
-from services.core.store import people
+from services.core.store import ledger, people
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.app import WebDeps
@@ -194,6 +195,18 @@ async def web_view(request: Request, token: str) -> Response:
         step_key = deps.tokens.verify(LETTER, token)
     except InvalidToken as error:
         return _bad_link(request, isinstance(error, ExpiredToken))
+    async with deps.store.transaction() as tx:
+        mail = await ledger.mail(tx, step_key)
+    if mail is not None and mail.data:
+        # the ledger kept what the mail was rendered with: show exactly what was sent
+        try:
+            return HTMLResponse(render_mail(deps.renderer, mail).html)
+        except MailTemplateError:
+            return pages_of(request).TemplateResponse(
+                request, "not_shown_again.html", {}, status_code=404
+            )
+    if mail is not None:  # erased since: the ledger keeps only what the mail was
+        return _erased(request)
     extra: dict[str, Any] | None = {}
     async with deps.store.transaction() as tx:
         step = await tx.step(step_key)
@@ -228,7 +241,7 @@ async def _not_shown_again(request: Request, enrollment: Enrollment, step: Step)
     for: where they stand and what comes next on the topic, instead of a dead end."""
     deps = deps_of(request)
     now = deps.clock.now()
-    mails = BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    mails = BookingMails(deps.links, mail_from=deps.settings.mail_from)
     async with deps.store.transaction() as tx:
         seat = await booking_store.registration_on_topic(tx, enrollment.id, step.topic or "")
         registered_on = await booking_store.session(tx, seat.session_id) if seat else None
@@ -259,6 +272,7 @@ class TimelineEntry:
     at: datetime
     deadline: date | None
     web_view: str | None
+    reason: str = ""  # why it was not sent (an expired notice)
 
 
 def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -> TimelineEntry:
@@ -273,6 +287,7 @@ def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -
         at=(step.sent_at or step.due_at) if received else step.due_at,
         deadline=step.deadline,
         web_view=f"/lettres/vue/{deps.tokens.sign(LETTER, step.id)}" if received else None,
+        reason=(step.error or "") if step.status == "expired" else "",
     )
 
 
@@ -289,7 +304,8 @@ def _step_context(step: Step) -> dict[str, Any]:
 
 @router.get("/mon-parcours/{token}", response_class=HTMLResponse)
 async def timeline(request: Request, token: str) -> Response:
-    """What the person received (with a link to each mail) and what is planned next."""
+    """What the person received (with a link to each mail), the notices that came too late
+    to be sent (with the reason), and what is planned next."""
     found = await _person(request, token)
     if isinstance(found, Response):
         return found
@@ -307,6 +323,7 @@ async def timeline(request: Request, token: str) -> Response:
         and step.status in STILL_TO_COME
         and step.kind not in found.opted_out_kinds
     ]
+    expired = [step for step in steps if step.status == "expired"]
     base = letter_context(found, steps[0], deps.links) if steps else {}
     return pages_of(request).TemplateResponse(
         request,
@@ -316,6 +333,7 @@ async def timeline(request: Request, token: str) -> Response:
             "track_months": 15 if found.track == "ti" else 9,
             "received": [_entry(deps, base, step, received=True) for step in sent],
             "coming": [_entry(deps, base, step, received=False) for step in coming],
+            "expired": [_entry(deps, base, step, received=False) for step in expired],
             "paths": _paths(deps, found.id),
         },
     )
@@ -375,5 +393,5 @@ async def erase(
             # the journey had already ended (unsubscribed, completed…): the systems that
             # copied the person's data still have to learn of the erasure
             await tx.add_outbox(outgoing(_erased_event(found, now)), now)
-        await people.erase_personal_data(tx, found.id, found.siren)
+        await people.erase_personal_data(tx, found.id, found.siren, now)
     return pages_of(request).TemplateResponse(request, "erased.html", {"just_now": True})

@@ -235,7 +235,7 @@ async def test_sophie_works_jeannes_request_from_her_siren_to_a_video_appointmen
     await sophie.get_by_role("heading", name="Jeanne Martin").wait_for()
     story = await sophie.locator("main").inner_text()
     assert "Créez votre espace en ligne auto-entrepreneur" in story
-    assert "Comment déclarer mon chiffre d'affaires ?" in story
+    assert "Comment déclarer mon chiffre d'affaires\u00a0?" in story  # French typography
     assert "Rappeler au 02 31 12 34 56" in story
     assert "Déclarer mon chiffre d'affaires ou mes revenus" in story
     mails = [await row.inner_text() for row in await sophie.locator("tr.courriel").all()]
@@ -253,7 +253,7 @@ async def test_sophie_works_jeannes_request_from_her_siren_to_a_video_appointmen
     await sophie.get_by_role("radio", name=re.compile("15:00 – Visioconférence")).check()
     await sophie.get_by_label("Lien de visioconférence").fill("https://visio.example.fr/jeanne-1")
     await sophie.get_by_role("button", name="Réserver pour Jeanne").click()
-    await sophie.get_by_text("Rendez-vous réservé ; la confirmation est partie").wait_for()
+    await sophie.get_by_text("Rendez-vous réservé\u00a0; la confirmation est partie").wait_for()
 
     # and marks her request done: who and when are kept
     await sophie.get_by_role("button", name="Marquer traitée").click()
@@ -262,7 +262,8 @@ async def test_sophie_works_jeannes_request_from_her_siren_to_a_video_appointmen
     await sophie.goto(f"{day.base}/conseillers/demandes?q={day.jeanne_siren}")
     assert "0 demande correspond" in await sophie.locator("#compte").inner_text()
 
-    # Jeanne's confirmation carries the link to join
+    # Jeanne's confirmation carries the link to join (the mailer sends it at its next tick)
+    await day.web.send_mails()
     await mailbox.wait_for(lambda ms: bool(mailbox.to("jeanne.martin@example.fr")))
     (confirmation,) = mailbox.to("jeanne.martin@example.fr")
     text = body_text(confirmation)
@@ -273,7 +274,7 @@ async def test_sophie_works_jeannes_request_from_her_siren_to_a_video_appointmen
 
 async def every_page(day: Day) -> dict[str, str]:
     """The console's pages and the person's pages, by name."""
-    mails = BookingMails(day.web.renderer, day.web.links, mail_from="premiers-mois@localhost")
+    mails = BookingMails(day.web.links, mail_from="premiers-mois@localhost")
     person = day.web.links.for_person(day.jeanne)
     registered = await agenda.register(
         day.web.store, day.web.clock.now(), enrollment_id=day.jeanne, session_id=day.session_id

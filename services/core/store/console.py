@@ -2,8 +2,9 @@
 a person's whole story (mails, requests, notes, seats), webinar registrants, and the
 dashboard's rates per letter.
 
-`mail_history` and `letter_rates` are the only two functions that read what was mailed:
-when the mail ledger replaces the planned steps, they are what changes.
+What was mailed is read in one place, `_mail_rows`: every mail of the ledger (journey and
+transactional, with its status: due, sending, sent, failed, expired, cancelled), and the
+planned steps not yet in the ledger (the journey's mails to come).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, union_all, update
 
 from services.core.store.booking_tables import (
     adviser_notes,
@@ -25,7 +26,7 @@ from services.core.store.booking_tables import (
 )
 from services.core.store.records import Enrollment
 from services.core.store.repository import Tx, enrollment_of_row
-from services.core.store.tables import enrollments, planned_steps
+from services.core.store.tables import enrollments, mails, planned_steps
 
 #: The kinds that are requests: a person asked, or an adviser opened one for them
 #: (an offer of slots is the adviser's answer, not a request)
@@ -289,22 +290,57 @@ class MailRow:
     error: str | None
 
 
+def _mail_rows() -> Any:
+    """Every mail as one row: the ledger's, then the planned steps it does not hold yet
+    (a journey step's ledger id is its step key)."""
+    from_ledger = select(
+        mails.c.id,
+        mails.c.enrollment_id,
+        func.coalesce(mails.c.step_id, func.replace(mails.c.template, "_", "-")).label("step_id"),
+        mails.c.template,
+        mails.c.kind,
+        mails.c.status,
+        mails.c.due_at,
+        mails.c.sent_at,
+        mails.c.reason.label("error"),
+    ).where(mails.c.enrollment_id.is_not(None))
+    expired = and_(planned_steps.c.status == "skipped", planned_steps.c.deadline.is_not(None))
+    from_plan = select(
+        planned_steps.c.id,
+        planned_steps.c.enrollment_id,
+        planned_steps.c.step_id,
+        planned_steps.c.template,
+        literal("journey").label("kind"),
+        case(
+            (expired, "expired"),
+            (planned_steps.c.status == "emitted", "planned"),
+            else_=planned_steps.c.status,
+        ).label("status"),
+        planned_steps.c.due_at,
+        planned_steps.c.sent_at,
+        planned_steps.c.error,
+    ).where(~planned_steps.c.id.in_(select(mails.c.id)))
+    return union_all(from_ledger, from_plan).subquery("mail_rows")
+
+
 async def mail_history(tx: Tx, enrollment_id: str) -> list[MailRow]:
-    """Every mail of the person's journey, planned or done, in date order."""
-    rows = await tx.connection.execute(
-        select(planned_steps)
-        .where(planned_steps.c.enrollment_id == enrollment_id)
-        .order_by(planned_steps.c.due_at)
+    """Every mail of the person, journey or transactional, planned or done, by date."""
+    rows = _mail_rows()
+    found = await tx.connection.execute(
+        select(rows).where(rows.c.enrollment_id == enrollment_id).order_by(rows.c.due_at)
     )
-    out = []
-    for row in rows:
-        status = "planned" if row.status == "emitted" else row.status
-        if status == "skipped" and row.deadline is not None and row.due_at.date() > row.deadline:
-            status = "expired"
-        out.append(
-            MailRow(row.step_id, row.kind, row.template, row.due_at, status, row.sent_at, row.error)
+    return [
+        MailRow(
+            row.step_id,
+            row.kind,
+            row.template,
+            row.due_at,
+            "planned" if row.status == "due" else row.status,
+            row.sent_at,
+            row.error,
         )
-    return out
+        for row in found
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +431,6 @@ async def slot_channel(tx: Tx, slot_id: str) -> str | None:
 class LetterRates:
     track: str
     step_id: str
-    kind: str
     template: str
     due: int  # planned for someone, whatever became of it
     sent: int
@@ -411,60 +446,52 @@ class LetterRates:
 async def letter_rates(tx: Tx) -> list[LetterRates]:
     """Per track and step, in journey order: mails due, sent, failed, expired, and the
     unsubscribes right after it."""
-    expired = and_(
-        planned_steps.c.status == "skipped",
-        planned_steps.c.deadline.is_not(None),
-    )
+    journey = _mail_rows()
     rows = await tx.connection.execute(
         select(
             enrollments.c.track,
-            planned_steps.c.step_id,
-            planned_steps.c.kind,
-            planned_steps.c.template,
+            journey.c.step_id,
+            journey.c.template,
             func.count().label("due"),
-            func.sum(case((planned_steps.c.status == "sent", 1), else_=0)).label("sent"),
-            func.sum(case((planned_steps.c.status == "failed", 1), else_=0)).label("failed"),
-            func.sum(case((expired, 1), else_=0)).label("expired"),
-            func.min(planned_steps.c.due_at).label("first_due"),
+            func.sum(case((journey.c.status == "sent", 1), else_=0)).label("sent"),
+            func.sum(case((journey.c.status == "failed", 1), else_=0)).label("failed"),
+            func.sum(case((journey.c.status == "expired", 1), else_=0)).label("expired"),
+            func.min(journey.c.due_at).label("first_due"),
         )
-        .join(enrollments, enrollments.c.id == planned_steps.c.enrollment_id)
-        .group_by(
-            enrollments.c.track,
-            planned_steps.c.step_id,
-            planned_steps.c.kind,
-            planned_steps.c.template,
-        )
-        .order_by(enrollments.c.track, func.min(planned_steps.c.due_at))
+        .join(enrollments, enrollments.c.id == journey.c.enrollment_id)
+        .where(journey.c.kind == "journey")
+        .group_by(enrollments.c.track, journey.c.step_id, journey.c.template)
+        .order_by(enrollments.c.track, func.min(journey.c.due_at))
     )
     figures = list(rows)
+    sent = (
+        select(journey.c.enrollment_id, journey.c.step_id, journey.c.sent_at)
+        .where(journey.c.status == "sent", journey.c.kind == "journey")
+        .subquery()
+    )
     last_sent = (
-        select(
-            planned_steps.c.enrollment_id,
-            func.max(planned_steps.c.sent_at).label("last_sent_at"),
-        )
-        .where(planned_steps.c.status == "sent")
-        .group_by(planned_steps.c.enrollment_id)
+        select(sent.c.enrollment_id, func.max(sent.c.sent_at).label("last_sent_at"))
+        .group_by(sent.c.enrollment_id)
         .subquery()
     )
     unsubscribed_rows = await tx.connection.execute(
-        select(enrollments.c.track, planned_steps.c.step_id, func.count().label("n"))
+        select(enrollments.c.track, sent.c.step_id, func.count().label("n"))
         .join(last_sent, last_sent.c.enrollment_id == enrollments.c.id)
         .join(
-            planned_steps,
+            sent,
             and_(
-                planned_steps.c.enrollment_id == enrollments.c.id,
-                planned_steps.c.sent_at == last_sent.c.last_sent_at,
+                sent.c.enrollment_id == enrollments.c.id,
+                sent.c.sent_at == last_sent.c.last_sent_at,
             ),
         )
         .where(enrollments.c.end_reason == "unsubscribed")
-        .group_by(enrollments.c.track, planned_steps.c.step_id)
+        .group_by(enrollments.c.track, sent.c.step_id)
     )
     unsubscribed = {(row.track, row.step_id): int(row.n) for row in unsubscribed_rows}
     return [
         LetterRates(
             track=row.track,
             step_id=row.step_id,
-            kind=row.kind,
             template=row.template,
             due=int(row.due or 0),
             sent=int(row.sent or 0),
@@ -491,13 +518,11 @@ class AccountShare:
 async def account_shares(tx: Tx) -> list[AccountShare]:
     """Per track and month of activity start: among the people who were sent their first
     mail, how many created their online account (`account.created`) after it."""
+    journey = _mail_rows()
     first_sent = (
-        select(
-            planned_steps.c.enrollment_id,
-            func.min(planned_steps.c.sent_at).label("first_sent_at"),
-        )
-        .where(planned_steps.c.status == "sent")
-        .group_by(planned_steps.c.enrollment_id)
+        select(journey.c.enrollment_id, func.min(journey.c.sent_at).label("first_sent_at"))
+        .where(journey.c.status == "sent", journey.c.kind == "journey")
+        .group_by(journey.c.enrollment_id)
         .subquery()
     )
     created_after = and_(

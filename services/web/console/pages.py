@@ -52,7 +52,7 @@ SLOTS_SHOWN = 200
 
 def mails_of(request: Request) -> BookingMails:
     deps = deps_of(request)
-    return BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
 
 
 def page(
@@ -82,21 +82,6 @@ def back(path: str, info: str = "") -> Response:
     return RedirectResponse(
         f"{path}{separator}info={quote(info)}" if info else path, status_code=303
     )
-
-
-async def send_quietly(request: Request, recipient: str, message: bytes) -> bool:
-    """Send a transactional mail after the change is committed; a failure is logged
-    (the change stands: the person sees it on the page and in the next reminder)."""
-    deps = deps_of(request)
-    try:
-        await deps.smtp.send(deps.settings.mail_from, recipient, message)
-    except Exception:
-        log.exception(
-            "a booking mail could not be sent",
-            extra={"recipient_domain": recipient.rpartition("@")[2]},
-        )
-        return False
-    return True
 
 
 # --- home: the appointments to come --------------------------------------------
@@ -133,12 +118,9 @@ async def cancel_appointment(
     await checked_form(request)
     deps = deps_of(request)
     now = deps.clock.now()
-    cancelled = await agenda.cancel(deps.store, now, appointment_id=appointment_id, by="adviser")
-    if cancelled is not None and cancelled.enrollment.email:
-        mail = mails_of(request).appointment_mail(
-            "cancellation", cancelled.enrollment, cancelled.appointment, now
-        )
-        await send_quietly(request, mail.recipient, mail.message)
+    await agenda.cancel(
+        deps.store, now, appointment_id=appointment_id, by="adviser", mails=mails_of(request)
+    )
     return back("/conseillers/", "Rendez-vous annulé ; la personne est prévenue par courriel.")
 
 

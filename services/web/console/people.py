@@ -21,10 +21,11 @@ from services.core.departments import DEPARTMENTS
 from services.core.phone import NotAPhoneNumber, french_phone
 from services.core.store import booking as booking_store
 from services.core.store import console as console_store
+from services.core.store import ledger
 from services.core.store.booking import Adviser
 from services.core.store.console import PAGE_SIZE, RequestFilter
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
-from services.web.console.pages import back, mails_of, page, send_quietly
+from services.web.console.pages import back, mails_of, page
 from services.web.console.words import (
     END_REASONS,
     MAIL_STATUSES,
@@ -280,7 +281,7 @@ async def book_for_person(
                 "telephone", "Téléphone : un numéro français, par exemple 06 12 34 56 78."
             )
     try:
-        booked = await agenda.book(
+        await agenda.book(
             deps.store,
             now,
             enrollment_id=enrollment_id,
@@ -288,15 +289,12 @@ async def book_for_person(
             source="adviser",
             video_url=video_url,
             phone=phone,
+            mails=mails_of(request),
         )
     except agenda.SlotFull:
         return back(here, "Ce créneau vient d'être pris : choisissez-en un autre.")
     except agenda.NotBookable:
         return back(here, "Ce créneau ne convient pas à cette personne.")
-    mail = mails_of(request).appointment_mail(
-        "confirmation", booked.enrollment, booked.appointment, now
-    )
-    await send_quietly(request, mail.recipient, mail.message)
     return back(here, "Rendez-vous réservé ; la confirmation est partie par courriel.")
 
 
@@ -323,8 +321,7 @@ async def offer_slots(request: Request, enrollment_id: str, adviser: CurrentAdvi
             now=now,
             slot_ids=slot_ids,
         )
-    mail = mails_of(request).offer_mail(enrollment, request_id, now)
-    await send_quietly(request, mail.recipient, mail.message)
+        await ledger.add_mail(tx, mails_of(request).offer_mail(enrollment, request_id, now), now)
     count = len(slot_ids)
     return back(
         here,

@@ -17,7 +17,7 @@ from services.core.store import booking as booking_store
 from services.core.store import console as console_store
 from services.core.store.booking import Adviser
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
-from services.web.console.pages import back, mails_of, page, send_quietly
+from services.web.console.pages import back, mails_of, page
 from services.web.console.people import video_link
 from services.web.deps import deps_of
 
@@ -177,13 +177,10 @@ async def cancel_seat(request: Request, registration_id: str, adviser: CurrentAd
         session = await booking_store.session(tx, found.session_id) if found else None
     if found is None or session is None:
         return page(request, adviser, "not_found.html", {}, status=404)
-    given_back = await agenda.unregister(deps.store, now, registration_id=registration_id)
+    given_back = await agenda.unregister(
+        deps.store, now, registration_id=registration_id, mails=mails_of(request)
+    )
     here = f"/conseillers/webinaires/{session.id}"
     if given_back is None:
         return back(here, "Cette session a commencé : l'inscription reste.")
-    if given_back.enrollment.email:
-        mail = mails_of(request).webinar_mail(
-            "cancellation", given_back.enrollment, session, given_back.registration, now
-        )
-        await send_quietly(request, mail.recipient, mail.message)
     return back(here, "Inscription annulée ; la personne est prévenue par courriel.")

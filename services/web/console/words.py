@@ -31,6 +31,7 @@ TRANSACTIONAL_TITLES = {
     "webinar-cancellation": "Annulation d'inscription au webinaire",
     "webinar-reminder": "Rappel de webinaire",
     "signup-confirmation": "Confirmation d'inscription",
+    "appointment-offer": "Créneaux proposés par un conseiller",
 }
 
 END_REASONS = {
