@@ -17,6 +17,8 @@ from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.lifecycle import end_enrollment
 from services.core.store import booking as booking_store
+from services.core.store import ledger
+from services.core.store.records import NewMail
 from services.core.store.repository import Store
 from tests.booking.conftest import NOW, add_adviser, enroll, open_slot
 from tests.booking.test_webinars import Invitation
@@ -301,3 +303,47 @@ async def test_sophie_opens_a_weeks_pattern_on_working_days_only(
     days = sorted({s.starts_at.strftime("%a %d") for s in slots})
     assert days == ["Fri 10", "Fri 17", "Mon 13", "Wed 08", "Wed 15"]
     assert {s.starts_at.strftime("%H:%M") for s in slots} == {"07:00", "12:30"}  # summer time
+
+
+async def test_the_dashboard_and_a_persons_page_read_the_mail_ledger(
+    web: Web, sophie: httpx.AsyncClient, store: Store
+) -> None:
+    # two people of the TI track: a notice sent to one, expired for the other (its
+    # deadline passed in an outage); the first one then created her online account
+    claire = await enroll(store, first_name="Claire", email="claire@example.fr", track="ti")
+    paul = await enroll(store, first_name="Paul", email="paul@example.fr", track="ti")
+    async with store.transaction() as tx:
+        for person in (claire, paul):
+            await ledger.record_journey_attempts(
+                tx,
+                [NewMail(id=step_due_event_id(person, "notice-ti-first-schedule"),
+                         template="notice_ti_first_schedule", kind="journey", due_at=NOW,
+                         enrollment_id=person, step_id="notice-ti-first-schedule",
+                         step_kind="notification", message_id=f"<{person}@example.fr>")],
+                NOW,
+            )  # fmt: skip
+        await ledger.mark_sent(tx, [(step_due_event_id(claire, "notice-ti-first-schedule"), NOW)])
+        await ledger.close_journey_mails(
+            tx, [step_due_event_id(paul, "notice-ti-first-schedule")], "expired",
+            "échéance passée", NOW,
+        )  # fmt: skip
+        await tx.set_account_created(claire, NOW + timedelta(days=2))
+    dashboard = unescape((await sophie.get("/conseillers/tableau-de-bord")).text)
+    ti = dashboard.split("Travailleur indépendant (15 mois)</h2>")[1]
+    row = re.search(r"<tr>\s*<td[^>]*>([^<]+)</td>(.*?)</tr>", ti, re.S)
+    assert row is not None
+    cells = re.findall(r"(\d+) <span class=\"taux\">\(([^)]*)\)", row.group(2))
+    # sent 1 (50 %), failed 0, expired 1 (50 %), no unsubscribe
+    assert cells == [("1", "50,0\u202f%"), ("0", "0,0\u202f%"), ("1", "50,0\u202f%"),
+                     ("0", "0,0\u202f%")]  # fmt: skip
+    # one of the two people reached created her account after it
+    assert (
+        "Compte en ligne créé après la première lettre\u00a0: <strong>100,0\u202f%</strong> des 1"
+        in ti
+    )
+    # Paul's page tells the story of his mail: expired
+    page = unescape((await sophie.get(f"/conseillers/personnes/{paul}")).text)
+    assert "expiré (échéance passée)" in page
+    # and the CSV says the same, for a spreadsheet
+    csv = (await sophie.get("/conseillers/tableau-de-bord.csv")).text
+    assert "ti;notice-ti-first-schedule;" in csv and ";2;1;0;1;0;" in csv
