@@ -347,3 +347,30 @@ async def test_the_dashboard_and_a_persons_page_read_the_mail_ledger(
     # and the CSV says the same, for a spreadsheet
     csv = (await sophie.get("/conseillers/tableau-de-bord.csv")).text
     assert "ti;notice-ti-first-schedule;" in csv and ";2;1;0;1;0;" in csv
+
+
+async def test_sophie_opens_a_request_for_karim_after_his_visit_and_it_joins_the_requests(
+    sophie: httpx.AsyncClient, store: Store
+) -> None:
+    karim = await enroll(store, first_name="Karim", email="karim@example.fr", department="69")
+    person = f"/conseillers/personnes/{karim}"
+    csrf = hidden((await sophie.get(person)).text, "csrf")
+    # a number that cannot be called is refused, naming the field, and her words stay
+    refused = await sophie.post(
+        f"{person}/demandes",
+        data={"csrf": csrf, "motif": "payment", "message": "Échéancier ?", "rappel": "123"},
+    )
+    assert refused.status_code == 422
+    assert "Numéro à rappeler\u00a0: un numéro français" in unescape(refused.text)
+    assert "Échéancier ?</textarea>" in unescape(refused.text)
+    opened = await sophie.post(
+        f"{person}/demandes",
+        data={"csrf": csrf, "motif": "payment", "message": "Échéancier ?",
+              "rappel": "04 72 12 34 56"},
+    )  # fmt: skip
+    assert opened.status_code == 303
+    # it is in the requests of the Rhône, with its subject, as opened by an adviser
+    listed = unescape((await sophie.get("/conseillers/demandes?departement=69&motif=payment")).text)
+    assert "1</strong> demande correspond" in listed
+    assert "Difficultés de paiement" in listed and "ouverte par un conseiller" in listed
+    assert "04 72 12 34 56" in listed

@@ -179,6 +179,7 @@ async def _person_page(
             "mail_statuses": MAIL_STATUSES,
             "requests": requests,
             "reason_label": reason_label,
+            "reasons": REASONS,
             "kinds": REQUEST_KINDS,
             "notes": notes,
             "seats": seats,
@@ -225,6 +226,45 @@ async def add_note(request: Request, enrollment_id: str, adviser: CurrentAdviser
             now=deps.clock.now(),
         )
     return back(f"/conseillers/personnes/{enrollment_id}", "Note enregistrée.")
+
+
+@router.post("/personnes/{enrollment_id}/demandes", response_class=HTMLResponse)
+async def open_request(request: Request, enrollment_id: str, adviser: CurrentAdviser) -> Response:
+    """An adviser opens a request for the person (after a call at the counter, a mail to
+    the Urssaf…): it joins the requests to handle, with its subject and the number to call."""
+    form = await checked_form(request)
+    reason = form.get("motif", "")
+    note = form.get("message", "").strip()
+    if reason and reason not in REASONS:
+        return await _person_page(
+            request, adviser, enrollment_id, problem="Sujet : choisissez dans la liste.",
+            field="motif", form=form, status=422,
+        )  # fmt: skip
+    if len(note) > NOTE_LIMIT:
+        return await _person_page(
+            request, adviser, enrollment_id,
+            problem=f"Message : {NOTE_LIMIT} caractères au plus.", field="message", form=form,
+            status=422,
+        )  # fmt: skip
+    phone = None
+    if form.get("rappel", "").strip():
+        try:
+            phone = french_phone(form["rappel"])
+        except NotAPhoneNumber:
+            return await _person_page(
+                request, adviser, enrollment_id,
+                problem="Numéro à rappeler : un numéro français, par exemple 06 12 34 56 78.",
+                field="rappel", form=form, status=422,
+            )  # fmt: skip
+    deps = deps_of(request)
+    async with deps.store.transaction() as tx:
+        if await tx.enrollment(enrollment_id) is None:
+            return page(request, adviser, "not_found.html", {}, status=404)
+        await booking_store.add_request(
+            tx, request_id=str(uuid.uuid4()), enrollment_id=enrollment_id, kind="adviser",
+            now=deps.clock.now(), note=note or None, reason=reason or None, phone=phone,
+        )  # fmt: skip
+    return back(f"/conseillers/personnes/{enrollment_id}", "Demande ouverte.")
 
 
 def video_link(text: str) -> str:
