@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.booking_tables import (
@@ -26,7 +26,7 @@ from services.core.store.booking_tables import (
     webinar_sessions,
 )
 from services.core.store.repository import Tx
-from services.core.store.tables import enrollments, planned_steps
+from services.core.store.tables import enrollments
 
 #: Journeys whose end cancels what the person had booked (an unsubscribe does not:
 #: letters stop, the appointment stays).
@@ -615,35 +615,6 @@ async def close_requests(tx: Tx, enrollment_id: str, now: datetime) -> None:
     )
 
 
-async def sent_steps_without_appointment(
-    tx: Tx, *, kinds: Sequence[str], step_ids: Sequence[str], sent_before: datetime
-) -> list[tuple[str, str, datetime]]:
-    """(enrollment id, step id, sent at) of steps sent before `sent_before` to active people
-    who have no appointment at all: the offers left unanswered, the payment-difficulty signals."""
-    has_appointment = (
-        select(appointments.c.id)
-        .where(appointments.c.enrollment_id == planned_steps.c.enrollment_id)
-        .exists()
-    )
-    condition: Any = planned_steps.c.kind.in_(list(kinds))
-    if step_ids:
-        condition = condition | planned_steps.c.step_id.in_(list(step_ids))
-    rows = await tx.connection.execute(
-        select(planned_steps.c.enrollment_id, planned_steps.c.step_id, planned_steps.c.sent_at)
-        .join(enrollments, enrollments.c.id == planned_steps.c.enrollment_id)
-        .where(
-            condition,
-            planned_steps.c.status == "sent",
-            planned_steps.c.sent_at <= sent_before,
-            enrollments.c.status == "active",
-            ~has_appointment,
-        )
-        .order_by(planned_steps.c.sent_at)
-        .limit(200)
-    )
-    return [(row.enrollment_id, row.step_id, row.sent_at) for row in rows]
-
-
 # --- webinars -------------------------------------------------------------------
 
 _registered = (
@@ -868,109 +839,6 @@ async def release_reminder(tx: Tx, reminder_id: str) -> None:
 
 
 # --- dashboard --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StepFigures:
-    track: str
-    step_id: str
-    kind: str
-    sent: int
-    failed: int
-    unsubscribed_after: int
-    appointments_after: int = 0
-    registrations_after: int = 0
-
-
-async def step_figures(tx: Tx) -> list[StepFigures]:
-    """Per track and step: mails sent, failed, and the people who unsubscribed right after it
-    (the last mail they were sent)."""
-    rows = await tx.connection.execute(
-        select(
-            enrollments.c.track,
-            planned_steps.c.step_id,
-            planned_steps.c.kind,
-            func.sum(case((planned_steps.c.status == "sent", 1), else_=0)).label("sent"),
-            func.sum(case((planned_steps.c.status == "failed", 1), else_=0)).label("failed"),
-            func.min(planned_steps.c.due_at).label("first_due"),
-        )
-        .join(enrollments, enrollments.c.id == planned_steps.c.enrollment_id)
-        .group_by(enrollments.c.track, planned_steps.c.step_id, planned_steps.c.kind)
-        .order_by(enrollments.c.track, func.min(planned_steps.c.due_at))
-    )
-    figures = [
-        (row.track, row.step_id, row.kind, int(row.sent or 0), int(row.failed or 0)) for row in rows
-    ]
-    last_sent = (
-        select(
-            planned_steps.c.enrollment_id,
-            func.max(planned_steps.c.sent_at).label("last_sent_at"),
-        )
-        .where(planned_steps.c.status == "sent")
-        .group_by(planned_steps.c.enrollment_id)
-        .subquery()
-    )
-    unsubscribed_rows = await tx.connection.execute(
-        select(enrollments.c.track, planned_steps.c.step_id, func.count().label("n"))
-        .join(last_sent, last_sent.c.enrollment_id == enrollments.c.id)
-        .join(
-            planned_steps,
-            and_(
-                planned_steps.c.enrollment_id == enrollments.c.id,
-                planned_steps.c.sent_at == last_sent.c.last_sent_at,
-            ),
-        )
-        .where(enrollments.c.end_reason == "unsubscribed")
-        .group_by(enrollments.c.track, planned_steps.c.step_id)
-    )
-    unsubscribed = {(row.track, row.step_id): int(row.n) for row in unsubscribed_rows}
-    booked = await _after_last_mail(tx, appointments, appointments.c.booked_at)
-    registered = await _after_last_mail(
-        tx, webinar_registrations, webinar_registrations.c.registered_at
-    )
-    return [
-        StepFigures(
-            track,
-            step_id,
-            kind,
-            sent,
-            failed,
-            unsubscribed.get((track, step_id), 0),
-            booked.get((track, step_id), 0),
-            registered.get((track, step_id), 0),
-        )
-        for track, step_id, kind, sent, failed in figures
-    ]
-
-
-async def _after_last_mail(tx: Tx, table: Any, moment: Any) -> dict[tuple[str, str], int]:
-    """How many rows of `table` (appointments, registrations) came right after each step:
-    the last mail the person was sent before `moment`."""
-    last_step = (
-        select(planned_steps.c.step_id)
-        .where(
-            planned_steps.c.enrollment_id == table.c.enrollment_id,
-            planned_steps.c.status == "sent",
-            planned_steps.c.sent_at <= moment,
-        )
-        .order_by(planned_steps.c.sent_at.desc())
-        .limit(1)
-        .correlate(table)
-        .scalar_subquery()
-        .label("step_id")
-    )
-    inner = (
-        select(enrollments.c.track, last_step)
-        .select_from(table)
-        .join(enrollments, enrollments.c.id == table.c.enrollment_id)
-        .subquery()
-    )
-    rows = await tx.connection.execute(
-        select(inner.c.track, inner.c.step_id, func.count().label("n"))
-        .where(inner.c.step_id.is_not(None))
-        .group_by(inner.c.track, inner.c.step_id)
-    )
-    return {(row.track, row.step_id): int(row.n) for row in rows}
 
 
 async def booking_figures(tx: Tx) -> dict[str, dict[str, int]]:

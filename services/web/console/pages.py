@@ -4,7 +4,6 @@ the slots. Every route depends on a signed-in adviser (`people.py`, `webinars.py
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import date, time, timedelta
 from typing import Any
@@ -41,8 +40,6 @@ from services.web.console.auth import (
 )
 from services.web.console.words import TRACKS, TRACKS_SHORT
 from services.web.deps import deps_of, pages_of
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/conseillers", dependencies=[Depends(current_adviser)])
 fallback = APIRouter(prefix="/conseillers", dependencies=[Depends(current_adviser)])
