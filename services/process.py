@@ -46,6 +46,7 @@ from services.intake.enroll import Intake
 from services.intake.parking import keep_sweeping
 from services.mailer import app as mailer_app
 from services.mailer.deliver import Mailer, RetryPolicy
+from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler import app as scheduler_app
 from services.scheduler.reminders import Reminders
 from services.scheduler.ticks import Scheduler
@@ -72,11 +73,12 @@ class Runtime:
     renderer: Renderer
     tokens: Tokens
     links: LinkMaker
-    smtp: SmtpTransport
+    smtp: SmtpTransport | None  # only the mailer talks SMTP
     broker: KafkaBroker
     intake: Intake
     scheduler: Scheduler
-    mailer: Mailer
+    mailer: Mailer | None
+    ledger_mailer: LedgerMailer | None
     jobs: scheduler_app.Ticker | None = None
     web: uvicorn.Server | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -96,7 +98,7 @@ async def running(
     *,
     clock: VirtualClock,
     bootstrap: str,
-    smtp_url: str,
+    smtp_url: str | None,
     secret_keys: list[str],
     dev: DevTools | None = None,
     retry: RetryPolicy | None = None,
@@ -108,7 +110,9 @@ async def running(
     links = LinkMaker(settings.public_url, tokens)
     journeys = load_journeys(settings.journeys_dir)
     renderer = Renderer(settings.templates_dir, load_references(settings.journeys_dir))
-    smtp = SmtpTransport(smtp_url)
+    if "mailer" in names and not smtp_url:
+        raise SettingsError("PM_SMTP_URL: required by the mailer")
+    smtp = SmtpTransport(smtp_url) if "mailer" in names and smtp_url else None
     # started last: nothing above leaves a client open
     bus = KafkaBus(bootstrap, compression=settings.kafka_compression)
     await bus.start()
@@ -122,7 +126,7 @@ async def running(
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     options = consumer_options(settings)
-    booking_mails = BookingMails(renderer, links, mail_from=settings.mail_from)
+    booking_mails = BookingMails(links, mail_from=settings.mail_from)
     journey_extras = JourneyExtras(booking_mails, clock)
     runtime = Runtime(
         settings=settings,
@@ -143,10 +147,18 @@ async def running(
             clock,
             batch=settings.claim_batch,
             redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
-            reminders=Reminders(store, booking_mails, smtp, clock, mail_from=settings.mail_from),
+            reminders=Reminders(store, booking_mails, clock),
             retention=timedelta(days=settings.retention_days),
+            min_lead_days={
+                step.id: step.min_lead_days
+                for journey in journeys.values()
+                for step in journey.steps
+                if step.min_lead is not None
+            },
         ),
-        mailer=Mailer(
+        mailer=None
+        if smtp is None
+        else Mailer(
             store,
             renderer,
             smtp,
@@ -155,6 +167,18 @@ async def running(
             mail_from=settings.mail_from,
             retry=retry,
             extras=journey_extras,
+            redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
+        ),
+        ledger_mailer=None
+        if smtp is None
+        else LedgerMailer(
+            store,
+            renderer,
+            smtp,
+            clock,
+            mail_from=settings.mail_from,
+            retry_after=timedelta(seconds=settings.redeliver_after_seconds),
+            retry=retry,
         ),
     )
     if "scheduler" in names or "web" in names:
@@ -166,7 +190,8 @@ async def running(
     if "intake" in names:
         intake_app.register(broker, runtime.intake, bus, clock, options)
         watches.append(_watch(settings, bootstrap, intake_app.GROUP, BUSINESS_EVENTS))
-    if "mailer" in names:
+    ledger_stop = asyncio.Event()
+    if runtime.mailer is not None:
         mailer_app.register(broker, runtime.mailer, bus, clock, options)
         watches.append(_watch(settings, bootstrap, mailer_app.GROUP, JOURNEY_EVENTS))
     try:
@@ -180,6 +205,10 @@ async def running(
             )
         if "scheduler" in names:
             runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
+        if runtime.ledger_mailer is not None:
+            runtime.extras["ledger_task"] = asyncio.create_task(
+                runtime.ledger_mailer.run(ledger_stop, settings.tick_seconds)
+            )
         web_deps = WebDeps(
             settings=settings,
             clock=clock,
@@ -194,7 +223,11 @@ async def running(
         )
         if "web" in names:
             app = create_app(web_deps)
-            app.state.health = HealthChecks(ALL_CHECKS, bootstrap, watches=tuple(watches))
+            app.state.health = HealthChecks(
+                ALL_CHECKS if smtp is not None else ("store", "broker"),
+                bootstrap,
+                watches=tuple(watches),
+            )
             runtime.web, runtime.extras["web_task"] = await _serve(
                 app, settings.web_host, settings.web_port
             )
@@ -203,7 +236,7 @@ async def running(
             )
         if settings.ops_port is not None:
             # probes and Prometheus, on their own listener (never the public web port)
-            checks = ALL_CHECKS if "mailer" in names or "web" in names else ("store", "broker")
+            checks = ALL_CHECKS if smtp is not None else ("store", "broker")
             ops = create_ops_app(
                 web_deps, HealthChecks(checks, bootstrap, details=True, watches=tuple(watches))
             )
@@ -227,11 +260,16 @@ async def running(
                 await runtime.extras["ops_task"]
         if runtime.jobs is not None:
             await runtime.jobs.stop()
+        ledger_stop.set()
+        if "ledger_task" in runtime.extras:
+            with contextlib.suppress(Exception):
+                await runtime.extras["ledger_task"]
         await broker.stop()
         with contextlib.suppress(Exception):
             await runtime.scheduler.relay_outbox()
         await bus.stop()
-        await smtp.close()
+        if smtp is not None:
+            await smtp.close()
         await store.close()
 
 
@@ -268,8 +306,8 @@ async def run_one(settings: Settings, name: str) -> None:
         raise SettingsError(
             "PM_KAFKA_BOOTSTRAP: required by `run` (the embedded broker is for `dev`)"
         )
-    if not settings.smtp_url and name in ("mailer", "web"):
-        raise SettingsError("PM_SMTP_URL: required by `run` for the mailer and the web")
+    if not settings.smtp_url and name == "mailer":
+        raise SettingsError("PM_SMTP_URL: required by `run` for the mailer")
     keys = settings.secret_keys()
     clock = VirtualClock(settings.time_origin, settings.time_speed, anchor=settings.time_anchor)
     stop = asyncio.Event()
@@ -279,7 +317,7 @@ async def run_one(settings: Settings, name: str) -> None:
         {name},
         clock=clock,
         bootstrap=settings.kafka_bootstrap,
-        smtp_url=settings.smtp_url or "smtp://127.0.0.1:25",
+        smtp_url=settings.smtp_url,
         secret_keys=keys,
     ):
         log.info("service started", extra={"service": name})

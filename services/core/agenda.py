@@ -1,5 +1,6 @@
-"""Booking operations: each is one transaction holding the change, its reminders and the
-event that announces it (outbox). Shared by the person's pages and the adviser console.
+"""Booking operations: each is one transaction holding the change, its reminders, its mail
+(written into the ledger, for the mailer to send) and the event that announces it
+(outbox). Shared by the person's pages and the adviser console.
 
 Taking the last seat is settled by the database: when two bookings pick the same seat at
 the same moment, one commits and the other's unique-index violation makes it try again
@@ -9,7 +10,7 @@ with the seats left, and find none.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -23,9 +24,11 @@ from services.core.booking_events import (
     BookingSource,
     WebinarRegistered,
 )
+from services.core.booking_mail import BookingMails
 from services.core.events import derived_event_id
 from services.core.lifecycle import outgoing
 from services.core.store import booking as booking_store
+from services.core.store import ledger
 from services.core.store.booking import Appointment, Registration
 from services.core.store.records import Enrollment
 from services.core.store.repository import Store, Tx
@@ -63,9 +66,19 @@ async def _enrollment(tx: Tx, enrollment_id: str) -> Enrollment:
 
 
 async def book(
-    store: Store, now: datetime, *, enrollment_id: str, slot_id: str, source: BookingSource
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    slot_id: str,
+    source: BookingSource,
+    video_url: str | None = None,
+    phone: str | None = None,
+    mails: BookingMails | None = None,
 ) -> Booking:
-    """Book a seat of `slot_id` for the person; raises SlotFull or NotBookable."""
+    """Book a seat of `slot_id` for the person (with the video link an adviser entered, or
+    the number to call); raises SlotFull or NotBookable. With `mails`, the confirmation
+    is written into the ledger in the booking's transaction."""
     appointment_id = str(uuid.uuid4())
     for _ in range(ATTEMPTS):
         try:
@@ -83,19 +96,30 @@ async def book(
                     slot_id=slot_id,
                     source=source,
                     now=now,
+                    video_url=video_url if slot.channel == "video" else None,
+                    phone=phone,
                 ):
                     raise SlotFull(slot_id)
                 appointment = await booking_store.appointment(tx, appointment_id)
                 assert appointment is not None
-                await _after_booking(tx, enrollment, appointment, now)
+                await _after_booking(tx, enrollment, appointment, now, mails)
                 return Booking(appointment, enrollment)
         except IntegrityError:
             continue  # another booking took that seat at the same moment: look again
     raise SlotFull(slot_id)
 
 
-async def move(store: Store, now: datetime, *, appointment_id: str, slot_id: str) -> Booking:
-    """Move a booked appointment to another slot: same appointment (calendar UID), SEQUENCE+1."""
+async def move(
+    store: Store,
+    now: datetime,
+    *,
+    appointment_id: str,
+    slot_id: str,
+    mails: BookingMails | None = None,
+) -> Booking:
+    """Move a booked appointment to another slot: same appointment (calendar UID), SEQUENCE+1;
+    with `mails`, its new confirmation is written into the ledger in the same transaction
+    (and the reminder of the old time, if it was written already, cancelled)."""
     for _ in range(ATTEMPTS):
         try:
             async with store.transaction() as tx:
@@ -113,7 +137,9 @@ async def move(store: Store, now: datetime, *, appointment_id: str, slot_id: str
                 moved = await booking_store.appointment(tx, appointment_id)
                 assert moved is not None
                 await booking_store.cancel_reminders(tx, appointment_id)
-                await _after_booking(tx, enrollment, moved, now)
+                if mails is not None:
+                    await _cancel_reminder_mail(tx, mails, current, now)
+                await _after_booking(tx, enrollment, moved, now, mails)
                 return Booking(moved, enrollment)
         except IntegrityError:
             continue
@@ -121,8 +147,15 @@ async def move(store: Store, now: datetime, *, appointment_id: str, slot_id: str
 
 
 async def _after_booking(
-    tx: Tx, enrollment: Enrollment, appointment: Appointment, now: datetime
+    tx: Tx,
+    enrollment: Enrollment,
+    appointment: Appointment,
+    now: datetime,
+    mails: BookingMails | None,
 ) -> None:
+    if mails is not None and enrollment.email:
+        mail = mails.appointment_mail("confirmation", enrollment, appointment, now)
+        await ledger.add_mail(tx, mail, now)
     due = appointment_reminder_at(appointment.starts_at, now)
     if due is not None:
         await booking_store.plan_reminder(
@@ -155,8 +188,11 @@ async def cancel(
     *,
     appointment_id: str,
     by: Literal["person", "adviser", "journey_ended"],
+    mails: BookingMails | None = None,
 ) -> Booking | None:
-    """Cancel and free the seat; None when it was not booked (twice is harmless)."""
+    """Cancel and free the seat; None when it was not booked (twice is harmless). With
+    `mails`, the cancellation is written into the ledger in the same transaction, and a
+    reminder written but not yet sent is cancelled."""
     async with store.transaction() as tx:
         if not await booking_store.cancel_appointment(tx, appointment_id, now):
             return None
@@ -165,6 +201,11 @@ async def cancel(
         enrollment = await tx.enrollment(appointment.enrollment_id)
         assert enrollment is not None
         await booking_store.cancel_reminders(tx, appointment_id)
+        if mails is not None:
+            await _cancel_reminder_mail(tx, mails, appointment, now)
+            if enrollment.email:
+                mail = mails.appointment_mail("cancellation", enrollment, appointment, now)
+                await ledger.add_mail(tx, mail, now)
         cancelled = AppointmentCancelled(
             event_id=derived_event_id("appointment.cancelled", appointment_id),
             occurred_at=now,
@@ -176,6 +217,18 @@ async def cancel(
         )
         await tx.add_outbox(outgoing(cancelled), now)
         return Booking(appointment, enrollment)
+
+
+async def _cancel_reminder_mail(
+    tx: Tx, mails: BookingMails, appointment: Appointment, now: datetime
+) -> None:
+    """Cancel the reminder written for any earlier time of this appointment (each move or
+    cancellation raised its sequence) that the mailer has not sent yet."""
+    reminders = [
+        mails.appointment_mail_id(replace(appointment, sequence=sequence), "reminder")
+        for sequence in range(appointment.sequence + 1)
+    ]
+    await ledger.cancel(tx, reminders, "rendez-vous annulé ou déplacé", now)
 
 
 async def release_closed_journeys(store: Store, now: datetime) -> int:
@@ -192,11 +245,17 @@ async def release_closed_journeys(store: Store, now: datetime) -> int:
 
 
 async def ask_for_adviser(
-    store: Store, now: datetime, *, enrollment_id: str, note: str | None
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    note: str | None,
+    reason: str | None = None,
+    phone: str | None = None,
 ) -> str:
-    """The person asks to be called back: an item in the advisers' inbox and
-    `appointment.requested`. Returns the request id; `TooManyRequests` past
-    `REQUESTS_PER_DAY` in a day."""
+    """The person asks to be called back (their reason, their message, the number to call):
+    an item in the advisers' requests and `appointment.requested`. Returns the request id;
+    `TooManyRequests` past `REQUESTS_PER_DAY` in a day."""
     request_id = str(uuid.uuid4())
     async with store.transaction() as tx:
         enrollment = await _enrollment(tx, enrollment_id)
@@ -210,6 +269,8 @@ async def ask_for_adviser(
             kind="request",
             note=(note or "").strip()[:NOTE_LENGTH] or None,
             now=now,
+            reason=reason,
+            phone=phone,
         )
         requested = AppointmentRequested(
             event_id=derived_event_id("appointment.requested", request_id),
@@ -231,9 +292,16 @@ class WebinarBooking:
 
 
 async def register(
-    store: Store, now: datetime, *, enrollment_id: str, session_id: str
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    session_id: str,
+    mails: BookingMails | None = None,
 ) -> WebinarBooking:
-    """Register for a session (one per topic); raises SlotFull or NotBookable."""
+    """Register for a session (one per topic); raises SlotFull or NotBookable. With
+    `mails`, the confirmation is written into the ledger in the registration's
+    transaction."""
     registration_id = str(uuid.uuid4())
     for _ in range(ATTEMPTS):
         try:
@@ -276,7 +344,41 @@ async def register(
                     starts_at=session.starts_at,
                 )
                 await tx.add_outbox(outgoing(registered), now)
+                if mails is not None and enrollment.email:
+                    mail = mails.webinar_mail(
+                        "registration_confirmation", enrollment, session, registration, now
+                    )
+                    await ledger.add_mail(tx, mail, now)
                 return WebinarBooking(registration, enrollment, new=True)
         except IntegrityError:
             continue
     raise SlotFull(session_id)
+
+
+async def unregister(
+    store: Store, now: datetime, *, registration_id: str, mails: BookingMails | None = None
+) -> WebinarBooking | None:
+    """Give a webinar seat back (its reminders cancelled); None when it was already given
+    back or the session has begun. With `mails`, the calendar cancellation (ICS CANCEL) is
+    written into the ledger in the same transaction."""
+    async with store.transaction() as tx:
+        registration = await booking_store.registration(tx, registration_id)
+        if registration is None:
+            return None
+        session = await booking_store.session(tx, registration.session_id)
+        if session is None or session.starts_at <= now:
+            return None
+        enrollment = await tx.enrollment(registration.enrollment_id)
+        assert enrollment is not None
+        await booking_store.cancel_reminders(tx, registration_id)
+        await booking_store.delete_registration(tx, registration_id)
+        if mails is not None:
+            reminders = [
+                mails.webinar_mail_id(registration, "reminder", kind)
+                for kind in ("webinar_day", "webinar_hour")
+            ]
+            await ledger.cancel(tx, reminders, "inscription annulée", now)
+            if enrollment.email:
+                mail = mails.webinar_mail("cancellation", enrollment, session, registration, now)
+                await ledger.add_mail(tx, mail, now)
+        return WebinarBooking(registration, enrollment, new=False)

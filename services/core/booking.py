@@ -10,6 +10,22 @@ from services.core.journeys.calendar import PARIS, is_working_day
 REMINDER_TIME = time(9, 0)  # Paris: the send window opens
 WEBINAR_REMINDERS = (("webinar_day", timedelta(days=1)), ("webinar_hour", timedelta(hours=1)))
 MAX_WEEKS = 26
+#: Advisers' opening hours (Paris): a slot starts and ends inside them, on a working day
+OPENS, CLOSES = time(8, 30), time(18, 0)
+DURATIONS = (15, 20, 30, 45, 60, 90)  # minutes
+MAX_CAPACITY = 20
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi")
+
+#: Why a person asks to be called back (their own words; none given: "sans précision")
+REASONS = {
+    "declaration": "Déclarer mon chiffre d'affaires ou mes revenus",
+    "payment": "Difficultés de paiement",
+    "account": "Mon compte en ligne",
+    "protection": "Ma protection sociale",
+    "change": "Un changement dans mon activité",
+    "other": "Autre question",
+}
+NO_REASON = "Sans précision"
 
 CHANNELS = {"phone": "Téléphone", "video": "Visioconférence"}
 TOPICS = {
@@ -65,3 +81,67 @@ def weekly_occurrences(
 
 def paris_time(moment: datetime) -> datetime:
     return moment.astimezone(PARIS)
+
+
+class SlotRefused(ValueError):
+    """A slot outside what advisers can hold: `field` names the form field, `message` is
+    the French sentence the adviser reads."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def inside_opening_hours(start: time, duration: timedelta) -> bool:
+    """The slot starts at or after the opening and ends by the closing, the same day."""
+    day = date(2026, 1, 5)
+    begins = datetime.combine(day, start)
+    return (
+        start >= OPENS
+        and duration > timedelta(0)
+        and begins + duration <= datetime.combine(day, CLOSES)
+    )
+
+
+def week_pattern(
+    first_day: date,
+    weekdays: set[int],
+    starts: list[time],
+    duration: timedelta,
+    weeks: int,
+) -> list[tuple[datetime, datetime]]:
+    """Slots for the chosen weekdays (0 = Monday … 4 = Friday) at each start time, every
+    week from the week of `first_day` on for `weeks` weeks, Paris wall-clock time (daylight
+    saving kept); days before `first_day` and French public holidays are left out.
+    Raises SlotRefused naming the field when the pattern asks for what cannot be held."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise SlotRefused("semaines", f"Semaines : entre 1 et {MAX_WEEKS}.")
+    if not weekdays:
+        raise SlotRefused("jours", "Jours : cochez au moins un jour ouvré.")
+    if not weekdays <= set(range(5)):
+        raise SlotRefused("jours", "Jours : les créneaux s'ouvrent du lundi au vendredi.")
+    if not starts:
+        raise SlotRefused("heures", "Heures : indiquez au moins une heure de début.")
+    if int(duration.total_seconds() // 60) not in DURATIONS:
+        raise SlotRefused(
+            "duree", "Durée : choisissez " + ", ".join(str(d) for d in DURATIONS) + " minutes."
+        )
+    for start in starts:
+        if not inside_opening_hours(start, duration):
+            raise SlotRefused(
+                "heures",
+                f"Heures : un créneau de {start:%H:%M} ne tient pas dans les heures "
+                f"d'ouverture ({OPENS:%H:%M}–{CLOSES:%H:%M}).",
+            )
+    monday = first_day - timedelta(days=first_day.weekday())
+    out = []
+    for week in range(weeks):
+        for weekday in sorted(weekdays):
+            day = monday + timedelta(weeks=week, days=weekday)
+            if day < first_day or not is_working_day(day):
+                continue
+            for start in sorted(set(starts)):
+                begins = datetime.combine(day, start, tzinfo=PARIS)
+                out.append((begins.astimezone(UTC), (begins + duration).astimezone(UTC)))
+    return out

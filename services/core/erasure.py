@@ -5,7 +5,9 @@ transaction of their request (the web's "Effacer mes données").
   stay: they keep the service from enrolling or mailing the business twice);
 - their sign-ups waiting for a confirmation;
 - the send errors of their steps (an SMTP reply may quote the address);
-- what they wrote to the advisers (notes of requests), their open requests closed;
+- what they wrote to the advisers (notes of requests) and the number to call them back,
+  their open requests closed, the advisers' notes about them, the phone numbers of
+  their appointments;
 - appointments to come: cancelled, the seat freed, the reminders cancelled,
   `appointment.cancelled` announced, and the adviser told in the console's inbox;
 - webinar seats to come: given back, with their reminders;
@@ -30,7 +32,9 @@ from services.core.mail.french import datetime_fr
 from services.core.store import booking as booking_store
 from services.core.store import ledger, people
 from services.core.store.booking_tables import (
+    adviser_notes,
     adviser_requests,
+    appointments,
     booking_reminders,
     webinar_registrations,
     webinar_sessions,
@@ -47,13 +51,14 @@ CANCELLATION = "cancellation"
 
 async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
     """Forget who the person of `enrollment` is, everywhere in the store."""
-    await people.erase_personal_data(tx, enrollment.id, enrollment.siren)
+    await people.erase_personal_data(tx, enrollment.id, enrollment.siren, now)
     if enrollment.email:  # a sign-up under another SIREN with the same address goes too
-        await tx.connection.execute(
-            delete(pending_signups).where(
-                func.lower(pending_signups.c.email) == enrollment.email.lower()
-            )
-        )
+        same_address = func.lower(pending_signups.c.email) == enrollment.email.lower()
+        for siren in set(
+            await tx.connection.scalars(select(pending_signups.c.siren).where(same_address))
+        ):
+            await forget_mails(tx, siren, [])  # its confirmation mail in the ledger
+        await tx.connection.execute(delete(pending_signups).where(same_address))
     await tx.connection.execute(
         update(planned_steps)
         .where(planned_steps.c.enrollment_id == enrollment.id, planned_steps.c.error.is_not(None))
@@ -62,9 +67,22 @@ async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
     await tx.connection.execute(
         update(adviser_requests)
         .where(adviser_requests.c.enrollment_id == enrollment.id)
-        .values(note=None)
+        .values(note=None, phone=None)
     )
-    await booking_store.close_requests(tx, enrollment.id, now)
+    await tx.connection.execute(
+        update(appointments).where(appointments.c.enrollment_id == enrollment.id).values(phone=None)
+    )
+    await tx.connection.execute(
+        delete(adviser_notes).where(adviser_notes.c.enrollment_id == enrollment.id)
+    )
+    # nothing is left to answer: their requests (and offers) are closed
+    await tx.connection.execute(
+        update(adviser_requests)
+        .where(
+            adviser_requests.c.enrollment_id == enrollment.id, adviser_requests.c.status == "open"
+        )
+        .values(status="done", handled_at=now)
+    )
     await _cancel_appointments_ahead(tx, enrollment, now)
     await _give_back_webinar_seats(tx, enrollment.id, now)
     await forget_mails(tx, enrollment.siren, [enrollment.id])

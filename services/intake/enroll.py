@@ -253,7 +253,7 @@ class Intake:
             await end_enrollment(tx, enrollment, "closed", now)
             return Handled("ended", enrollment.id)
         if isinstance(event, AccountCreated):
-            await tx.set_account_created(enrollment.id)
+            await tx.set_account_created(enrollment.id, now)
             reminders = self._journeys[_track(enrollment)].account_reminder_ids()
             await tx.cancel_pending_steps(enrollment.id, reminders, status="skipped")
             return Handled("updated", enrollment.id)

@@ -47,7 +47,9 @@ class WebDeps:
     renderer: Renderer
     tokens: Tokens
     links: LinkMaker
-    smtp: SmtpTransport
+    # the mailer's transport when it runs in this process (`dev`), for `/healthz` only:
+    # the web writes its mails into the ledger and never talks SMTP itself
+    smtp: SmtpTransport | None = None
     dev: DevTools | None = None
     # what a journey mail needs beyond the letter context (webinar sessions on offer):
     # the mailer's provider, so that a letter's web view shows what the mail showed
@@ -61,15 +63,19 @@ def paris_time(moment: datetime) -> str:
 
 def create_app(deps: WebDeps) -> FastAPI:
     from services.core.mail.french import FILTERS
-    from services.web import archive, dev, health, person, security, signup
+    from services.web import archive, dev, errors, health, person, security, signup
 
     app = FastAPI(title="Mes premiers mois avec l'Urssaf", docs_url=None, redoc_url=None)
     app.state.deps = deps
+    from services.web.typography import FrenchTemplate
+
     pages = Jinja2Templates(directory=HERE / "templates")
+    pages.env.template_class = FrenchTemplate  # no-break spaces before « : ; ! ? »
     pages.env.filters["paris"] = paris_time
     pages.env.filters.update(FILTERS)
     app.state.pages = pages
     security.install(app, dev=deps.dev is not None)
+    errors.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
     app.include_router(person.router)

@@ -3,8 +3,11 @@ person (no personal data), and the legal notice (`/mentions-legales`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -47,9 +50,115 @@ def _track(value: str | None) -> Track:
     return "ti" if value == "ti" else "ae"
 
 
+#: What each personal link of a letter does, for the archive's sample letters: their links
+#: lead to `/lettres/exemple/<kind>`, a page that says it, instead of a link that fails.
+SAMPLE_LINKS: dict[str, tuple[str, str]] = {
+    "desabonnement": (
+        "Se désabonner",
+        "Dans votre lettre, ce lien arrête l'envoi des lettres en un clic, après une confirmation.",
+    ),
+    "preferences": (
+        "Gérer mes préférences",
+        "Dans votre lettre, ce lien ouvre vos préférences : les lettres, rappels et "
+        "invitations que vous souhaitez recevoir.",
+    ),
+    "vue": (
+        "Voir ce message dans votre navigateur",
+        "Dans votre lettre, ce lien affiche le message tel qu'il vous a été envoyé.",
+    ),
+    "parcours": (
+        "Mon parcours",
+        "Dans votre lettre, ce lien montre les messages déjà reçus et ceux à venir, date par date.",
+    ),
+    "rendez-vous": (
+        "Prendre rendez-vous",
+        "Dans votre lettre, ce lien montre les créneaux libres des conseillers de votre "
+        "département : un clic réserve, ou vous demandez à être rappelé.",
+    ),
+    "donnees": (
+        "Mes données",
+        "Dans votre lettre, ce lien montre ce que le service conserve sur vous, et permet"
+        " de l'effacer après confirmation.",
+    ),
+    "webinaire": (
+        "S'inscrire au webinaire",
+        "Dans votre lettre, ce lien ouvre la session choisie : un bouton vous inscrit et "
+        "vous recevez l'invitation pour votre agenda.",
+    ),
+    "rejoindre": (
+        "Rejoindre le webinaire",
+        "Dans votre confirmation, ce lien mène à la session en ligne, le jour venu.",
+    ),
+    "annuler-webinaire": (
+        "Libérer ma place",
+        "Dans votre confirmation, ce lien annule votre inscription au webinaire après une"
+        " confirmation.",
+    ),
+    "gerer-rendez-vous": (
+        "Déplacer ou annuler un rendez-vous",
+        "Dans votre confirmation, ce lien permet de choisir un autre créneau ou d'annuler"
+        " le rendez-vous.",
+    ),
+    "confirmer": (
+        "Confirmer mon inscription",
+        "Dans le courriel d'inscription, ce lien confirme votre adresse et démarre votre "
+        "accompagnement.",
+    ),
+}
+_PERSONAL = (
+    (re.compile(r"/desabonnement/"), "desabonnement"),
+    (re.compile(r"/preferences/"), "preferences"),
+    (re.compile(r"/lettres/vue/"), "vue"),
+    (re.compile(r"/mon-parcours/"), "parcours"),
+    (re.compile(r"/mes-donnees/"), "donnees"),
+    (re.compile(r"/webinaires/inscription/"), "webinaire"),
+    (re.compile(r"/webinaires/rejoindre/"), "rejoindre"),
+    (re.compile(r"/webinaires/annuler/"), "annuler-webinaire"),
+    (re.compile(r"/rendez-vous/[^/]+/(annuler|deplacer)"), "gerer-rendez-vous"),
+    (re.compile(r"/rendez-vous/"), "rendez-vous"),
+    (re.compile(r"/inscription/confirmer/"), "confirmer"),
+)
+
+
+def sample_link(url: str, public_url: str) -> str:
+    """A sample letter's personal link (it carries no real token) made into the page that
+    says what the link does for a person."""
+    if not url.startswith(public_url):
+        return url
+    for pattern, kind in _PERSONAL:
+        if pattern.search(url[len(public_url) :]):
+            return f"{public_url}/lettres/exemple/{kind}"
+    return url
+
+
 def _sample(deps: WebDeps, name: str, track: Track) -> dict[str, object]:
-    context = load_sample(deps.settings.templates_dir, name, track)
-    return with_public_url(context, deps.settings.public_url)
+    public_url = deps.settings.public_url.rstrip("/")
+    context = with_public_url(load_sample(deps.settings.templates_dir, name, track), public_url)
+
+    def explain(value: Any) -> Any:
+        if isinstance(value, str):
+            return sample_link(value, public_url)
+        if isinstance(value, dict):
+            return {key: explain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [explain(item) for item in value]
+        return value
+
+    explained: dict[str, object] = explain(context)
+    return explained
+
+
+@lru_cache(maxsize=4)
+def _track_templates(journeys_dir: Path) -> dict[str, frozenset[str]]:
+    """The mails each track sends (a letter of one track only is not listed in the other)."""
+    try:
+        journeys = load_journeys(journeys_dir)
+    except (OSError, ValueError):
+        return {}
+    return {
+        track: frozenset(step.template for step in journey.steps)
+        for track, journey in journeys.items()
+    }
 
 
 def _cache(request: Request) -> dict[object, object]:
@@ -63,11 +172,10 @@ def _cache(request: Request) -> dict[object, object]:
 
 def _letters(deps: WebDeps, track: Track) -> dict[str, list[ArchivedLetter]]:
     sections: dict[str, list[ArchivedLetter]] = {key: [] for key, _ in SECTIONS}
-    # the mails of this track only (the TI track has letters of its own)
-    used = {step.template for step in load_journeys(deps.settings.journeys_dir)[track].steps}
+    sent_on_track = _track_templates(deps.settings.journeys_dir).get(track)
     for name in sorted(deps.renderer.names(), key=lambda n: (n != "welcome", n)):
         section = _section(name)
-        if section is None or name not in used:
+        if section is None or (sent_on_track is not None and name not in sent_on_track):
             continue
         try:
             subject = deps.renderer.subject(name, _sample(deps, name, track))
@@ -91,6 +199,20 @@ async def archive(request: Request, parcours: str | None = None) -> Response:
         request,
         "archive.html",
         {"track": track, "tracks": TRACKS, "sections": SECTIONS, "letters": letters},
+    )
+
+
+@router.get("/lettres/exemple/{kind}", response_class=HTMLResponse)
+async def sample_link_page(request: Request, kind: str) -> Response:
+    """What a personal link of a letter does, for a reader of the public archive."""
+    found = SAMPLE_LINKS.get(kind)
+    if found is None:
+        return pages_of(request).TemplateResponse(
+            request, "archive_missing.html", {}, status_code=404
+        )
+    label, explanation = found
+    return pages_of(request).TemplateResponse(
+        request, "archive_sample_link.html", {"label": label, "explanation": explanation}
     )
 
 

@@ -21,9 +21,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.core import agenda
-from services.core.booking import CHANNELS
+from services.core.booking import CHANNELS, REASONS
 from services.core.booking_mail import APPOINTMENT, OFFER, REGISTRATION, WEBINAR, BookingMails
+from services.core.departments import department_label
 from services.core.links import PERSON
+from services.core.phone import NotAPhoneNumber, french_phone
 from services.core.store import booking as booking_store
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.deps import deps_of, pages_of
@@ -40,7 +42,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 def _mails(request: Request) -> BookingMails:
     deps = deps_of(request)
-    return BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
 
 
 def _bad_link(request: Request, expired: bool) -> Response:
@@ -60,16 +62,6 @@ def _subject(request: Request, purpose: str, token: str) -> str | Response:
         return deps_of(request).tokens.verify(purpose, token)
     except InvalidToken as error:
         return _bad_link(request, isinstance(error, ExpiredToken))
-
-
-async def _send(request: Request, recipient: str, message: bytes) -> bool:
-    deps = deps_of(request)
-    try:
-        await deps.smtp.send(deps.settings.mail_from, recipient, message)
-    except Exception:
-        log.exception("a booking mail could not be sent")
-        return False
-    return True
 
 
 # --- offers (before /rendez-vous/{token}/…, whose token could read "offre") ------------
@@ -116,15 +108,36 @@ async def accept_offer(request: Request, token: str, creneau: Annotated[str, For
 
 @router.get("/rendez-vous/{token}", response_class=HTMLResponse)
 async def booking_page(request: Request, token: str) -> Response:
-    return await _booking_page(request, token, request.query_params.get("erreur"))
-
-
-async def _booking_page(
-    request: Request, token: str, error: str | None, *, status: int = 200, message: str = ""
-) -> Response:
+    """The person's appointments page; a calendar invitation's link (an appointment's
+    token) leads to the same page."""
+    tokens = deps_of(request).tokens
+    try:
+        appointment_id = tokens.verify(APPOINTMENT, token)
+    except InvalidToken:
+        appointment_id = None
+    if appointment_id is not None:
+        async with deps_of(request).store.transaction() as tx:
+            found = await booking_store.appointment(tx, appointment_id)
+        if found is None:
+            return _bad_link(request, expired=True)
+        person_url = _mails(request).booking_url(found.enrollment_id)
+        return RedirectResponse(person_url, status_code=303)
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
+    return await _booking_page(request, token, enrollment_id)
+
+
+async def _booking_page(
+    request: Request,
+    token: str,
+    enrollment_id: str,
+    *,
+    problem: str | None = None,
+    field: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
@@ -146,13 +159,17 @@ async def _booking_page(
         {
             "token": token,
             "person": enrollment,
+            "department": department_label(enrollment.department),
             "slots": free,
             "booked": [(a, mails.appointment_url(a.id)) for a in booked],
             "asked": request.query_params.get("demande") == "1",
-            "error": error,
-            "message": message,
+            "error": request.query_params.get("erreur"),
+            "reasons": REASONS,
+            "problem": problem,
+            "field": field,
+            "form": form or {},
         },
-        status,
+        status=status,
     )
 
 
@@ -171,15 +188,18 @@ async def _book(
     now = deps.clock.now()
     try:
         booked = await agenda.book(
-            deps.store, now, enrollment_id=enrollment_id, slot_id=slot_id, source=source
+            deps.store,
+            now,
+            enrollment_id=enrollment_id,
+            slot_id=slot_id,
+            source=source,
+            mails=_mails(request),
         )
     except agenda.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
     except agenda.NotBookable:
         return RedirectResponse(f"{back}?erreur=indisponible", status_code=303)
     mails = _mails(request)
-    mail = mails.appointment_mail("confirmation", booked.enrollment, booked.appointment, now)
-    sent = await _send(request, mail.recipient, mail.message)
     return _page(
         request,
         "booked.html",
@@ -187,7 +207,7 @@ async def _book(
             "appointment": booked.appointment,
             "person": booked.enrollment,
             "manage_url": mails.appointment_url(booked.appointment.id),
-            "mailed": sent,
+            "mailed": bool(booked.enrollment.email),
             "moved": False,
         },
     )
@@ -195,24 +215,64 @@ async def _book(
 
 @router.post("/rendez-vous/{token}/demande", response_class=HTMLResponse)
 async def ask_for_adviser(
-    request: Request, token: str, message: Annotated[str, Form()] = ""
+    request: Request,
+    token: str,
+    telephone: Annotated[str, Form()] = "",
+    motif: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
 ) -> Response:
+    """ "Être rappelé": the number to call (a French number), the subject, a message."""
     enrollment_id = _subject(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
-    if _CONTROL.search(message) or len(message) > agenda.NOTE_LENGTH:
-        # the form again, with what was typed and what is wrong with it
-        return await _booking_page(request, token, "message", status=422, message=message)
+    typed = {"telephone": telephone[:40], "motif": motif, "message": message[:1000]}
+
+    async def refuse(field: str, problem: str) -> Response:
+        return await _booking_page(
+            request, token, enrollment_id, problem=problem, field=field, form=typed, status=422
+        )
+
+    try:
+        phone = french_phone(telephone)
+    except NotAPhoneNumber:
+        return await refuse(
+            "telephone",
+            "Votre numéro de téléphone : indiquez un numéro français, par exemple 06 12 34 56 78.",
+        )
+    if motif and motif not in REASONS:
+        return await refuse("motif", "Le sujet de votre question : choisissez dans la liste.")
+    if _CONTROL.search(message):
+        return await refuse(
+            "message",
+            "Votre question contient un caractère invisible ou de contrôle : modifiez-la.",
+        )
+    if len(message) > agenda.NOTE_LENGTH:
+        return await refuse("message", "Votre question : 1 000 caractères au plus.")
     deps = deps_of(request)
     try:
         await agenda.ask_for_adviser(
-            deps.store, deps.clock.now(), enrollment_id=enrollment_id, note=message
+            deps.store,
+            deps.clock.now(),
+            enrollment_id=enrollment_id,
+            note=message,
+            reason=motif or None,
+            phone=phone,
         )
     except agenda.NotBookable:
         return _page(request, "ended.html", {}, status=410)
     except agenda.TooManyRequests:
-        return await _booking_page(request, token, "trop", status=429)
-    return RedirectResponse(f"/rendez-vous/{token}?demande=1", status_code=303)
+        return await _booking_page(
+            request,
+            token,
+            enrollment_id,
+            problem=(
+                "Vous avez déjà demandé à être rappelé aujourd'hui : un conseiller vous répond. "
+                "Vous pourrez faire une nouvelle demande demain."
+            ),
+            form=typed,
+            status=429,
+        )
+    return RedirectResponse(f"/rendez-vous/{token}?demande=1#rappel", status_code=303)
 
 
 # --- one appointment: move, cancel ---------------------------------------------------------
@@ -247,12 +307,9 @@ async def cancel(request: Request, token: str) -> Response:
     appointment, enrollment = found
     deps = deps_of(request)
     now = deps.clock.now()
-    cancelled = await agenda.cancel(deps.store, now, appointment_id=appointment.id, by="person")
-    if cancelled is not None and cancelled.enrollment.email:
-        mail = _mails(request).appointment_mail(
-            "cancellation", cancelled.enrollment, cancelled.appointment, now
-        )
-        await _send(request, mail.recipient, mail.message)
+    await agenda.cancel(
+        deps.store, now, appointment_id=appointment.id, by="person", mails=_mails(request)
+    )
     rebook = deps.links.for_person(enrollment.id).appointment
     return _page(request, "cancelled.html", {"appointment": appointment, "rebook_url": rebook})
 
@@ -290,7 +347,13 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
     deps = deps_of(request)
     now = deps.clock.now()
     try:
-        moved = await agenda.move(deps.store, now, appointment_id=appointment.id, slot_id=creneau)
+        moved = await agenda.move(
+            deps.store,
+            now,
+            appointment_id=appointment.id,
+            slot_id=creneau,
+            mails=_mails(request),
+        )
     except agenda.SlotFull:
         return RedirectResponse(f"/rendez-vous/{token}/deplacer?erreur=complet", status_code=303)
     except agenda.NotBookable:
@@ -298,8 +361,6 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
             f"/rendez-vous/{token}/deplacer?erreur=indisponible", status_code=303
         )
     mails = _mails(request)
-    mail = mails.appointment_mail("confirmation", moved.enrollment, moved.appointment, now)
-    sent = await _send(request, mail.recipient, mail.message)
     return _page(
         request,
         "booked.html",
@@ -307,7 +368,7 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
             "appointment": moved.appointment,
             "person": moved.enrollment,
             "manage_url": mails.appointment_url(moved.appointment.id),
-            "mailed": sent,
+            "mailed": bool(moved.enrollment.email),
             "moved": True,
         },
     )
@@ -318,16 +379,25 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
 
 @router.get("/webinaires/inscription/{session_id}/{token}", response_class=HTMLResponse)
 async def registration_page(request: Request, session_id: str, token: str) -> Response:
+    """One session: a button to register; when it is past, full, or the person already
+    has a seat on the topic, the next sessions on the same topic (never a dead end)."""
     enrollment_id = _subject(request, WEBINAR, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
     deps = deps_of(request)
+    now = deps.clock.now()
     async with deps.store.transaction() as tx:
         session = await booking_store.session(tx, session_id)
         if session is None:
             return _bad_link(request, expired=True)
         existing = await booking_store.registration_on_topic(tx, enrollment_id, session.topic)
         registered_on = await booking_store.session(tx, existing.session_id) if existing else None
+        following = [
+            s
+            for s in await booking_store.open_sessions(tx, session.topic, now, limit=4)
+            if s.id != session.id
+        ][:3]
+    mails = _mails(request)
     return _page(
         request,
         "webinar.html",
@@ -335,7 +405,11 @@ async def registration_page(request: Request, session_id: str, token: str) -> Re
             "session": session,
             "token": token,
             "registered_on": registered_on,
-            "past": session.starts_at <= deps.clock.now(),
+            "unregister_url": mails.unregister_url(existing.id)
+            if existing and registered_on and registered_on.starts_at > now
+            else None,
+            "past": session.starts_at <= now,
+            "following": [(s, mails.register_url(s.id, enrollment_id)) for s in following],
             "error": request.query_params.get("erreur"),
         },
     )
@@ -351,7 +425,11 @@ async def register(request: Request, session_id: str, token: str) -> Response:
     back = f"/webinaires/inscription/{session_id}/{token}"
     try:
         done = await agenda.register(
-            deps.store, now, enrollment_id=enrollment_id, session_id=session_id
+            deps.store,
+            now,
+            enrollment_id=enrollment_id,
+            session_id=session_id,
+            mails=_mails(request),
         )
     except agenda.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
@@ -360,12 +438,7 @@ async def register(request: Request, session_id: str, token: str) -> Response:
     async with deps.store.transaction() as tx:
         session = await booking_store.session(tx, done.registration.session_id)
     assert session is not None
-    mailed = False
-    if done.new:
-        mail = _mails(request).webinar_mail(
-            "registration_confirmation", done.enrollment, session, done.registration, now
-        )
-        mailed = await _send(request, mail.recipient, mail.message)
+    mailed = done.new and bool(done.enrollment.email)  # its confirmation is in the ledger
     return _page(
         request,
         "registered.html",
@@ -374,6 +447,7 @@ async def register(request: Request, session_id: str, token: str) -> Response:
             "new": done.new,
             "mailed": mailed,
             "join_url": _mails(request).join_url(done.registration.id),
+            "unregister_url": _mails(request).unregister_url(done.registration.id),
         },
     )
 
@@ -389,3 +463,70 @@ async def join(request: Request, token: str) -> Response:
     if session is None:
         return _bad_link(request, expired=True)
     return RedirectResponse(session.join_url, status_code=303)
+
+
+# --- giving a webinar seat back -----------------------------------------------------------
+
+
+async def _seat(request: Request, token: str) -> Any:
+    registration_id = _subject(request, REGISTRATION, token)
+    if isinstance(registration_id, Response):
+        return registration_id
+    async with deps_of(request).store.transaction() as tx:
+        found = await booking_store.registration(tx, registration_id)
+        session = await booking_store.session(tx, found.session_id) if found else None
+    if found is None or session is None:
+        return None
+    return found, session
+
+
+@router.get("/webinaires/annuler/{token}", response_class=HTMLResponse)
+async def unregister_page(request: Request, token: str) -> Response:
+    """From the confirmation mail: a button gives the seat back (a GET changes nothing)."""
+    found = await _seat(request, token)
+    if isinstance(found, Response):
+        return found
+    if found is None:
+        return _page(request, "unregistered.html", {"session": None, "already": True})
+    _, session = found
+    return _page(
+        request,
+        "unregister.html",
+        {
+            "token": token,
+            "session": session,
+            "past": session.starts_at <= deps_of(request).clock.now(),
+        },
+    )
+
+
+@router.post("/webinaires/annuler/{token}", response_class=HTMLResponse)
+async def unregister(request: Request, token: str) -> Response:
+    """Give the seat back: the reminders stop, a mail carries the calendar cancellation
+    (ICS CANCEL, the same UID); twice is harmless."""
+    found = await _seat(request, token)
+    if isinstance(found, Response):
+        return found
+    if found is None:
+        return _page(request, "unregistered.html", {"session": None, "already": True})
+    registration, session = found
+    deps = deps_of(request)
+    now = deps.clock.now()
+    given_back = await agenda.unregister(
+        deps.store, now, registration_id=registration.id, mails=_mails(request)
+    )
+    if given_back is None:
+        return _page(request, "unregister.html", {"token": token, "session": session, "past": True})
+    mailed = bool(given_back.enrollment.email)  # its cancellation is in the ledger
+    return _page(
+        request,
+        "unregistered.html",
+        {
+            "session": session,
+            "already": False,
+            "mailed": mailed,
+            "other_sessions_url": _mails(request).register_url(
+                session.id, given_back.enrollment.id
+            ),
+        },
+    )

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import datetime, time, timedelta
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.core.events import BusinessCreated, encode
+from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
 from services.core.mail.commands import gallery
 from services.core.siren import luhn_valid
 from services.core.topics import BUSINESS_EVENTS
-from services.web.app import DevTools
+from services.web.app import DevTools, paris_time
 from services.web.deps import deps_of, pages_of
 
 router = APIRouter()
@@ -43,70 +46,133 @@ def random_siren() -> str:
             return digits
 
 
-@router.get("/", response_class=HTMLResponse)
-async def dev_home(request: Request, erreur: str | None = None) -> Response:
+MAILS_PER_PAGE = 50
+
+#: What each field of the form expects, in the words of a person filling it
+FIELD_HELP = {
+    "siren": "SIREN : 9 chiffres dont le dernier est une clé de contrôle (ex. 732829320).",
+    "first_name": "Prénom : à remplir.",
+    "last_name": "Nom : à remplir.",
+    "email": "Courriel : une adresse complète, par exemple jeanne@example.fr.",
+    "regime": "Régime : micro-entrepreneur ou indépendant classique.",
+    "declaration_frequency": "Déclaration : mensuelle ou trimestrielle.",
+    "activity_start": "Début d'activité : une date (jj/mm/aaaa).",
+    "department": "Département : un numéro de département français (ex. 14, 2A, 971).",
+    "company_name": "Entreprise : 200 caractères au plus.",
+}
+FORM_FIELDS = tuple(FIELD_HELP)
+
+
+def _received(message: EmailMessage) -> datetime | None:
+    """When the mail was sent, on the virtual clock (its Date header)."""
+    try:
+        return parsedate_to_datetime(str(message["Date"])) if message["Date"] else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def _dev_page(
+    request: Request,
+    *,
+    form: dict[str, str] | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> Response:
     deps = deps_of(request)
     dev = _dev(request)
-    mails = list(reversed(dev.catcher.mails)) if dev.catcher else []
+    caught = dev.catcher.mails if dev.catcher else []
+    total = len(caught)
+    pages = max(1, -(-total // MAILS_PER_PAGE))
+    try:
+        number = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        number = 1
+    newest_first = caught[::-1][(number - 1) * MAILS_PER_PAGE : number * MAILS_PER_PAGE]
     async with deps.store.transaction() as tx:
         next_due = await tx.next_due()
         enrollments = await tx.count_enrollments()
         steps = await tx.count_steps()
     now = dev.clock.now()
+    mails = []
+    for mail in newest_first:
+        message = mail.parsed()
+        mails.append((mail, message, _received(message)))
     return pages_of(request).TemplateResponse(
         request,
         "dev_home.html",
         {
-            "mails": [(mail, mail.parsed()) for mail in mails[:200]],
+            "mails": mails,
+            "mail_total": total,
+            "page": number,
+            "pages": pages,
             "now": now,
             "speed": dev.clock.speed,
             "next_due": next_due,
             "enrollments": enrollments,
             "steps": steps,
-            "siren": random_siren(),
-            "today": now.date().isoformat(),
-            "error": erreur,
+            "form": form
+            or {
+                "siren": random_siren(),
+                "first_name": "Jeanne",
+                "last_name": "Martin",
+                "email": "jeanne.martin@example.fr",
+                "company_name": "Crêperie Jeanne",
+                "regime": "micro",
+                "declaration_frequency": "monthly",
+                "activity_start": now.date().isoformat(),
+                "department": "14",
+            },
+            "errors": errors or [],
+            "notice": request.query_params.get("info"),
+            "bootstrap": dev.bootstrap,
             "smtp_external": dev.catcher is None,
             "ops_url": dev.ops_url,
         },
+        status_code=status,
     )
 
 
-@router.post("/dev/entreprises")
-async def create_business(
-    request: Request,
-    siren: Annotated[str, Form()],
-    first_name: Annotated[str, Form()],
-    last_name: Annotated[str, Form()],
-    email: Annotated[str, Form()],
-    regime: Annotated[str, Form()],
-    activity_start: Annotated[date, Form()],
-    department: Annotated[str, Form()],
-    declaration_frequency: Annotated[str, Form()] = "",
-    company_name: Annotated[str, Form()] = "",
-) -> Response:
-    """Publishes a `business.created` event on Kafka, as the business registry would."""
+@router.get("/", response_class=HTMLResponse)
+async def dev_home(request: Request) -> Response:
+    return await _dev_page(request)
+
+
+@router.post("/dev/entreprises", response_class=HTMLResponse)
+async def create_business(request: Request) -> Response:
+    """Publishes a `business.created` event on Kafka, as the business registry would; a
+    field that does not fit is named in French and what was typed stays in the form."""
     deps = deps_of(request)
+    raw = await request.form()
+    form = {name: str(raw.get(name, "")).strip()[:300] for name in FORM_FIELDS}
     try:
-        event = BusinessCreated(
-            event_id=str(uuid.uuid4()),
-            occurred_at=deps.clock.now(),
-            siren=siren.strip(),
-            regime=regime,
-            activity_start=activity_start,
-            declaration_frequency=(declaration_frequency or None) if regime == "micro" else None,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            company_name=company_name or None,
-            department=department.strip().upper(),
+        event = BusinessCreated.model_validate(
+            {
+                "type": "business.created",
+                "event_id": str(uuid.uuid4()),
+                "occurred_at": deps.clock.now(),
+                "siren": form["siren"],
+                "regime": form["regime"],
+                "activity_start": form["activity_start"],
+                "declaration_frequency": (form["declaration_frequency"] or None)
+                if form["regime"] == "micro"
+                else None,
+                "email": form["email"],
+                "first_name": form["first_name"],
+                "last_name": form["last_name"],
+                "company_name": form["company_name"] or None,
+                "department": form["department"].upper(),
+            }
         )
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        return RedirectResponse(f"/?erreur={field} : {first['msg']}", status_code=303)
+        named = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+        errors = [FIELD_HELP.get(name, f"{name} : valeur refusée.") for name in named]
+        return await _dev_page(request, form=form, errors=errors, status=422)
     await deps.bus.publish(BUSINESS_EVENTS, event.siren, encode(event))
-    return RedirectResponse("/", status_code=303)
+    info = (
+        f"Événement business.created publié pour {event.first_name} {event.last_name} "
+        f"(SIREN {event.siren}) : le parcours démarre dès que l'intake l'a lu."
+    )
+    return RedirectResponse(f"/?info={quote(info)}", status_code=303)
 
 
 @router.post("/dev/horloge")
@@ -120,10 +186,17 @@ async def move_clock(
         async with deps.store.transaction() as tx:
             next_due = await tx.next_due()
         if next_due is not None:
+            now = dev.clock.now()
+            if next_due <= now:
+                # a backlog waits for the send rules (one mail a person a day, the send
+                # window): the next send is at the next day's opening
+                tomorrow = datetime.combine(paris_day(now) + timedelta(days=1), time(0), PARIS)
+                next_due = next_send_slot(tomorrow)
             dev.clock.advance_to(next_due)
     elif jours > 0:
         dev.clock.advance(timedelta(days=min(jours, 800)))
-    return RedirectResponse("/", status_code=303)
+    info = f"Horloge virtuelle : {paris_time(dev.clock.now())} à Paris."
+    return RedirectResponse(f"/?info={quote(info)}", status_code=303)
 
 
 @router.get("/dev/modeles", response_class=HTMLResponse)

@@ -59,10 +59,11 @@ async def healthz(request: Request) -> JSONResponse:
 
     probes: dict[str, Callable[[], Awaitable[None]]] = {
         "store": deps.store.ping,
-        "smtp": deps.smtp.ping,
         "broker": partial(_broker_ping, bootstrap),
     }
-    await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks))
+    if deps.smtp is not None:
+        probes["smtp"] = deps.smtp.ping
+    await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks if name in probes))
     healthy = all(value == "ok" for value in checks.values())
     stuck = [item.describe() for watch in wanted.watches for item in watch.stuck]
     body: dict[str, object] = {

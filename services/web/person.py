@@ -15,13 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.core.booking_mail import BookingMails
 from services.core.erasure import erase_person
 from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
+from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
-from services.core.store import people
+from services.core.store import booking as booking_store
+from services.core.store import ledger, people
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.app import WebDeps
@@ -193,6 +196,18 @@ async def web_view(request: Request, token: str) -> Response:
         step_key = deps.tokens.verify(LETTER, token)
     except InvalidToken as error:
         return _bad_link(request, isinstance(error, ExpiredToken))
+    async with deps.store.transaction() as tx:
+        mail = await ledger.mail(tx, step_key)
+    if mail is not None and mail.data:
+        # the ledger kept what the mail was rendered with: show exactly what was sent
+        try:
+            return HTMLResponse(render_mail(deps.renderer, mail).html)
+        except MailTemplateError:
+            return pages_of(request).TemplateResponse(
+                request, "not_shown_again.html", {}, status_code=404
+            )
+    if mail is not None:  # erased since: the ledger keeps only what the mail was
+        return _erased(request)
     extra: dict[str, Any] | None = {}
     async with deps.store.transaction() as tx:
         step = await tx.step(step_key)
@@ -204,9 +219,7 @@ async def web_view(request: Request, token: str) -> Response:
     if not enrollment.email:
         return _erased(request)
     if extra is None:  # nothing left to offer (e.g. every webinar session is full or past)
-        return pages_of(request).TemplateResponse(
-            request, "not_shown_again.html", {}, status_code=404
-        )
+        return await _not_shown_again(request, enrollment, step)
     try:
         letter = compose_letter(
             deps.renderer,
@@ -220,10 +233,32 @@ async def web_view(request: Request, token: str) -> Response:
         )
     except MailTemplateError:
         # a mail made of what only the moment of sending knew (e.g. webinar sessions)
-        return pages_of(request).TemplateResponse(
-            request, "not_shown_again.html", {}, status_code=404
-        )
+        return await _not_shown_again(request, enrollment, step)
     return HTMLResponse(letter.rendered.html)
+
+
+async def _not_shown_again(request: Request, enrollment: Enrollment, step: Step) -> Response:
+    """A webinar invitation whose sessions are gone, or whose topic the person registered
+    for: where they stand and what comes next on the topic, instead of a dead end."""
+    deps = deps_of(request)
+    now = deps.clock.now()
+    mails = BookingMails(deps.links, mail_from=deps.settings.mail_from)
+    async with deps.store.transaction() as tx:
+        seat = await booking_store.registration_on_topic(tx, enrollment.id, step.topic or "")
+        registered_on = await booking_store.session(tx, seat.session_id) if seat else None
+        upcoming = await booking_store.open_sessions(tx, step.topic or "", now, limit=3)
+    return pages_of(request).TemplateResponse(
+        request,
+        "not_shown_again.html",
+        {
+            "registered_on": registered_on,
+            "join_url": mails.join_url(seat.id) if seat else None,
+            "sessions": []
+            if seat
+            else [(s, mails.register_url(s.id, enrollment.id)) for s in upcoming],
+            "timeline": deps.links.for_person(enrollment.id).timeline,
+        },
+    )
 
 
 # --- the personal timeline ------------------------------------------------------------
@@ -238,6 +273,7 @@ class TimelineEntry:
     at: datetime
     deadline: date | None
     web_view: str | None
+    reason: str = ""  # why it was not sent (an expired notice)
 
 
 def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -> TimelineEntry:
@@ -252,6 +288,7 @@ def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -
         at=(step.sent_at or step.due_at) if received else step.due_at,
         deadline=step.deadline,
         web_view=f"/lettres/vue/{deps.tokens.sign(LETTER, step.id)}" if received else None,
+        reason=(step.error or "") if step.status == "expired" else "",
     )
 
 
@@ -268,7 +305,8 @@ def _step_context(step: Step) -> dict[str, Any]:
 
 @router.get("/mon-parcours/{token}", response_class=HTMLResponse)
 async def timeline(request: Request, token: str) -> Response:
-    """What the person received (with a link to each mail) and what is planned next."""
+    """What the person received (with a link to each mail), the notices that came too late
+    to be sent (with the reason), and what is planned next."""
     found = await _person(request, token)
     if isinstance(found, Response):
         return found
@@ -286,6 +324,7 @@ async def timeline(request: Request, token: str) -> Response:
         and step.status in STILL_TO_COME
         and step.kind not in found.opted_out_kinds
     ]
+    expired = [step for step in steps if step.status == "expired"]
     base = letter_context(found, steps[0], deps.links) if steps else {}
     return pages_of(request).TemplateResponse(
         request,
@@ -295,6 +334,7 @@ async def timeline(request: Request, token: str) -> Response:
             "track_months": 15 if found.track == "ti" else 9,
             "received": [_entry(deps, base, step, received=True) for step in sent],
             "coming": [_entry(deps, base, step, received=False) for step in coming],
+            "expired": [_entry(deps, base, step, received=False) for step in expired],
             "paths": _paths(deps, found.id),
         },
     )
@@ -327,14 +367,26 @@ def _erased_event(enrollment: Enrollment, now: datetime) -> EnrollmentEnded:
 
 
 @router.post("/mes-donnees/{token}", response_class=HTMLResponse)
-async def erase(request: Request, token: str, csrf: Annotated[str, Form()] = "") -> Response:
-    """Erase the person's data everywhere in the store (`services.core.erasure`); the
-    journey ends (`enrollment.ended`, reason `erased`); anonymous counts stay."""
+async def erase(
+    request: Request,
+    token: str,
+    csrf: Annotated[str, Form()] = "",
+    confirmer: Annotated[str, Form()] = "",
+) -> Response:
+    """Erase the person's data once they confirmed (the first click shows what will go
+    and asks again): address, names and company go; the journey ends
+    (`enrollment.ended`, reason `erased`); anonymous counts stay."""
     if not csrf_valid(request, csrf):
         return csrf_refused(request)
     found = await _person(request, token)
     if isinstance(found, Response):
         return found
+    if confirmer != "oui":
+        return form_page(
+            request,
+            "erase_confirm.html",
+            {"enrollment": found, "paths": _paths(deps_of(request), found.id)},
+        )
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:

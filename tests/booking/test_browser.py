@@ -113,7 +113,7 @@ async def test_sophie_opens_a_slot_jeanne_books_it_from_her_letter_then_cancels_
     await sophie.get_by_label("Heure (Paris)").fill("14:00")
     await sophie.get_by_label("Département").fill("14")
     await sophie.get_by_role("button", name="Ouvrir").click()
-    await sophie.get_by_text("1 créneau(x) ouvert(s).").wait_for()
+    await sophie.get_by_text("1 créneau ouvert (14 – Calvados).").wait_for()
     assert await sophie.locator("tr.creneau").count() == 1
 
     # Jeanne opens her crêperie in Caen; a week later her first letter arrives

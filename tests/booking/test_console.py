@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from html import unescape
 
 import httpx
 import pytest
@@ -16,6 +17,8 @@ from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.lifecycle import end_enrollment
 from services.core.store import booking as booking_store
+from services.core.store import ledger
+from services.core.store.records import NewMail
 from services.core.store.repository import Store
 from tests.booking.conftest import NOW, add_adviser, enroll, open_slot
 from tests.booking.test_webinars import Invitation
@@ -54,7 +57,7 @@ async def test_sophie_opens_a_weekly_slot_and_sees_it_repeat_every_week(
     )  # fmt: skip
     assert opened.status_code == 303
     page = await sophie.get(opened.headers["location"])
-    assert "4 créneau(x) ouvert(s)" in page.text
+    assert "4 créneaux ouverts (14 – Calvados)" in page.text
     assert page.text.count('class="creneau"') == 4
     # at 14:00 Paris time, before and after the change to summer time (29 March)
     async with store.transaction() as tx:
@@ -83,9 +86,9 @@ async def test_sophie_answers_a_request_by_offering_two_slots_and_jeanne_accepts
     jeanne = await enroll(store)
     await agenda.ask_for_adviser(store, NOW, enrollment_id=jeanne, note="Mes cotisations")
 
-    # the inbox shows Jeanne's request
+    # the requests show Jeanne's, with her message and "sans précision" for a reason
     inbox = await sophie.get("/conseillers/demandes")
-    assert "Demande de rendez-vous" in inbox.text and "Mes cotisations" in inbox.text
+    assert "Mes cotisations" in inbox.text and "Sans précision" in inbox.text
     person_page = f"/conseillers/personnes/{jeanne}"
     page = await sophie.get(person_page)
     slot_ids = re.findall(r'name="creneaux" value="([^"]+)"', page.text)
@@ -110,18 +113,19 @@ async def test_sophie_answers_a_request_by_offering_two_slots_and_jeanne_accepts
         assert "Votre rendez-vous est réservé" in accepted.text
     await catcher.wait_for(lambda ms: len(ms) >= 2)
 
-    # Sophie sees the booking, and the request left the inbox
+    # Sophie sees the booking; the request stays to be handled, marked "Rendez-vous pris"
     home = await sophie.get("/conseillers/")
     assert "Jeanne Martin" in home.text and "jeu. 12 mars 2026 à 10:00" in home.text
-    assert "Mes cotisations" not in (await sophie.get("/conseillers/demandes")).text
+    inbox = await sophie.get("/conseillers/demandes")
+    assert "Mes cotisations" in inbox.text and "Rendez-vous pris" in inbox.text
 
 
-async def test_sophie_books_for_a_person_whose_offer_went_unanswered(
+async def test_an_ignored_appointment_offer_is_not_a_request_but_sophie_can_book_for_jeanne(
     web: Web, sophie: httpx.AsyncClient, store: Store, catcher: MailCatcher
 ) -> None:
     await post_form(
         sophie, "/conseillers/creneaux", "/conseillers/creneaux",
-        jour="2026-03-16", heure="15:00", duree="45", canal="video",
+        jour="2026-03-16", heure="15:00", duree="45", canal="phone",
         departement="14", places="1", semaines="1",
     )  # fmt: skip
     jeanne = await enroll(store)
@@ -135,22 +139,27 @@ async def test_sophie_books_for_a_person_whose_offer_went_unanswered(
             ids=[key],
         )  # fmt: skip
         await tx.finish_send(key, NOW)
-    assert "Difficultés de paiement" not in (await sophie.get("/conseillers/demandes")).text
     web.clock.advance(timedelta(days=4))
     await sign_in(sophie, "sophie.lefevre@urssaf.example.fr")  # a new working day
+    # she asked nothing: no request, no invented reason
     inbox = await sophie.get("/conseillers/demandes")
-    assert "Difficultés de paiement" in inbox.text
+    assert "0</strong> demande correspond" in inbox.text
+    assert 'class="demande"' not in inbox.text
 
+    # her page tells the story: the offer was sent; Sophie books her a phone slot
     page = await sophie.get(f"/conseillers/personnes/{jeanne}")
-    (slot_id,) = re.findall(r'name="creneaux" value="([^"]+)"', page.text)
+    assert "envoyé" in page.text
+    (slot_id,) = re.findall(r'name="creneau" value="([^"]+)"', page.text)
     booked = await sophie.post(
         f"/conseillers/personnes/{jeanne}/reserver",
-        data={"csrf": hidden(page.text, "csrf"), "creneau": slot_id},
+        data={"csrf": hidden(page.text, "csrf"), "creneau": slot_id, "telephone": "06 12 34 56 78"},
     )
     assert "Rendez-vous réservé" in (await sophie.get(booked.headers["location"])).text
     (confirmation,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
     assert confirmation.subject.startswith("Rendez-vous confirmé")
-    assert "Difficultés de paiement" not in (await sophie.get("/conseillers/demandes")).text
+    async with store.transaction() as tx:
+        (appointment,) = await booking_store.appointments_of(tx, jeanne)
+    assert appointment.phone == "+33612345678"
 
 
 async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
@@ -191,14 +200,23 @@ async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
     await letters(store, welcome="sent", unsubscribe=True)
     dashboard = await sophie.get("/conseillers/tableau-de-bord")
     assert dashboard.status_code == 200
-    assert "Auto-entrepreneurs" in dashboard.text and "<svg" in dashboard.text
-    row = r"<tr><td>([\w-]+)</td>" + r"<td>(\d+)</td>" * 5 + "</tr>"
-    rows = re.findall(row, dashboard.text)
-    # step, sent, failed, then right after it: unsubscribes, appointments, registrations
-    assert rows == [
-        ("welcome", "3", "0", "1", "0", "0"),
-        ("letter-01", "1", "1", "0", "1", "0"),
+    assert "Auto-entrepreneur (9 mois)" in dashboard.text
+    cells = r"<td[^>]*>([^<]+?)\s*(?:<span class=\"taux\">\(([^)]*)\)</span>)?</td>\s*"
+    rows = [
+        re.findall(cells, row)
+        for row in re.findall(r"<tr>(.*?)</tr>", ae_letters_table(dashboard.text), re.S)
     ]
+    # letter, then sent, failed, expired, unsubscribed after it: figures and rates
+    assert [[(unescape(value.strip()), rate) for value, rate in row] for row in rows if row] == [
+        [("Bienvenue dans Mes premiers mois avec l'Urssaf", ""), ("3", "100,0\u202f%"),
+         ("0", "0,0\u202f%"), ("0", "0,0\u202f%"), ("1", "33,3\u202f%")],
+        [("Créez votre espace en ligne auto-entrepreneur", ""), ("1", "50,0\u202f%"),
+         ("1", "50,0\u202f%"), ("0", "0,0\u202f%"), ("0", "0,0\u202f%")],
+    ]  # fmt: skip
+
+
+def ae_letters_table(html: str) -> str:
+    return html.split('class="cartes lettres"')[1].split("</table>")[0]
 
 
 async def letters(
@@ -224,3 +242,135 @@ async def letters(
             assert enrollment is not None
             await end_enrollment(tx, enrollment, "unsubscribed", NOW + timedelta(days=2))
     return person
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"heure": "23:30"}, "Heures : un créneau de 23:30 ne tient pas dans les heures"),
+        (
+            {"jour": "2026-03-08", "jours": ""},
+            "Jours : les créneaux s'ouvrent du lundi au vendredi",
+        ),
+        ({"departement": "99"}, "Département : choisissez un département de la liste officielle"),
+        ({"departement": "20"}, "Département : choisissez un département de la liste officielle"),
+        ({"jour": "2026-02-27"}, "Premier jour : cette date est passée."),
+        ({"jour": "mardi"}, "Premier jour : indiquez une date"),
+        ({"duree": "7"}, "Durée (minutes) : entre 15 et 90."),
+        ({"places": "5000"}, "Places : entre 1 et 20."),
+        ({"semaines": "0"}, "Semaines : entre 1 et 26."),
+        ({"heure": "midi"}, "Heure : « midi » n'est pas une heure"),
+    ],
+)
+async def test_sophie_cannot_open_a_slot_nobody_could_hold_and_is_told_which_field(
+    sophie: httpx.AsyncClient, store: Store, fields: dict[str, str], message: str
+) -> None:
+    # a Monday-to-Wednesday pattern at 10:00, then one field out of bounds
+    form = {"jour": "2026-03-09", "heure": "10:00", "duree": "30", "canal": "phone",
+            "departement": "14", "places": "1", "semaines": "1", **fields}  # fmt: skip
+    page = await sophie.get("/conseillers/creneaux")
+    refused = await sophie.post(
+        "/conseillers/creneaux", data={"csrf": hidden(page.text, "csrf"), **form}
+    )
+    assert refused.status_code == 422
+    # in French typography: a no-break space before the colon and inside guillemets
+    french = message.replace(" :", "\u00a0:").replace("« ", "«\u00a0").replace(" »", "\u00a0»")
+    assert french in unescape(refused.text)
+    # what she typed stays in the form; nothing was opened
+    assert f'value="{form["departement"]}"' in refused.text
+    async with store.transaction() as tx:
+        assert await booking_store.upcoming_slots(tx, NOW) == []
+
+
+async def test_sophie_opens_a_weeks_pattern_on_working_days_only(
+    sophie: httpx.AsyncClient, store: Store
+) -> None:
+    # Monday, Wednesday and Friday at 09:00 and 14:30, for two weeks from Monday 6 April
+    # (Easter Monday, a public holiday, is left out)
+    page = await sophie.get("/conseillers/creneaux")
+    opened = await sophie.post(
+        "/conseillers/creneaux",
+        data={"csrf": hidden(page.text, "csrf"), "jour": "2026-04-06", "jours": ["0", "2", "4"],
+              "heure": "09:00, 14:30", "duree": "45", "canal": "video", "departement": "2a",
+              "places": "1", "semaines": "2"},
+    )  # fmt: skip
+    assert opened.status_code == 303
+    assert "10 créneaux ouverts (2A – Corse-du-Sud)" in unescape(
+        (await sophie.get(opened.headers["location"])).text
+    )
+    async with store.transaction() as tx:
+        slots = await booking_store.upcoming_slots(tx, NOW)
+    days = sorted({s.starts_at.strftime("%a %d") for s in slots})
+    assert days == ["Fri 10", "Fri 17", "Mon 13", "Wed 08", "Wed 15"]
+    assert {s.starts_at.strftime("%H:%M") for s in slots} == {"07:00", "12:30"}  # summer time
+
+
+async def test_the_dashboard_and_a_persons_page_read_the_mail_ledger(
+    web: Web, sophie: httpx.AsyncClient, store: Store
+) -> None:
+    # two people of the TI track: a notice sent to one, expired for the other (its
+    # deadline passed in an outage); the first one then created her online account
+    claire = await enroll(store, first_name="Claire", email="claire@example.fr", track="ti")
+    paul = await enroll(store, first_name="Paul", email="paul@example.fr", track="ti")
+    async with store.transaction() as tx:
+        for person in (claire, paul):
+            await ledger.record_journey_attempts(
+                tx,
+                [NewMail(id=step_due_event_id(person, "notice-ti-first-schedule"),
+                         template="notice_ti_first_schedule", kind="journey", due_at=NOW,
+                         enrollment_id=person, step_id="notice-ti-first-schedule",
+                         step_kind="notification", message_id=f"<{person}@example.fr>")],
+                NOW,
+            )  # fmt: skip
+        await ledger.mark_sent(tx, [(step_due_event_id(claire, "notice-ti-first-schedule"), NOW)])
+        await ledger.close_journey_mails(
+            tx, [step_due_event_id(paul, "notice-ti-first-schedule")], "expired",
+            "échéance passée", NOW,
+        )  # fmt: skip
+        await tx.set_account_created(claire, NOW + timedelta(days=2))
+    dashboard = unescape((await sophie.get("/conseillers/tableau-de-bord")).text)
+    ti = dashboard.split("Travailleur indépendant (15 mois)</h2>")[1]
+    row = re.search(r"<tr>\s*<td[^>]*>([^<]+)</td>(.*?)</tr>", ti, re.S)
+    assert row is not None
+    cells = re.findall(r"(\d+) <span class=\"taux\">\(([^)]*)\)", row.group(2))
+    # sent 1 (50 %), failed 0, expired 1 (50 %), no unsubscribe
+    assert cells == [("1", "50,0\u202f%"), ("0", "0,0\u202f%"), ("1", "50,0\u202f%"),
+                     ("0", "0,0\u202f%")]  # fmt: skip
+    # one of the two people reached created her account after it
+    assert (
+        "Compte en ligne créé après la première lettre\u00a0: <strong>100,0\u202f%</strong> des 1"
+        in ti
+    )
+    # Paul's page tells the story of his mail: expired
+    page = unescape((await sophie.get(f"/conseillers/personnes/{paul}")).text)
+    assert "expiré (échéance passée)" in page
+    # and the CSV says the same, for a spreadsheet
+    csv = (await sophie.get("/conseillers/tableau-de-bord.csv")).text
+    assert "ti;notice-ti-first-schedule;" in csv and ";2;1;0;1;0;" in csv
+
+
+async def test_sophie_opens_a_request_for_karim_after_his_visit_and_it_joins_the_requests(
+    sophie: httpx.AsyncClient, store: Store
+) -> None:
+    karim = await enroll(store, first_name="Karim", email="karim@example.fr", department="69")
+    person = f"/conseillers/personnes/{karim}"
+    csrf = hidden((await sophie.get(person)).text, "csrf")
+    # a number that cannot be called is refused, naming the field, and her words stay
+    refused = await sophie.post(
+        f"{person}/demandes",
+        data={"csrf": csrf, "motif": "payment", "message": "Échéancier ?", "rappel": "123"},
+    )
+    assert refused.status_code == 422
+    assert "Numéro à rappeler\u00a0: un numéro français" in unescape(refused.text)
+    assert "Échéancier ?</textarea>" in unescape(refused.text)
+    opened = await sophie.post(
+        f"{person}/demandes",
+        data={"csrf": csrf, "motif": "payment", "message": "Échéancier ?",
+              "rappel": "04 72 12 34 56"},
+    )  # fmt: skip
+    assert opened.status_code == 303
+    # it is in the requests of the Rhône, with its subject, as opened by an adviser
+    listed = unescape((await sophie.get("/conseillers/demandes?departement=69&motif=payment")).text)
+    assert "1</strong> demande correspond" in listed
+    assert "Difficultés de paiement" in listed and "ouverte par un conseiller" in listed
+    assert "04 72 12 34 56" in listed

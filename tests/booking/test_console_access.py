@@ -96,7 +96,7 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(web: Web) -> None
         )
         assert response.status_code == 403
         slots = await http.get("/conseillers/creneaux")
-        assert "Aucun créneau ouvert" in slots.text
+        assert "Aucun créneau à venir" in slots.text
 
 
 async def test_an_unknown_address_gets_the_same_answer_as_a_wrong_password(web: Web) -> None:

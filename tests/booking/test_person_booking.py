@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from services.core.catcher import MailCatcher
+from services.core.store import console as console_store
+from services.core.store.console import RequestFilter
 from services.core.store.repository import Store
 from services.core.store.tables import outbox
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
@@ -115,20 +117,42 @@ async def test_jeanne_books_moves_and_cancels_her_appointment_from_her_mails(
     assert all(e["enrollment_id"] == jeanne for e in await events(store))
 
 
-async def test_karim_asks_to_be_called_back_and_the_advisers_see_it(web: Web, store: Store) -> None:
+async def test_karim_asks_to_be_called_back_with_his_number_and_the_advisers_see_it(
+    web: Web, store: Store
+) -> None:
     karim = await enroll(store, first_name="Karim", email="karim@example.fr", track="ti")
     link = web.links.for_person(karim).appointment
     async with client(web) as http:
         page = await http.get(path_of(link))
-        assert "Aucun créneau n'est ouvert" in page.text
-        asked = await http.post(
-            path_of(link) + "/demande", data={"message": "Une question sur l'ACRE"}
+        assert "Aucun créneau n'est ouvert pour l'instant dans votre département" in page.text
+        # without a number that can be called, the form says which field and keeps his words
+        refused = await http.post(
+            path_of(link) + "/demande",
+            data={
+                "telephone": "12 34",
+                "motif": "declaration",
+                "message": "Une question sur l'ACRE",
+            },
         )
+        assert refused.status_code == 422
+        assert "Votre numéro de téléphone\u00a0: indiquez un numéro français" in refused.text
+        assert "Une question sur l&#39;ACRE</textarea>" in refused.text
+        assert 'value="declaration" selected' in refused.text
+        # with his mobile number, the request is recorded
+        asked = await http.post(
+            path_of(link) + "/demande",
+            data={"telephone": "06 12 34 56 78", "motif": "declaration",
+                  "message": "Une question sur l'ACRE"},
+        )  # fmt: skip
         assert asked.status_code == 303
         assert "Votre demande est enregistrée" in (await http.get(asked.headers["location"])).text
     (requested,) = await events(store)
     assert requested["type"] == "appointment.requested"
     assert requested["note"] == "Une question sur l'ACRE"
+    async with store.transaction() as tx:
+        found = await console_store.find_requests(tx, RequestFilter(search="karim"))
+    (request,) = found.rows
+    assert (request.phone, request.reason) == ("+33612345678", "declaration")
 
 
 async def test_an_altered_link_shows_no_slot(web: Web, store: Store) -> None:

@@ -34,18 +34,24 @@ async def test_twenty_requests_in_a_row_leave_three_in_the_inbox(web: Web, store
     async with client(web) as http:
         # twenty requests with 2 KB notes, as a script sends them
         answers = [
-            (await http.post(link, data={"message": "x" * 900 + str(n)})).status_code
+            (
+                await http.post(
+                    link, data={"telephone": "06 12 34 56 78", "message": "x" * 900 + str(n)}
+                )
+            ).status_code
             for n in range(20)
         ]
         # three go through; the others are told to wait for tomorrow
         assert answers[:3] == [303] * 3
         assert set(answers[3:]) == {429}
-        refused = await http.post(link, data={"message": "encore"})
+        refused = await http.post(link, data={"telephone": "06 12 34 56 78", "message": "encore"})
         assert "Vous pourrez faire une nouvelle demande demain" in html.unescape(refused.text)
         assert await open_requests(store) == 3
         # a day later, Jeanne may ask again
         web.clock.advance(timedelta(days=1, minutes=1))
-        assert (await http.post(link, data={"message": "Une question"})).status_code == 303
+        assert (
+            await http.post(link, data={"telephone": "06 12 34 56 78", "message": "Une question"})
+        ).status_code == 303
 
 
 @pytest.mark.parametrize(
@@ -59,7 +65,7 @@ async def test_a_note_with_control_characters_or_too_long_is_refused_naming_the_
     jeanne = await enroll(store)
     link = path_of(web.links.for_person(jeanne).appointment) + "/demande"
     async with client(web) as http:
-        answer = await http.post(link, data={"message": note})
+        answer = await http.post(link, data={"telephone": "06 12 34 56 78", "message": note})
     assert answer.status_code == 422
     assert 'href="#message"' in answer.text
     assert await open_requests(store) == 0
@@ -69,7 +75,10 @@ async def test_a_note_on_several_lines_is_kept(web: Web, store: Store) -> None:
     jeanne = await enroll(store)
     link = path_of(web.links.for_person(jeanne).appointment) + "/demande"
     async with client(web) as http:
-        answer = await http.post(link, data={"message": "Bonjour,\r\nune question\tsur l'ACRE"})
+        answer = await http.post(
+            link,
+            data={"telephone": "06 12 34 56 78", "message": "Bonjour,\r\nune question\tsur l'ACRE"},
+        )
     assert answer.status_code == 303
     async with store.transaction() as tx:
         (request,) = await booking_store.open_requests(tx, "request")

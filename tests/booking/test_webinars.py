@@ -16,6 +16,7 @@ from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.store import booking as booking_store
+from services.core.store import ledger
 from services.core.store.repository import Store
 from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
 from services.mailer.deliver import Mailer, RetryPolicy
@@ -43,7 +44,8 @@ async def web(store: Store, catcher: MailCatcher) -> AsyncIterator[Web]:
 
 
 def mailer(web: Web) -> Mailer:
-    mails = BookingMails(web.renderer, web.links, mail_from=web.deps.settings.mail_from)
+    mails = BookingMails(web.links, mail_from=web.deps.settings.mail_from)
+    assert web.deps.smtp is not None
     return Mailer(
         web.store,
         web.renderer,
@@ -190,3 +192,80 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
     async with store.transaction() as tx:
         kept = await booking_store.session(tx, first)
     assert kept is not None and kept.seats == 12
+
+
+async def test_the_web_view_of_an_invitation_shows_the_sessions_it_offered_when_sent(
+    web: Web, store: Store, catcher: MailCatcher
+) -> None:
+    # Jeanne's invitation offers the two sessions open on Monday
+    await session(store, "open-1", TUESDAY_10AM, seats=20)
+    await session(store, "open-2", TUESDAY_10AM + timedelta(days=7), seats=20)
+    jeanne = await enroll(store)
+    (key,) = await plan_invitations(
+        store, jeanne, Invitation("webinar-online-account", "online_account")
+    )
+    assert await mailer(web).deliver(key) == "sent"
+    (invitation,) = catcher.mails
+    # the ledger holds it, sent, under the Message-ID the person received
+    async with store.transaction() as tx:
+        kept = await ledger.mail_by_message_id(tx, invitation.message_id)
+    assert kept is not None
+    assert (kept.id, kept.kind, kept.status) == (key, "journey", "sent")
+    assert kept.step_id == "webinar-online-account"
+    # on Wednesday a third session opens; she opens "Voir dans le navigateur"
+    await session(store, "open-3", TUESDAY_10AM + timedelta(days=14), seats=20)
+    web.clock.advance(timedelta(days=2))
+    web_view = re.search(r"http://127\.0\.0\.1:8000(/lettres/vue/\S+)", body_text(invitation))
+    assert web_view is not None
+    async with client(web) as http:
+        page = await http.get(web_view.group(1))
+    # the page shows what the mail showed: two sessions, not the one opened since
+    assert page.status_code == 200
+    offered = re.findall(r"/webinaires/inscription/([\w-]+)/", page.text)
+    assert sorted(set(offered)) == ["open-1", "open-2"]
+
+
+async def test_jeanne_gives_her_seat_back_by_mail_and_the_past_session_offers_the_next(
+    web: Web, store: Store, catcher: MailCatcher
+) -> None:
+    await session(store, "tuesday", TUESDAY_10AM, seats=1)
+    await session(store, "next-week", TUESDAY_10AM + timedelta(days=7), seats=20)
+    jeanne = await enroll(store)
+    mails = BookingMails(web.links, mail_from=web.deps.settings.mail_from)
+    register_url = path_of(mails.register_url("tuesday", jeanne))
+    async with client(web) as http:
+        # Jeanne takes the last seat on Tuesday
+        assert "Votre inscription est confirmée" in (await http.post(register_url)).text
+        await web.send_mails()  # the mailer's next tick
+        (confirmation,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
+        uid = str(next(iter(calendar_of(confirmation).walk("VEVENT")))["UID"])
+        # the confirmation's link "Libérez votre place" opens a page; opening it changes nothing
+        unregister = path_of(
+            re.findall(r"http://\S+/webinaires/annuler/\S+", body_text(confirmation))[0]
+        )
+        page = await http.get(unregister)
+        assert "Annuler mon inscription" in page.text
+        async with store.transaction() as tx:
+            assert (await booking_store.session(tx, "tuesday")).free == 0  # type: ignore[union-attr]
+        # her click gives it back: the seat is free and a mail removes it from her calendar
+        done = await http.post(unregister)
+        assert "Votre inscription est annulée" in done.text
+        await web.send_mails()
+        (_, cancellation) = await catcher.wait_for(lambda ms: len(ms) >= 2)
+        assert cancellation.subject.startswith("Inscription annulée")
+        (cancelled,) = calendar_of(cancellation).walk("VEVENT")
+        assert str(cancelled["UID"]) == uid and int(cancelled["SEQUENCE"]) == 1
+        assert str(calendar_of(cancellation)["METHOD"]) == "CANCEL"
+        async with store.transaction() as tx:
+            assert (await booking_store.session(tx, "tuesday")).free == 1  # type: ignore[union-attr]
+        # twice is harmless
+        assert "déjà été annulée" in (await http.post(unregister)).text
+
+        # after Tuesday, the invitation's link is no dead end: it offers next week's session
+        web.clock.advance(timedelta(days=9))
+        past = await http.get(register_url)
+        assert "Cette session a eu lieu" in past.text
+        (next_link,) = re.findall(
+            r'href="(http://[^"]+/webinaires/inscription/next-week/[^"]+)"', past.text
+        )
+        assert "Confirmer mon inscription" in (await http.get(path_of(next_link))).text

@@ -24,7 +24,7 @@ JOURNEY_MAILS = {
 TRANSACTIONAL_MAILS = {
     "signup_confirmation", "unsubscribe_confirmation", "webinar_registration_confirmation",
     "webinar_reminder", "appointment_confirmation", "appointment_reminder",
-    "appointment_cancellation",
+    "appointment_cancellation", "webinar_cancellation",
 }  # fmt: skip
 
 MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"

@@ -1,5 +1,7 @@
 """The web app in-process (httpx over ASGI): a store, an SMTP catcher, an in-memory bus,
-the virtual clock stopped on a Monday morning, and intake to enroll people."""
+the virtual clock stopped on a Monday morning, intake to enroll people, and the mailer's
+ledger sender, which sends the mails the web wrote into the ledger after each request (as
+the mailer does within a tick)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.broker.memory_bus import MemoryBus
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
@@ -25,6 +28,8 @@ from services.core.store.records import Enrollment
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
+from services.mailer.deliver import RetryPolicy
+from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import WebDeps, create_app
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
 from tests.support import as_bytes, business_created
@@ -99,6 +104,14 @@ async def site(
     links = LinkMaker(PUBLIC_URL, tokens)
     smtp = SmtpTransport(catcher.url)
     bus = MemoryBus()
+    post = LedgerMailer(
+        store, renderer, smtp, clock, mail_from=settings.mail_from, retry=RetryPolicy(delays=())
+    )
+
+    async def mailer_tick(response: httpx.Response) -> None:
+        del response
+        await post.send_due()
+
     app = create_app(
         WebDeps(
             settings=settings,
@@ -109,9 +122,15 @@ async def site(
             tokens=tokens,
             links=links,
             smtp=smtp,
+            # as in production: a webinar invitation's web view shows its sessions
+            extras=JourneyExtras(BookingMails(links, mail_from=settings.mail_from), clock),
         )
     )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=PUBLIC_URL,
+        event_hooks={"response": [mailer_tick]},
+    )
     try:
         yield Site(
             client=client,

@@ -27,6 +27,7 @@ from tests.web.test_signup import fill, lucie
 NAME = "Dupont"
 ADDRESS = "jean.dupont@example.fr"
 PHONE = "06 12 34 56 78"
+PHONE_STORED = "33612345678"  # the number as the store keeps it (E.164, without the +)
 NOTE = f"Rappelez-moi au {PHONE}, Jean {NAME}, {ADDRESS}"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -71,7 +72,9 @@ async def jean_everywhere(site: Site) -> Enrollment:
     )
     person = site.tokens.sign("person", jean.id)
     # he asks to be called back, his phone number in the note
-    asked = await site.client.post(f"/rendez-vous/{person}/demande", data={"message": NOTE})
+    asked = await site.client.post(
+        f"/rendez-vous/{person}/demande", data={"telephone": PHONE, "message": NOTE}
+    )
     assert asked.status_code == 303
     # he books an appointment on Thursday with Sophie
     slot_id = await open_slot(site.store, await add_adviser(site.store), starts_at=THURSDAY_2PM)
@@ -119,7 +122,7 @@ async def jean_everywhere(site: Site) -> Enrollment:
             )
         await ledger.fail(tx, f"welcome-{jean.id}", refusal, now)
     # he is everywhere
-    everywhere = await traces(site, NAME, ADDRESS, PHONE)
+    everywhere = await traces(site, NAME, ADDRESS, PHONE, PHONE_STORED)
     for where in ("enrollments", "pending_signups", "adviser_requests", "planned_steps", "mails"):
         assert any(trace.startswith(where) for trace in everywhere), where
     return jean
@@ -132,11 +135,13 @@ async def test_erasing_his_data_leaves_nothing_of_jean_in_any_column(site: Site)
     csrf = _CSRF.search(page.text)
     assert csrf is not None
     erased = await site.client.post(
-        f"/mes-donnees/{site.tokens.sign('person', jean.id)}", data={"csrf": csrf.group(1)}
+        f"/mes-donnees/{site.tokens.sign('person', jean.id)}",
+        data={"csrf": csrf.group(1), "confirmer": "oui"},
     )
     assert erased.status_code == 200
     # nothing of his name, address or phone number is left, in any table
-    assert await traces(site, NAME, ADDRESS, PHONE) == []
+    left = await traces(site, NAME, ADDRESS, PHONE, PHONE_STORED)
+    assert left == []
     # his appointment is cancelled and its seat free; his webinar seat is given back
     async with site.store.transaction() as tx:
         rows = (await tx.connection.execute(select(appointments))).all()
@@ -165,4 +170,5 @@ async def test_the_retention_purge_leaves_nothing_of_a_journey_ended_long_ago(
     site.clock.advance(timedelta(days=366))
     assert await purge_expired(site.store, site.clock, timedelta(days=365)) == 1
     # nothing of his name, address or phone number is left, in any table
-    assert await traces(site, NAME, ADDRESS, PHONE) == []
+    left = await traces(site, NAME, ADDRESS, PHONE, PHONE_STORED)
+    assert left == []

@@ -94,7 +94,11 @@ async def test_jeanne_erases_her_data_and_only_anonymous_counts_stay(site: Site)
     page = await site.client.get(path)
     assert "jeanne.efface@example.fr" in page.text  # she sees what is kept
     csrf = await site.csrf(path)
-    done = await site.client.post(path, data={"csrf": csrf})
+    # the first click asks again, and erases nothing yet
+    asked = await site.client.post(path, data={"csrf": csrf})
+    assert "Oui, effacer mes données" in asked.text
+    assert (await site.enrollment(jeanne.id)).email == "jeanne.efface@example.fr"
+    done = await site.client.post(path, data={"csrf": csrf, "confirmer": "oui"})
     assert done.status_code == 200
     assert "Vos données sont effacées" in done.text
     # personal data gone, the journey ended as "erased"
@@ -177,7 +181,7 @@ async def test_erasing_after_unsubscribing_still_tells_other_systems(site: Site)
     await site.client.post(site.links.unsubscribe_url(jeanne.id))
     path = person_path(site, "mes-donnees", jeanne.id)
     csrf = await site.csrf(path)
-    await site.client.post(path, data={"csrf": csrf})
+    await site.client.post(path, data={"csrf": csrf, "confirmer": "oui"})
     async with site.store.transaction() as tx:
         waiting = await tx.take_outbox(1000)
     ended = [json.loads(e.payload) for e in waiting if "enrollment.ended" in e.payload]

@@ -47,8 +47,8 @@ async def test_lucie_signs_up_confirms_from_the_mail_and_is_enrolled_once(site: 
     siren = new_siren()
     page = await site.client.get("/inscription")
     # the form explains both tracks
-    assert "Auto-entrepreneur (micro-entreprise) : 9 mois" in page.text
-    assert "Travailleur indépendant classique : 15 mois" in page.text
+    assert "Auto-entrepreneur (micro-entreprise)\u00a0: 9 mois" in page.text
+    assert "Travailleur indépendant classique\u00a0: 15 mois" in page.text
     answer = await fill(site, lucie(siren))
     assert answer.startswith("200") and "Vérifiez votre messagerie" in answer
     # nothing is published before she confirms her address

@@ -38,6 +38,7 @@ TRANSACTIONAL_MAILS = frozenset(
         "appointment_confirmation",
         "appointment_reminder",
         "appointment_cancellation",
+        "webinar_cancellation",
     }
 )
 

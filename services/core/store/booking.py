@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.booking_tables import (
@@ -26,7 +26,7 @@ from services.core.store.booking_tables import (
     webinar_sessions,
 )
 from services.core.store.repository import Tx
-from services.core.store.tables import enrollments, planned_steps
+from services.core.store.tables import enrollments
 
 #: Journeys whose end cancels what the person had booked (an unsubscribe does not:
 #: letters stop, the appointment stays).
@@ -91,6 +91,8 @@ class Appointment:
     department: str
     adviser_id: str
     adviser_name: str
+    video_url: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,10 @@ class AdviserRequest:
     slot_ids: tuple[str, ...]
     status: str
     created_at: datetime
+    reason: str | None = None
+    phone: str | None = None
+    handled_at: datetime | None = None
+    handled_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +379,8 @@ def _appointment(row: Row[Any]) -> Appointment:
         department=row.department,
         adviser_id=row.adviser_id,
         adviser_name=row.adviser_name,
+        video_url=row.video_url,
+        phone=row.phone,
     )
 
 
@@ -394,6 +402,8 @@ async def take_slot_seat(
     slot_id: str,
     source: str,
     now: datetime,
+    video_url: str | None = None,
+    phone: str | None = None,
 ) -> bool:
     """Book a seat of the slot; False when it is full. May raise IntegrityError when
     another booking took the same seat at the same moment."""
@@ -413,6 +423,8 @@ async def take_slot_seat(
             source=source,
             sequence=0,
             booked_at=now,
+            video_url=video_url,
+            phone=phone,
         )
     )
     return True
@@ -516,8 +528,11 @@ async def forget_closed_journeys(tx: Tx, now: datetime) -> int:
         )
     await tx.connection.execute(
         update(adviser_requests)
-        .where(adviser_requests.c.enrollment_id.in_(closed), adviser_requests.c.note.is_not(None))
-        .values(note=None, status="done", handled_at=now)
+        .where(
+            adviser_requests.c.enrollment_id.in_(closed),
+            adviser_requests.c.note.is_not(None) | adviser_requests.c.phone.is_not(None),
+        )
+        .values(note=None, phone=None, status="done", handled_at=now)
     )
     return len(doomed)
 
@@ -534,6 +549,10 @@ def _request(row: Row[Any]) -> AdviserRequest:
         slot_ids=tuple(s for s in (row.slot_ids or "").split(",") if s),
         status=row.status,
         created_at=row.created_at,
+        reason=row.reason,
+        phone=row.phone,
+        handled_at=row.handled_at,
+        handled_by=row.handled_by,
     )
 
 
@@ -546,6 +565,8 @@ async def add_request(
     now: datetime,
     note: str | None = None,
     slot_ids: Sequence[str] = (),
+    reason: str | None = None,
+    phone: str | None = None,
 ) -> None:
     await tx.connection.execute(
         insert(adviser_requests).values(
@@ -556,6 +577,8 @@ async def add_request(
             slot_ids=",".join(slot_ids) or None,
             status="open",
             created_at=now,
+            reason=reason,
+            phone=phone,
         )
     )
 
@@ -592,44 +615,18 @@ async def open_requests(tx: Tx, kind: str | None = None) -> list[AdviserRequest]
 
 
 async def close_requests(tx: Tx, enrollment_id: str, now: datetime) -> None:
-    """Everything open for this person is handled once an appointment is booked."""
+    """The offers open for this person are answered once an appointment is booked. Their
+    requests stay open: an adviser marks them "traité" (the question may be about more
+    than the appointment)."""
     await tx.connection.execute(
         update(adviser_requests)
         .where(
             adviser_requests.c.enrollment_id == enrollment_id,
             adviser_requests.c.status == "open",
+            adviser_requests.c.kind == "offer",
         )
         .values(status="done", handled_at=now)
     )
-
-
-async def sent_steps_without_appointment(
-    tx: Tx, *, kinds: Sequence[str], step_ids: Sequence[str], sent_before: datetime
-) -> list[tuple[str, str, datetime]]:
-    """(enrollment id, step id, sent at) of steps sent before `sent_before` to active people
-    who have no appointment at all: the offers left unanswered, the payment-difficulty signals."""
-    has_appointment = (
-        select(appointments.c.id)
-        .where(appointments.c.enrollment_id == planned_steps.c.enrollment_id)
-        .exists()
-    )
-    condition: Any = planned_steps.c.kind.in_(list(kinds))
-    if step_ids:
-        condition = condition | planned_steps.c.step_id.in_(list(step_ids))
-    rows = await tx.connection.execute(
-        select(planned_steps.c.enrollment_id, planned_steps.c.step_id, planned_steps.c.sent_at)
-        .join(enrollments, enrollments.c.id == planned_steps.c.enrollment_id)
-        .where(
-            condition,
-            planned_steps.c.status == "sent",
-            planned_steps.c.sent_at <= sent_before,
-            enrollments.c.status == "active",
-            ~has_appointment,
-        )
-        .order_by(planned_steps.c.sent_at)
-        .limit(200)
-    )
-    return [(row.enrollment_id, row.step_id, row.sent_at) for row in rows]
 
 
 # --- webinars -------------------------------------------------------------------
@@ -779,6 +776,13 @@ async def registration_on_topic(tx: Tx, enrollment_id: str, topic: str) -> Regis
     return _registration(row) if row else None
 
 
+async def delete_registration(tx: Tx, registration_id: str) -> bool:
+    result = await tx.connection.execute(
+        delete(webinar_registrations).where(webinar_registrations.c.id == registration_id)
+    )
+    return bool(result.rowcount)
+
+
 async def registrations_of_session(tx: Tx, session_id: str) -> list[Registration]:
     rows = await tx.connection.execute(
         select(webinar_registrations)
@@ -849,109 +853,6 @@ async def release_reminder(tx: Tx, reminder_id: str) -> None:
 
 
 # --- dashboard --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StepFigures:
-    track: str
-    step_id: str
-    kind: str
-    sent: int
-    failed: int
-    unsubscribed_after: int
-    appointments_after: int = 0
-    registrations_after: int = 0
-
-
-async def step_figures(tx: Tx) -> list[StepFigures]:
-    """Per track and step: mails sent, failed, and the people who unsubscribed right after it
-    (the last mail they were sent)."""
-    rows = await tx.connection.execute(
-        select(
-            enrollments.c.track,
-            planned_steps.c.step_id,
-            planned_steps.c.kind,
-            func.sum(case((planned_steps.c.status == "sent", 1), else_=0)).label("sent"),
-            func.sum(case((planned_steps.c.status == "failed", 1), else_=0)).label("failed"),
-            func.min(planned_steps.c.due_at).label("first_due"),
-        )
-        .join(enrollments, enrollments.c.id == planned_steps.c.enrollment_id)
-        .group_by(enrollments.c.track, planned_steps.c.step_id, planned_steps.c.kind)
-        .order_by(enrollments.c.track, func.min(planned_steps.c.due_at))
-    )
-    figures = [
-        (row.track, row.step_id, row.kind, int(row.sent or 0), int(row.failed or 0)) for row in rows
-    ]
-    last_sent = (
-        select(
-            planned_steps.c.enrollment_id,
-            func.max(planned_steps.c.sent_at).label("last_sent_at"),
-        )
-        .where(planned_steps.c.status == "sent")
-        .group_by(planned_steps.c.enrollment_id)
-        .subquery()
-    )
-    unsubscribed_rows = await tx.connection.execute(
-        select(enrollments.c.track, planned_steps.c.step_id, func.count().label("n"))
-        .join(last_sent, last_sent.c.enrollment_id == enrollments.c.id)
-        .join(
-            planned_steps,
-            and_(
-                planned_steps.c.enrollment_id == enrollments.c.id,
-                planned_steps.c.sent_at == last_sent.c.last_sent_at,
-            ),
-        )
-        .where(enrollments.c.end_reason == "unsubscribed")
-        .group_by(enrollments.c.track, planned_steps.c.step_id)
-    )
-    unsubscribed = {(row.track, row.step_id): int(row.n) for row in unsubscribed_rows}
-    booked = await _after_last_mail(tx, appointments, appointments.c.booked_at)
-    registered = await _after_last_mail(
-        tx, webinar_registrations, webinar_registrations.c.registered_at
-    )
-    return [
-        StepFigures(
-            track,
-            step_id,
-            kind,
-            sent,
-            failed,
-            unsubscribed.get((track, step_id), 0),
-            booked.get((track, step_id), 0),
-            registered.get((track, step_id), 0),
-        )
-        for track, step_id, kind, sent, failed in figures
-    ]
-
-
-async def _after_last_mail(tx: Tx, table: Any, moment: Any) -> dict[tuple[str, str], int]:
-    """How many rows of `table` (appointments, registrations) came right after each step:
-    the last mail the person was sent before `moment`."""
-    last_step = (
-        select(planned_steps.c.step_id)
-        .where(
-            planned_steps.c.enrollment_id == table.c.enrollment_id,
-            planned_steps.c.status == "sent",
-            planned_steps.c.sent_at <= moment,
-        )
-        .order_by(planned_steps.c.sent_at.desc())
-        .limit(1)
-        .correlate(table)
-        .scalar_subquery()
-        .label("step_id")
-    )
-    inner = (
-        select(enrollments.c.track, last_step)
-        .select_from(table)
-        .join(enrollments, enrollments.c.id == table.c.enrollment_id)
-        .subquery()
-    )
-    rows = await tx.connection.execute(
-        select(inner.c.track, inner.c.step_id, func.count().label("n"))
-        .where(inner.c.step_id.is_not(None))
-        .group_by(inner.c.track, inner.c.step_id)
-    )
-    return {(row.track, row.step_id): int(row.n) for row in rows}
 
 
 async def booking_figures(tx: Tx) -> dict[str, dict[str, int]]:

@@ -58,23 +58,44 @@ appointments = Table(
     Column("sequence", Integer, nullable=False, server_default="0"),
     Column("booked_at", UtcDateTime, nullable=False),
     Column("cancelled_at", UtcDateTime),
+    # video: the link the adviser entered, sent in the confirmation; phone: the number to call
+    Column("video_url", String(500)),
+    Column("phone", String(20)),
     Index("uq_appointments_slot_id_seat", "slot_id", "seat", unique=True),
     Index("ix_appointments_enrollment_id", "enrollment_id"),
 )
 
-# What calls for an adviser, raised by the person ("être rappelé") or by an adviser's offer.
+# What calls for an adviser: a person's request ("être rappelé", with their reason, their
+# message and the number to call), one an adviser opened for a person, or an adviser's offer
+# of slots (kind "offer": not a request, it never shows in the list of requests).
 adviser_requests = Table(
     "adviser_requests",
     metadata,
     Column("id", String(36), primary_key=True),
     Column("enrollment_id", String(36), ForeignKey("enrollments.id"), nullable=False),
-    Column("kind", String(20), nullable=False),  # request | offer
+    Column("kind", String(20), nullable=False),  # request | adviser | offer
     Column("note", Text),
     Column("slot_ids", Text),  # an offer: the slots offered, comma-separated
     Column("status", String(10), nullable=False),  # open | done
     Column("created_at", UtcDateTime, nullable=False),
     Column("handled_at", UtcDateTime),
+    Column("reason", String(40)),  # one of services.core.booking.REASONS, None: sans précision
+    Column("phone", String(20)),  # E.164
+    Column("handled_by", String(200)),  # the adviser's name who marked it "traité"
     Index("ix_adviser_requests_status", "status"),
+    Index("ix_adviser_requests_enrollment_id", "enrollment_id"),
+)
+
+# What an adviser noted about a person (a call, what was said); shown on the person's page.
+adviser_notes = Table(
+    "adviser_notes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("enrollment_id", String(36), ForeignKey("enrollments.id"), nullable=False),
+    Column("adviser_name", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_adviser_notes_enrollment_id", "enrollment_id"),
 )
 
 webinar_sessions = Table(

@@ -11,11 +11,12 @@ with the reason of a failure, an expiry or a cancellation.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.records import Mail, MailKind, MailStatus, NewMail
@@ -252,9 +253,33 @@ async def forget_person(tx: Tx, enrollment_id: str, reason: str, now: datetime) 
     """Erasure: cancel what is still due, and keep of every mail only what it was (template,
     status, dates), without the address or the data it was rendered with."""
     await cancel_open_mails(tx, enrollment_id, reason, now)
+    return await forget_people(tx, [enrollment_id])
+
+
+async def forget_people(tx: Tx, enrollment_ids: Sequence[str]) -> int:
+    """Keep of these people's mails only what they were (template, status, dates): no
+    address, no data, no reason (an SMTP reply may quote the address)."""
+    if not enrollment_ids:
+        return 0
     result = await tx.connection.execute(
         update(mails)
-        .where(mails.c.enrollment_id == enrollment_id)
+        .where(mails.c.enrollment_id.in_(list(enrollment_ids)))
+        .values(recipient=None, data="{}", reason=None)
+    )
+    return int(result.rowcount)
+
+
+async def forget_siren_without_journey(tx: Tx, siren: str, reason: str, now: datetime) -> int:
+    """Erasure of the mails about a business that belong to no journey (its sign-up
+    confirmation): those still due are cancelled, every one loses its address and data."""
+    await tx.connection.execute(
+        update(mails)
+        .where(mails.c.siren == siren, mails.c.enrollment_id.is_(None), mails.c.status == "due")
+        .values(status="cancelled", reason=reason[:REASON_LENGTH], closed_at=now)
+    )
+    result = await tx.connection.execute(
+        update(mails)
+        .where(mails.c.siren == siren, mails.c.enrollment_id.is_(None))
         .values(recipient=None, data="{}")
     )
     return int(result.rowcount)
@@ -307,3 +332,111 @@ async def defer(tx: Tx, mail_id: str, reason: str, now: datetime) -> None:
         .where(mails.c.id == mail_id, mails.c.status == "sending")
         .values(status="due", reason=reason[:REASON_LENGTH], emitted_at=now)
     )
+
+
+#: Why a mail past its moment is not sent (shown on the person's pages and the console).
+TOO_LATE = "trop tard : le moment auquel ce courriel servait est passé"
+
+
+async def claim_to_send(
+    tx: Tx,
+    now: datetime,
+    *,
+    retry_before: datetime,
+    limit: int,
+    message_id: Callable[[str], str],
+    kind: MailKind = "transactional",
+) -> list[Mail]:
+    """Begin the sends of up to `limit` mails, in due order: those due by `now` (a mail
+    refused for now waits until its last try is older than `retry_before`), and those
+    whose attempt began before `retry_before` and never recorded its outcome (resent
+    under the same Message-ID), of one `kind` (a journey mail is sent on its step's
+    `step.due`, whose re-emission the scheduler handles). Each is recorded `sending`, with
+    its Message-ID and one more attempt, before any SMTP. A mail past its `expires_at` is
+    recorded `expired` instead and not returned.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so several mailers claim side by
+    side without taking the same mail; on SQLite one writer at a time does the same."""
+    retry = or_(mails.c.emitted_at.is_(None), mails.c.emitted_at <= retry_before)
+    condition = or_(
+        and_(mails.c.status == "due", mails.c.due_at <= now, retry),
+        and_(mails.c.status == "sending", mails.c.attempted_at <= retry_before),
+    )
+    rows = (
+        await tx.connection.execute(
+            select(mails)
+            .where(mails.c.kind == kind, condition)
+            .order_by(mails.c.due_at, mails.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    expired = [row.id for row in rows if row.expires_at is not None and row.expires_at <= now]
+    if expired:
+        await tx.connection.execute(
+            update(mails)
+            .where(mails.c.id.in_(expired))
+            .values(status="expired", reason=TOO_LATE, closed_at=now)
+        )
+    claimed = [row for row in rows if row.id not in set(expired)]
+    if not claimed:
+        return []
+    ids = {row.id: row.message_id or normal_message_id(message_id(row.id)) for row in claimed}
+    await tx.connection.execute(
+        update(mails)
+        .where(mails.c.id == bindparam("b_id"))
+        .values(
+            status="sending",
+            message_id=bindparam("b_message_id"),
+            attempts=mails.c.attempts + 1,
+            attempted_at=now,
+        )
+        .execution_options(synchronize_session=False),
+        [{"b_id": key, "b_message_id": value} for key, value in ids.items()],
+    )
+    return [
+        replace(
+            mail_of_row(row),
+            status="sending",
+            message_id=ids[row.id],
+            attempts=row.attempts + 1,
+            attempted_at=now,
+        )
+        for row in claimed
+    ]
+
+
+# --- journey mails, sent on their step's `step.due` ----------------------------------
+
+
+async def record_journey_attempts(tx: Tx, attempts: Sequence[NewMail], now: datetime) -> None:
+    """The mailer begins these journey mails (their planned steps are now `sending`): each
+    is in the ledger `sending`, with its Message-ID and the data it is rendered with. A
+    mail already there (a resend) keeps its first Message-ID and data; one more attempt."""
+    if not attempts:
+        return
+    insert_ = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
+    rows = [
+        {**_row(new, now), "status": "sending", "attempts": 1, "attempted_at": now}
+        for new in attempts
+    ]
+    statement = insert_(mails)
+    await tx.connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "status": "sending",
+                "attempts": mails.c.attempts + 1,
+                "attempted_at": statement.excluded.attempted_at,
+            },
+        ),
+        rows,
+    )
+
+
+async def close_journey_mails(
+    tx: Tx, mail_ids: Iterable[str], status: MailStatus, reason: str, now: datetime
+) -> list[str]:
+    """These journey mails will not be sent (failed, cancelled or expired), whatever their
+    attempt was: the ids of those that were still open."""
+    return await _close(tx, mail_ids, status, reason, now, from_statuses=OPEN)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 
-from services.core.store.booking_tables import adviser_requests
+from services.core.store import ledger
+from services.core.store.booking_tables import adviser_notes, adviser_requests, appointments
 from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments, mails, outbox, planned_steps
@@ -20,10 +21,11 @@ PERSONAL_FIELDS = ("email", "first_name", "last_name", "company_name", "note")
 
 async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> list[str]:
     """Set the address and names of up to `limit` journeys ended before `ended_before`
-    to NULL, drop the send errors of their steps (an SMTP reply may quote the
-    address) and the notes of their requests to an adviser (free text the person or
-    an adviser wrote), their sign-ups, and the personal fields of their events not yet
-    relayed; return the ids of the enrollments purged. The SIREN, the plan and the
+    to NULL, drop the send errors of their steps (an SMTP reply may quote the address),
+    the address, data and reasons of their mails in the ledger, the notes and phone
+    numbers of their requests and appointments, the advisers' notes about them (free
+    text), their sign-ups, and the personal fields of their events not yet relayed;
+    return the ids of the enrollments purged. The SIREN, the plan and the
     statuses stay: they are what the service needs to never enroll or mail twice."""
     candidates = (
         select(enrollments.c.id)
@@ -52,11 +54,21 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
         .where(planned_steps.c.enrollment_id.in_(ids), planned_steps.c.error.is_not(None))
         .values(error=None)
     )
+    await ledger.forget_people(tx, ids)
     await tx.connection.execute(
         update(adviser_requests)
-        .where(adviser_requests.c.enrollment_id.in_(ids), adviser_requests.c.note.is_not(None))
-        .values(note=None)
+        .where(
+            adviser_requests.c.enrollment_id.in_(ids),
+            adviser_requests.c.note.is_not(None) | adviser_requests.c.phone.is_not(None),
+        )
+        .values(note=None, phone=None)
     )
+    await tx.connection.execute(
+        update(appointments)
+        .where(appointments.c.enrollment_id.in_(ids), appointments.c.phone.is_not(None))
+        .values(phone=None)
+    )
+    await tx.connection.execute(delete(adviser_notes).where(adviser_notes.c.enrollment_id.in_(ids)))
     await tx.connection.execute(delete(pending_signups).where(pending_signups.c.siren.in_(sirens)))
     for siren in sirens:
         await forget_mails(tx, siren, ids)

@@ -67,6 +67,7 @@ enrollments = Table(
     Column("last_name", String(100)),
     Column("company_name", String(200)),
     Column("account_created", Boolean, nullable=False, server_default=text("false")),
+    Column("account_created_at", UtcDateTime),  # when account.created arrived (dashboard)
     Column("journey_version", String(64), nullable=False),
     Column("status", String(10), nullable=False),  # active | ended
     Column("end_reason", String(20)),

@@ -1,4 +1,5 @@
-"""The advisers' console under `/conseillers/`: sign-in, slots, inbox, webinars, dashboard.
+"""The advisers' console under `/conseillers/`: sign-in, appointments, slots, requests,
+people, webinars, dashboard.
 
 `install(app)` adds its routes and the answer to anonymous requests: a redirect to
 `/conseillers/connexion` (401 for a JSON client), never content.
@@ -15,14 +16,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from services.core.journeys.calendar import PARIS
+from services.web.console import dashboard, pages, people, webinars
 from services.web.console.auth import LOGIN_PATH, CsrfRefused, LoginRequired, login_router
-from services.web.console.pages import router
 from services.web.deps import pages_of
 
 
 def install(app: FastAPI) -> None:
     app.include_router(login_router)
-    app.include_router(router)
+    app.include_router(pages.router)
+    app.include_router(people.router)
+    app.include_router(webinars.router)
+    app.include_router(dashboard.router)
+    app.include_router(pages.fallback)  # last: the rest of /conseillers/ is a 404
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     add_filters(app.state.pages)

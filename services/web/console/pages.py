@@ -1,21 +1,34 @@
-"""The adviser console's pages: upcoming appointments, slots, the inbox, one person,
-webinar sessions and the dashboard. Every route depends on a signed-in adviser."""
+"""The adviser console's shared helpers and its first pages: the appointments to come and
+the slots. Every route depends on a signed-in adviser (`people.py`, `webinars.py` and
+`dashboard.py` hold the others; `fallback` answers the rest of `/conseillers/` with 404)."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.core import agenda
-from services.core.booking import CHANNELS, MAX_WEEKS, TOPICS, weekly_occurrences
+from services.core.booking import (
+    CHANNELS,
+    CLOSES,
+    DURATIONS,
+    MAX_CAPACITY,
+    MAX_WEEKS,
+    OPENS,
+    TOPICS,
+    WEEKDAYS,
+    SlotRefused,
+    week_pattern,
+)
 from services.core.booking_mail import BookingMails
-from services.core.erasure import CANCELLATION
+from services.core.departments import DEPARTMENTS, department_code, department_label
 from services.core.journeys.calendar import PARIS
+from services.core.phone import display_phone
 from services.core.store import booking as booking_store
 from services.core.store.booking import Adviser, NewSlot
 from services.web.console.auth import (
@@ -25,23 +38,21 @@ from services.web.console.auth import (
     current_adviser,
     logout,
 )
-from services.web.console.charts import bar_chart
+from services.web.console.words import TRACKS, TRACKS_SHORT
 from services.web.deps import deps_of, pages_of
 
-log = logging.getLogger(__name__)
-
 router = APIRouter(prefix="/conseillers", dependencies=[Depends(current_adviser)])
+fallback = APIRouter(prefix="/conseillers", dependencies=[Depends(current_adviser)])
 
-UNANSWERED_AFTER = timedelta(days=3)
-PAYMENT_STEP = "appointment-payment-difficulties"
+SLOTS_SHOWN = 200
 
 
 def mails_of(request: Request) -> BookingMails:
     deps = deps_of(request)
-    return BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
 
 
-def _page(
+def page(
     request: Request, adviser: Adviser, template: str, values: dict[str, Any], status: int = 200
 ) -> Response:
     context = {
@@ -50,6 +61,11 @@ def _page(
         "now": deps_of(request).clock.now(),
         "channels": CHANNELS,
         "topics": TOPICS,
+        "tracks": TRACKS,
+        "tracks_short": TRACKS_SHORT,
+        "departments": DEPARTMENTS,
+        "department_label": department_label,
+        "phone": display_phone,
         "notice": request.query_params.get("info"),
         **values,
     }
@@ -58,25 +74,11 @@ def _page(
     )
 
 
-def _back(path: str, info: str = "") -> Response:
-    from urllib.parse import quote
-
-    return RedirectResponse(f"{path}?info={quote(info)}" if info else path, status_code=303)
-
-
-async def send_quietly(request: Request, recipient: str, message: bytes) -> bool:
-    """Send a transactional mail after the change is committed; a failure is logged
-    (the change stands: the person sees it on the page and in the next reminder)."""
-    deps = deps_of(request)
-    try:
-        await deps.smtp.send(deps.settings.mail_from, recipient, message)
-    except Exception:
-        log.exception(
-            "a booking mail could not be sent",
-            extra={"recipient_domain": recipient.rpartition("@")[2]},
-        )
-        return False
-    return True
+def back(path: str, info: str = "") -> Response:
+    separator = "&" if "?" in path else "?"
+    return RedirectResponse(
+        f"{path}{separator}info={quote(info)}" if info else path, status_code=303
+    )
 
 
 # --- home: the appointments to come --------------------------------------------
@@ -84,17 +86,19 @@ async def send_quietly(request: Request, recipient: str, message: bytes) -> bool
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, adviser: CurrentAdviser) -> Response:
+    from services.core.store import console as console_store
+
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
         upcoming = await booking_store.upcoming_appointments(tx, now)
         people = {a.enrollment_id: await tx.enrollment(a.enrollment_id) for a in upcoming}
-        requests = await booking_store.open_requests(tx)
-    return _page(
+        requests = await console_store.find_requests(tx, console_store.RequestFilter())
+    return page(
         request,
         adviser,
         "home.html",
-        {"appointments": upcoming, "people": people, "open_requests": len(requests)},
+        {"appointments": upcoming, "people": people, "open_requests": requests.open_total},
     )
 
 
@@ -111,59 +115,149 @@ async def cancel_appointment(
     await checked_form(request)
     deps = deps_of(request)
     now = deps.clock.now()
-    cancelled = await agenda.cancel(deps.store, now, appointment_id=appointment_id, by="adviser")
-    if cancelled is not None and cancelled.enrollment.email:
-        mail = mails_of(request).appointment_mail(
-            "cancellation", cancelled.enrollment, cancelled.appointment, now
-        )
-        await send_quietly(request, mail.recipient, mail.message)
-    return _back("/conseillers/", "Rendez-vous annulé ; la personne est prévenue par courriel.")
+    await agenda.cancel(
+        deps.store, now, appointment_id=appointment_id, by="adviser", mails=mails_of(request)
+    )
+    return back("/conseillers/", "Rendez-vous annulé ; la personne est prévenue par courriel.")
 
 
 # --- slots -------------------------------------------------------------------------
 
 
-@router.get("/creneaux", response_class=HTMLResponse)
-async def slots_page(request: Request, adviser: CurrentAdviser) -> Response:
+def _slot_form_defaults(now_day: date) -> dict[str, Any]:
+    tomorrow = now_day + timedelta(days=1)
+    return {
+        "jour": tomorrow.isoformat(),
+        "jours": [],
+        "heure": "10:00",
+        "duree": "30",
+        "canal": "phone",
+        "departement": "",
+        "places": "1",
+        "semaines": "1",
+    }
+
+
+async def _slots_page(
+    request: Request,
+    adviser: Adviser,
+    *,
+    form: dict[str, Any] | None = None,
+    problem: str | None = None,
+    field: str | None = None,
+    status: int = 200,
+) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        slots = await booking_store.upcoming_slots(tx, now)
-    tomorrow = (now.astimezone(PARIS) + timedelta(days=1)).date()
-    return _page(
+        slots = await booking_store.upcoming_slots(tx, now, limit=SLOTS_SHOWN + 1)
+    return page(
         request,
         adviser,
         "slots.html",
-        {"slots": slots, "default_day": tomorrow.isoformat(), "max_weeks": MAX_WEEKS},
+        {
+            "slots": slots[:SLOTS_SHOWN],
+            "more": len(slots) > SLOTS_SHOWN,
+            "form": form or _slot_form_defaults(now.astimezone(PARIS).date()),
+            "problem": problem,
+            "field": field,
+            "max_weeks": MAX_WEEKS,
+            "durations": DURATIONS,
+            "weekdays": WEEKDAYS,
+            "opens": OPENS,
+            "closes": CLOSES,
+            "max_capacity": MAX_CAPACITY,
+        },
+        status=status,
     )
 
 
-@router.post("/creneaux")
+@router.get("/creneaux", response_class=HTMLResponse)
+async def slots_page(request: Request, adviser: CurrentAdviser) -> Response:
+    return await _slots_page(request, adviser)
+
+
+def _int(form: dict[str, str], name: str, label: str, default: str, low: int, high: int) -> int:
+    text = form.get(name, default).strip() or default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SlotRefused(name, f"{label} : indiquez un nombre entier.") from None
+    if not low <= value <= high:
+        raise SlotRefused(name, f"{label} : entre {low} et {high}.")
+    return value
+
+
+def _times(text: str) -> list[time]:
+    starts = []
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            starts.append(time.fromisoformat(part.strip().replace("h", ":")))
+        except ValueError:
+            raise SlotRefused(
+                "heure", f"Heure : « {part.strip()[:10]} » n'est pas une heure (ex. 09:30)."
+            ) from None
+    return starts
+
+
+@router.post("/creneaux", response_class=HTMLResponse)
 async def open_slots(request: Request, adviser: CurrentAdviser) -> Response:
+    """Open a week's pattern of slots at once: the chosen working days, at each start
+    time, for some weeks; refused with a French message naming the field (422)."""
+    raw = await request.form()
     form = await checked_form(request)
+    weekdays = [str(v) for v in raw.getlist("jours") if str(v).strip()]
+    kept: dict[str, Any] = {**form, "jours": weekdays}
     deps = deps_of(request)
     now = deps.clock.now()
     try:
-        day = date.fromisoformat(form.get("jour", ""))
-        start = time.fromisoformat(form.get("heure", ""))
-        duration = timedelta(minutes=int(form.get("duree", "30")))
-        capacity = int(form.get("places", "1"))
-        weeks = int(form.get("semaines", "1") or "1")
+        try:
+            first_day = date.fromisoformat(form.get("jour", ""))
+        except ValueError:
+            raise SlotRefused("jour", "Premier jour : indiquez une date (jj/mm/aaaa).") from None
+        if first_day < now.astimezone(PARIS).date():
+            raise SlotRefused("jour", "Premier jour : cette date est passée.")
+        if first_day > now.astimezone(PARIS).date() + timedelta(days=366):
+            raise SlotRefused("jour", "Premier jour : au plus un an à l'avance.")
+        try:
+            days = {int(d) for d in weekdays} if weekdays else {first_day.weekday()}
+        except ValueError:
+            raise SlotRefused("jours", "Jours : cochez des jours de la semaine.") from None
+        starts = _times(form.get("heure", ""))
+        duration = timedelta(
+            minutes=_int(form, "duree", "Durée (minutes)", "30", min(DURATIONS), max(DURATIONS))
+        )
+        capacity = _int(form, "places", "Places", "1", 1, MAX_CAPACITY)
+        weeks = _int(form, "semaines", "Semaines", "1", 1, MAX_WEEKS)
         channel = form.get("canal", "phone")
-        department = form.get("departement", "").strip().upper()
-        if channel not in CHANNELS or not department or len(department) > 3:
-            raise ValueError("canal ou département")
-        if not 1 <= capacity <= 50 or not timedelta(minutes=5) <= duration <= timedelta(hours=4):
-            raise ValueError("places ou durée")
-        occurrences = weekly_occurrences(day, start, duration, weeks)
-    except ValueError:
-        return _back(
-            "/conseillers/creneaux",
-            "Créneau non enregistré : vérifiez la date, l'heure, la durée, les places "
-            "et le département.",
+        if channel not in CHANNELS:
+            raise SlotRefused("canal", "Canal : téléphone ou visioconférence.")
+        try:
+            department = department_code(form.get("departement", ""))
+        except ValueError:
+            raise SlotRefused(
+                "departement",
+                "Département : choisissez un département de la liste officielle (ex. 14, 2A, 971).",
+            ) from None
+        occurrences = week_pattern(first_day, days, starts, duration, weeks)
+    except SlotRefused as refused:
+        return await _slots_page(
+            request, adviser, form=kept, problem=refused.message, field=refused.field, status=422
         )
     future = [(begins, ends) for begins, ends in occurrences if begins > now]
-    series = str(uuid.uuid4()) if weeks > 1 else None
+    if not future:
+        return await _slots_page(
+            request,
+            adviser,
+            form=kept,
+            problem="Aucun créneau ouvert : les jours choisis sont passés ou fériés sur "
+            "cette période. Choisissez d'autres jours ou plus de semaines.",
+            field="jours",
+            status=422,
+        )
+    series = str(uuid.uuid4()) if len(future) > 1 else None
     async with deps.store.transaction() as tx:
         await booking_store.add_slots(
             tx,
@@ -182,7 +276,12 @@ async def open_slots(request: Request, adviser: CurrentAdviser) -> Response:
             ],
             now,
         )
-    return _back("/conseillers/creneaux", f"{len(future)} créneau(x) ouvert(s).")
+    count = len(future)
+    return back(
+        "/conseillers/creneaux",
+        f"{count} créneau{'x' if count > 1 else ''} ouvert{'s' if count > 1 else ''} "
+        f"({department_label(department)}).",
+    )
 
 
 @router.post("/creneaux/{slot_id}/supprimer")
@@ -190,224 +289,18 @@ async def delete_slot(request: Request, slot_id: str, adviser: CurrentAdviser) -
     await checked_form(request)
     async with deps_of(request).store.transaction() as tx:
         deleted = await booking_store.delete_free_slot(tx, slot_id)
-    return _back(
+    return back(
         "/conseillers/creneaux",
         "Créneau supprimé." if deleted else "Ce créneau a des réservations : annulez-les d'abord.",
     )
 
 
-# --- inbox: what calls for an adviser ---------------------------------------------------
-
-
-#: What each kind of open request is called in the inbox.
-INBOX_KINDS = {"request": "Demande de rendez-vous", CANCELLATION: "Rendez-vous annulé"}
-
-
-@router.get("/demandes", response_class=HTMLResponse)
-async def inbox(request: Request, adviser: CurrentAdviser) -> Response:
-    deps = deps_of(request)
-    now = deps.clock.now()
-    items: list[dict[str, Any]] = []
-    async with deps.store.transaction() as tx:
-        for item in await booking_store.open_requests(tx):
-            if item.kind == "offer" and item.created_at > now - UNANSWERED_AFTER:
-                continue
-            items.append(
-                {
-                    "kind": INBOX_KINDS.get(item.kind, "Proposition sans réponse"),
-                    "enrollment_id": item.enrollment_id,
-                    "since": item.created_at,
-                    "note": item.note,
-                }
-            )
-        for enrollment_id, step_id, sent_at in await booking_store.sent_steps_without_appointment(
-            tx, kinds=["appointment_offer"], step_ids=[], sent_before=now - UNANSWERED_AFTER
-        ):
-            items.append(
-                {
-                    "kind": "Difficultés de paiement"
-                    if step_id == PAYMENT_STEP
-                    else "Offre de rendez-vous sans réponse",
-                    "enrollment_id": enrollment_id,
-                    "since": sent_at,
-                    "note": f"Courriel « {step_id} » envoyé, aucun rendez-vous pris.",
-                }
-            )
-        people = {i["enrollment_id"]: await tx.enrollment(i["enrollment_id"]) for i in items}
-    items.sort(key=lambda i: i["since"])
-    return _page(request, adviser, "inbox.html", {"items": items, "people": people})
-
-
-@router.get("/personnes/{enrollment_id}", response_class=HTMLResponse)
-async def person(request: Request, enrollment_id: str, adviser: CurrentAdviser) -> Response:
-    deps = deps_of(request)
-    now = deps.clock.now()
-    async with deps.store.transaction() as tx:
-        enrollment = await tx.enrollment(enrollment_id)
-        if enrollment is None:
-            return _page(request, adviser, "not_found.html", {}, status=404)
-        free = await booking_store.free_slots(
-            tx, enrollment.department, now, now + timedelta(days=60)
-        )
-        appointments = await booking_store.appointments_of(tx, enrollment_id)
-    return _page(
-        request,
-        adviser,
-        "person.html",
-        {"person": enrollment, "free": free, "appointments": appointments},
-    )
-
-
-@router.post("/personnes/{enrollment_id}/reserver")
-async def book_for_person(
-    request: Request, enrollment_id: str, adviser: CurrentAdviser
-) -> Response:
-    form = await checked_form(request)
-    deps = deps_of(request)
-    now = deps.clock.now()
-    back = f"/conseillers/personnes/{enrollment_id}"
-    try:
-        booked = await agenda.book(
-            deps.store,
-            now,
-            enrollment_id=enrollment_id,
-            slot_id=form.get("creneau", ""),
-            source="adviser",
-        )
-    except agenda.SlotFull:
-        return _back(back, "Ce créneau vient d'être pris : choisissez-en un autre.")
-    except agenda.NotBookable:
-        return _back(back, "Ce créneau ne convient pas à cette personne.")
-    mail = mails_of(request).appointment_mail(
-        "confirmation", booked.enrollment, booked.appointment, now
-    )
-    await send_quietly(request, mail.recipient, mail.message)
-    return _back(back, "Rendez-vous réservé ; la confirmation est partie par courriel.")
-
-
-@router.post("/personnes/{enrollment_id}/proposer")
-async def offer_slots(request: Request, enrollment_id: str, adviser: CurrentAdviser) -> Response:
-    await checked_form(request)
-    form = await request.form()
-    slot_ids = [str(v) for v in form.getlist("creneaux")][:6]
-    deps = deps_of(request)
-    now = deps.clock.now()
-    back = f"/conseillers/personnes/{enrollment_id}"
-    if not slot_ids:
-        return _back(back, "Cochez au moins un créneau à proposer.")
-    request_id = str(uuid.uuid4())
-    async with deps.store.transaction() as tx:
-        enrollment = await tx.enrollment(enrollment_id)
-        if enrollment is None or enrollment.status != "active" or not enrollment.email:
-            return _back(back, "Cette personne ne reçoit plus de courriels.")
-        await booking_store.add_request(
-            tx,
-            request_id=request_id,
-            enrollment_id=enrollment_id,
-            kind="offer",
-            now=now,
-            slot_ids=slot_ids,
-        )
-    mail = mails_of(request).offer_mail(enrollment, request_id, now)
-    await send_quietly(request, mail.recipient, mail.message)
-    return _back(back, f"{len(slot_ids)} créneau(x) proposé(s) par courriel.")
-
-
-# --- webinars ------------------------------------------------------------------------
-
-
-@router.get("/webinaires", response_class=HTMLResponse)
-async def webinars(request: Request, adviser: CurrentAdviser) -> Response:
-    deps = deps_of(request)
-    async with deps.store.transaction() as tx:
-        sessions = await booking_store.sessions(tx, deps.clock.now() - timedelta(days=30))
-    return _page(request, adviser, "webinars.html", {"sessions": sessions, "editing": None})
-
-
-@router.get("/webinaires/{session_id}", response_class=HTMLResponse)
-async def webinar(request: Request, session_id: str, adviser: CurrentAdviser) -> Response:
-    deps = deps_of(request)
-    async with deps.store.transaction() as tx:
-        found = await booking_store.session(tx, session_id)
-        sessions = await booking_store.sessions(tx, deps.clock.now() - timedelta(days=30))
-    if found is None:
-        return _page(request, adviser, "not_found.html", {}, status=404)
-    return _page(request, adviser, "webinars.html", {"sessions": sessions, "editing": found})
-
-
-@router.post("/webinaires")
-async def save_webinar(request: Request, adviser: CurrentAdviser) -> Response:
-    form = await checked_form(request)
-    deps = deps_of(request)
-    now = deps.clock.now()
-    try:
-        session_id = form.get("id", "").strip() or f"webinaire-{uuid.uuid4().hex[:8]}"
-        topic = form.get("sujet", "")
-        if topic not in TOPICS:
-            raise ValueError("sujet")
-        starts = datetime.combine(
-            date.fromisoformat(form.get("jour", "")),
-            time.fromisoformat(form.get("heure", "")),
-            tzinfo=PARIS,
-        )
-        duration = timedelta(minutes=int(form.get("duree", "60")))
-        seats = int(form.get("places", "100"))
-        join_url = form.get("lien", "").strip()
-        title = form.get("titre", "").strip() or TOPICS[topic]
-        if not join_url.startswith(("https://", "http://")) or seats < 0 or len(session_id) > 64:
-            raise ValueError("lien ou places")
-    except ValueError:
-        return _back("/conseillers/webinaires", "Session non enregistrée : vérifiez les champs.")
-    async with deps.store.transaction() as tx:
-        await booking_store.save_session(
-            tx,
-            session_id=session_id,
-            topic=topic,
-            title=title[:200],
-            starts_at=starts.astimezone(PARIS),
-            ends_at=(starts + duration).astimezone(PARIS),
-            join_url=join_url[:500],
-            seats=seats,
-            now=now,
-        )
-    return _back("/conseillers/webinaires", "Session enregistrée.")
-
-
-# --- dashboard -------------------------------------------------------------------------
-
-
-@router.get("/tableau-de-bord", response_class=HTMLResponse)
-async def dashboard(request: Request, adviser: CurrentAdviser) -> Response:
-    deps = deps_of(request)
-    async with deps.store.transaction() as tx:
-        steps = await booking_store.step_figures(tx)
-        bookings = await booking_store.booking_figures(tx)
-    tracks = []
-    for track, label in (("ae", "Auto-entrepreneurs (9 mois)"), ("ti", "Indépendants (15 mois)")):
-        rows = [s for s in steps if s.track == track]
-        tracks.append(
-            {
-                "track": track,
-                "label": label,
-                "rows": rows,
-                "chart": bar_chart(
-                    [(r.step_id, r.sent, r.failed, r.unsubscribed_after) for r in rows],
-                    title=f"Courriels par étape : {label}",
-                ),
-                "bookings": bookings.get(
-                    track, {"booked": 0, "cancelled": 0, "registrations": 0, "unsubscribed": 0}
-                ),
-            }
-        )
-    return _page(request, adviser, "dashboard.html", {"tracks": tracks})
-
-
 # --- anything else under /conseillers/ -----------------------------------------------------
 
 
-@router.api_route(
+@fallback.api_route(
     "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], response_class=HTMLResponse
 )
 async def not_found(request: Request, rest: str, adviser: CurrentAdviser) -> Response:
     del rest
-    return _page(request, adviser, "not_found.html", {}, status=404)
+    return page(request, adviser, "not_found.html", {}, status=404)

@@ -2,7 +2,7 @@
 their content), and events parked until their business is created
 
 Revision ID: 0009_intake
-Revises: 0005_ledger
+Revises: 0008_console
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_intake"
-down_revision = "0005_ledger"
+down_revision = "0008_console"
 branch_labels = None
 depends_on = None
 
