@@ -35,6 +35,7 @@ from services.core.mail.reference import load_reference
 from services.core.mail.render import Renderer
 from services.core.settings import Settings, SettingsError, dev_secret_key
 from services.core.smtp import SmtpTransport
+from services.core.store import journey_versions
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
@@ -185,6 +186,9 @@ async def running(
         catalogue = load_catalogue(settings.journeys_dir / WEBINARS_FILE)
         await seed_sessions(store, catalogue, clock.now())
     if "intake" in names:
+        # the journey versions enrollments will record, kept so that their plans can be
+        # computed again whatever the files say later
+        await journey_versions.keep_loaded(store, journeys.values(), clock.now())
         intake_app.register(broker, runtime.intake, bus, clock, options)
     ledger_stop = asyncio.Event()
     if runtime.mailer is not None:
