@@ -59,7 +59,8 @@ async def raw_producer_rate(bootstrap: str, keys: list[str], payload: bytes) -> 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=200_000)
-    parser.add_argument("--per-enrollment", type=int, default=10)
+    # one due step a person: the claim sends a person one journey mail a day
+    parser.add_argument("--per-enrollment", type=int, default=1)
     parser.add_argument(
         "--batch", type=int, default=None, help="claim batch (default: PM_CLAIM_BATCH's default)"
     )

@@ -36,6 +36,7 @@ from services.core.mail.reference import load_references
 from services.core.mail.render import Renderer
 from services.core.settings import Settings, SettingsError, dev_secret_key
 from services.core.smtp import SmtpTransport
+from services.core.store import journey_versions
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
@@ -188,6 +189,9 @@ async def running(
     # the consumer groups of this process, watched for progress (/healthz, /metrics)
     watches: list[ProgressWatch] = []
     if "intake" in names:
+        # the journey versions enrollments will record, kept so that their plans can be
+        # computed again whatever the files say later
+        await journey_versions.keep_loaded(store, journeys.values(), clock.now())
         intake_app.register(broker, runtime.intake, bus, clock, options)
         watches.append(_watch(settings, bootstrap, intake_app.GROUP, BUSINESS_EVENTS))
     ledger_stop = asyncio.Event()

@@ -180,10 +180,10 @@ class Mailer:
             if verdict != "send":
                 continue
             assert item.enrollment is not None
-            # the send rules, again just before SMTP: a journey mail waits for the send
-            # window (the scheduler emits it again at its opening), a late notice is not
-            # sent
-            if not window_open:
+            # the send rules, again just before SMTP: a journey mail whose claim (inside a
+            # window) is no longer fresh waits for the next window (the scheduler emits
+            # it again at its opening); a late notice is not sent
+            if not window_open and not self._fresh_claim(item, now):
                 if item.step.status == "emitted":
                     waiting.append(key)
                 continue
@@ -220,6 +220,16 @@ class Mailer:
         await ledger.close_journey_mails(tx, skipped, "cancelled", NOTHING_TO_OFFER, now)
         await ledger.record_journey_attempts(tx, [self._ledger_row(s) for s in sends], now)
         return sends
+
+    def _fresh_claim(self, item: sending.Locked, now: datetime) -> bool:
+        """The scheduler claimed the step inside a send window less than the re-emission
+        timeout ago: its decision stands (the window closed while it was on its way)."""
+        emitted = item.emitted_at
+        return (
+            emitted is not None
+            and in_send_window(emitted)
+            and now - emitted <= self._redeliver_after
+        )
 
     async def _expire_in_ledger(
         self, tx: Tx, item: sending.Locked, reason: str, now: datetime

@@ -54,14 +54,18 @@ DAYS_PER_SECOND = float(os.environ.get("PM_CHAOS_DAYS_PER_SECOND", "3"))
 SPEED = DAYS_PER_SECOND * 86400
 # Monday 2 March 2026, 09:00 in Paris
 ORIGIN = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-# a step emitted and not confirmed sent is re-emitted after 45 real seconds (a mailer
-# that is merely behind is not flooded with copies of what it is about to send)
-REDELIVER_AFTER = timedelta(days=45 * DAYS_PER_SECOND)
+# a step emitted and not confirmed sent is re-emitted after 15 real seconds (a mailer
+# that is merely behind is not flooded with copies of what it is about to send; a
+# person's next step waits for the last one to be confirmed, so a longer wait after the
+# broker loss would let most of their notices come due past their deadlines)
+REDELIVER_AFTER = timedelta(days=15 * DAYS_PER_SECOND)
 SERVICES = ("intake", "scheduler", "mailer")
 # the longest accepted-not-recorded window allowed: the server's 250 on the wire, then
 # one small transaction, on a machine under load
 WINDOW = timedelta(seconds=10)
-FINAL = {"sent", "failed", "cancelled", "skipped"}
+# `expired`: a notice that, delayed by the kills and the broker loss, could only have
+# gone after its deadline (the send rules record it instead of sending it)
+FINAL = {"sent", "failed", "cancelled", "skipped", "expired"}
 FIRST_NAMES = ("Jeanne", "Paul", "Aïcha", "Éloïse", "Mathis", "Nguyễn", "Zoé", "Yann")
 DEPARTMENTS = ("14", "75", "2A", "971", "69", "29")
 
@@ -260,9 +264,11 @@ async def test_two_hundred_journeys_through_kills_and_a_lost_broker_lose_none_an
 
     # the kills, at seeded moments counted in mails accepted by the server; two of the
     # mailer's deaths fall in the window between the server's acceptance and its record
-    moments = sorted(rng.sample(range(total // 20, total * 9 // 10), 24))
+    # (up to 7/10 of the planned steps: the notices that a delay made too late are not
+    # sent, so not every planned step reaches the server)
+    moments = sorted(rng.sample(range(total // 20, total * 7 // 10), 24))
     victims = [rng.choice(SERVICES) for _ in moments]
-    broker_loss_at = rng.randrange(total * 3 // 10, total * 6 // 10)
+    broker_loss_at = rng.randrange(total * 3 // 10, total * 5 // 10)
     window_at = set(rng.sample(range(len(moments)), 2))
     lost_broker = False
     for index, (moment, victim) in enumerate(zip(moments, victims, strict=True)):
@@ -355,8 +361,9 @@ async def test_two_hundred_journeys_through_kills_and_a_lost_broker_lose_none_an
     )
     assert len(final) == PEOPLE
     assert (lost, twice, strangers) == (0, 0, 0)
-    # nothing failed: every step was sent, or skipped or cancelled by the journey's rules
-    assert set(statuses) <= {"sent", "skipped", "cancelled"}
+    # nothing failed: every step was sent, or skipped, cancelled or expired by the
+    # journey's rules (an expired notice never reached the server: counted as twice)
+    assert set(statuses) <= {"sent", "skipped", "cancelled", "expired"}
     assert statuses["sent"] > PEOPLE * 15
     assert unexplained == []
     assert chaos.broker_losses == 1

@@ -150,6 +150,18 @@ mails = Table(
     Index("uq_mails_message_id", "message_id", unique=True),
 )
 
+# The journey files in use, by version (content hash): an enrollment keeps the version it
+# started with, and its plan can be computed again from this content whatever the files
+# say today.
+journey_versions = Table(
+    "journey_versions",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("track", String(2), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
 # Events already processed by a consumer (the same event_id twice is processed once).
 processed_events = Table(
     "processed_events",

@@ -1,4 +1,5 @@
-"""The mail ledger: every mail, journey or transactional, one row with its status
+"""The mail ledger: every mail, journey or transactional, one row with its status; the
+journey files in use, by version
 
 Revision ID: 0005_ledger
 Revises: 0004_attempted_at
@@ -46,9 +47,18 @@ def upgrade() -> None:
         batch_op.create_index("ix_mails_siren", ["siren"], unique=False)
         batch_op.create_index("ix_mails_status_due_at", ["status", "due_at"], unique=False)
         batch_op.create_index("uq_mails_message_id", ["message_id"], unique=True)
+    op.create_table(
+        "journey_versions",
+        sa.Column("version", sa.String(length=64), nullable=False),
+        sa.Column("track", sa.String(length=2), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_journey_versions")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("journey_versions")
     with op.batch_alter_table("mails", schema=None) as batch_op:
         batch_op.drop_index("uq_mails_message_id")
         batch_op.drop_index("ix_mails_status_due_at")
