@@ -33,12 +33,15 @@ from services.core.journeys.model import Journey, Track
 from services.core.links import LinkMaker
 from services.core.mail.reference import load_reference
 from services.core.mail.render import Renderer
+from services.core.return_path import ReturnPaths
 from services.core.settings import Settings, SettingsError, dev_secret_key
 from services.core.smtp import SmtpTransport
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.core.webinar_catalogue import load_catalogue, seed_sessions
+from services.inbound.listener import InboundListener
+from services.inbound.receive import Inbound
 from services.intake import app as intake_app
 from services.intake.enroll import Intake
 from services.mailer import app as mailer_app
@@ -52,7 +55,7 @@ from services.web.ops import create_ops_app
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("intake", "scheduler", "mailer", "web")
+SERVICES = ("intake", "scheduler", "mailer", "web", "inbound")
 REFERENCE_FILE = "reference-2026.yaml"
 WEBINARS_FILE = "webinars.yaml"
 
@@ -75,8 +78,10 @@ class Runtime:
     intake: Intake
     scheduler: Scheduler
     mailer: Mailer
+    return_paths: ReturnPaths
     jobs: scheduler_app.Ticker | None = None
     web: uvicorn.Server | None = None
+    inbound: InboundListener | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,7 +108,10 @@ async def running(
     await ensure_topics(bootstrap, partitions=settings.kafka_partitions)
     store = Store.open(settings.database_url)
     tokens = Tokens(secret_keys, clock)
-    links = LinkMaker(settings.public_url, tokens)
+    return_paths = ReturnPaths(tuple(secret_keys), settings.mail_domain())
+    links = LinkMaker(
+        settings.public_url, tokens, unsubscribe_address=return_paths.unsubscribe_address
+    )
     journeys = load_journeys(settings.journeys_dir)
     renderer = Renderer(
         settings.templates_dir, load_reference(settings.journeys_dir / REFERENCE_FILE)
@@ -154,7 +162,9 @@ async def running(
             mail_from=settings.mail_from,
             retry=retry,
             extras=journey_extras,
+            return_paths=return_paths,
         ),
+        return_paths=return_paths,
     )
     if "scheduler" in names or "web" in names:
         # the webinar sessions of journeys/webinars.yaml, from today on the virtual clock
@@ -169,6 +179,9 @@ async def running(
             await broker.start()
         if "scheduler" in names:
             runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
+        if "inbound" in names:
+            runtime.inbound = InboundListener(Inbound(store, clock, tokens, return_paths))
+            await runtime.inbound.start(settings.inbound_host, settings.inbound_port or 0)
         web_deps = WebDeps(
             settings=settings,
             clock=clock,
@@ -193,7 +206,11 @@ async def running(
         elif settings.ops_port is not None:
             # a service without pages still answers probes and Prometheus
             checks = ALL_CHECKS if "mailer" in names else ("store", "broker")
+            if "inbound" in names:
+                checks = ("store", "inbound")
             ops = create_ops_app(web_deps, HealthChecks(checks, bootstrap))
+            if runtime.inbound is not None:
+                ops.state.inbound_ping = runtime.inbound.ping
             runtime.web, runtime.extras["web_task"] = await _serve(
                 ops, settings.ops_host, settings.ops_port
             )
@@ -205,6 +222,8 @@ async def running(
             runtime.web.should_exit = True
             with contextlib.suppress(Exception):
                 await runtime.extras["web_task"]
+        if runtime.inbound is not None:
+            await runtime.inbound.stop()
         if runtime.jobs is not None:
             await runtime.jobs.stop()
         await broker.stop()
@@ -246,6 +265,8 @@ async def run_one(settings: Settings, name: str) -> None:
         )
     if not settings.smtp_url and name in ("mailer", "web"):
         raise SettingsError("PM_SMTP_URL: required by `run` for the mailer and the web")
+    if name == "inbound" and settings.inbound_port is None:
+        raise SettingsError("PM_INBOUND_PORT: required by `run inbound`")
     keys = settings.secret_keys()
     clock = VirtualClock(settings.time_origin, settings.time_speed, anchor=settings.time_anchor)
     stop = asyncio.Event()
@@ -261,6 +282,11 @@ async def run_one(settings: Settings, name: str) -> None:
         log.info("service started", extra={"service": name})
         await stop.wait()
         log.info("stopping", extra={"service": name})
+
+
+def _inbound_address(runtime: Runtime) -> str:
+    listener = runtime.inbound
+    return f"smtp://{listener.host}:{listener.port}" if listener else "none"
 
 
 def _saved_clock(var_dir: Path) -> datetime | None:
@@ -310,7 +336,7 @@ async def run_dev(settings: Settings) -> None:
             smtp_url=smtp_url,
             secret_keys=keys,
             dev=dev,
-        ):
+        ) as runtime:
             print(
                 f"\npremiers-mois is running (virtual clock: {clock.now():%Y-%m-%d %H:%M} UTC, "
                 f"speed {clock.speed:g})\n"
@@ -318,6 +344,7 @@ async def run_dev(settings: Settings) -> None:
                 f"  adviser console:                    {settings.public_url}/conseillers/\n"
                 f"  Kafka bootstrap:                    {bootstrap}\n"
                 f"  SMTP:                               {smtp_url}\n"
+                f"  inbound SMTP (bounces, unsubscribe): {_inbound_address(runtime)}\n"
                 f"  store:                              {settings.database_url}\n"
                 "Ctrl-C stops; the next `make dev` resumes from the same state.\n",
                 flush=True,

@@ -38,6 +38,7 @@ from services.core.links import LinkMaker
 from services.core.logs import redact
 from services.core.mail.render import Renderer
 from services.core.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
+from services.core.return_path import ReturnPaths
 from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
 from services.core.store import bulk, sending
 from services.core.store.records import Enrollment, SendPermit, Step
@@ -106,6 +107,7 @@ class Mailer:
         retry: RetryPolicy | None = None,
         extras: Extras | None = None,
         concurrency: int = 8,
+        return_paths: ReturnPaths | None = None,
     ) -> None:
         self._store = store
         self._renderer = renderer
@@ -116,6 +118,7 @@ class Mailer:
         self._retry = retry or RetryPolicy()
         self._extras = extras or no_extras
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._return_paths = return_paths
 
     async def deliver(self, step_key: str) -> Outcome:
         return (await self.deliver_many([step_key]))[0]
@@ -156,6 +159,7 @@ class Mailer:
         sends: list[_Send] = []
         cancelled: list[str] = []
         skipped: list[str] = []
+        held: list[str] = []
         for key in dict.fromkeys(step_keys):  # in order, once each
             outcomes[key] = "skipped"
             item = locked.get(key)
@@ -164,6 +168,8 @@ class Mailer:
             verdict = item.verdict
             if verdict == "cancel":
                 cancelled.append(key)
+            if verdict == "hold":
+                held.append(key)
             if verdict != "send":
                 continue
             assert item.enrollment is not None
@@ -183,6 +189,7 @@ class Mailer:
             sends.append(_Send(permit, extra))
         await sending.set_status(tx, cancelled, "cancelled")
         await sending.set_status(tx, skipped, "skipped")
+        await sending.set_status(tx, held, "paused")
         await sending.mark_sending(tx, [send.permit for send in sends], now)
         return sends
 
@@ -204,18 +211,26 @@ class Mailer:
             log.exception("cannot compose", extra={"step_key": send.key})
             return _Done(send, "failed", self._clock.now(), repr(error))
         try:
-            await self._send_with_retries(letter.recipient, letter.message)
+            await self._send_with_retries(
+                self._envelope_sender(permit.message_id), letter.recipient, letter.message
+            )
         except PermanentFailure as error:
             return _Done(send, "failed", self._clock.now(), str(error))
         except TemporaryFailure as error:
             return _Done(send, "deferred", self._clock.now(), str(error))
         return _Done(send, "sent", self._clock.now())
 
-    async def _send_with_retries(self, recipient: str, message: bytes) -> None:
+    def _envelope_sender(self, message_id: str) -> str:
+        """The return path that names this mail (VERP), so that a bounce finds it."""
+        if self._return_paths is None:
+            return self._mail_from
+        return self._return_paths.for_message(message_id)
+
+    async def _send_with_retries(self, sender: str, recipient: str, message: bytes) -> None:
         delays = list(self._retry.delays)
         while True:
             try:
-                await self._transport.send(self._mail_from, recipient, message)
+                await self._transport.send(sender, recipient, message)
                 return
             except TemporaryFailure:
                 if not delays:

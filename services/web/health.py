@@ -45,6 +45,8 @@ async def healthz(request: Request) -> JSONResponse:
         "store": deps.store.ping,
         "smtp": deps.smtp.ping,
         "broker": partial(_broker_ping, bootstrap),
+        # `run inbound`: its SMTP listener answers (set by services/process.py)
+        "inbound": getattr(request.app.state, "inbound_ping", _no_listener),
     }
     await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks))
     healthy = all(value == "ok" for value in checks.values())
@@ -52,6 +54,10 @@ async def healthz(request: Request) -> JSONResponse:
         {"status": "ok" if healthy else "degraded", "checks": checks},
         status_code=200 if healthy else 503,
     )
+
+
+async def _no_listener() -> None:
+    raise RuntimeError("no inbound listener in this process")
 
 
 def _dev_bootstrap(request: Request) -> str:

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
+from services.core.lifecycle import unsubscribe as unsubscribe_person
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
 from services.core.mail.render import MailTemplateError
 from services.core.store import people
@@ -122,9 +123,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
         return _bad_link(request, isinstance(error, ExpiredToken))
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        enrollment = await tx.enrollment(enrollment_id)
-        if enrollment is not None:
-            await end_enrollment(tx, enrollment, "unsubscribed", now)
+        enrollment = await unsubscribe_person(tx, enrollment_id, now)
     return pages_of(request).TemplateResponse(
         request,
         "unsubscribe.html",
