@@ -49,9 +49,10 @@ INBOUND_REFUSED = Counter(
     "Recipients refused at RCPT time (not one of the service's addresses, or forged)",
 )
 
-ACCEPTED = "250 2.0.0 Bien reçu"
-TRY_LATER = "451 4.3.0 Réessayez plus tard"
-UNKNOWN_RECIPIENT = "550 5.1.1 Destinataire inconnu"
+# SMTP replies are ASCII, and read by mail servers
+ACCEPTED = "250 2.0.0 OK: recorded"
+TRY_LATER = "451 4.3.0 Cannot record it now, try again later"
+UNKNOWN_RECIPIENT = "550 5.1.1 No such recipient here"
 
 
 class Inbound:
