@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from services.core.return_path import ReturnPaths
 from services.core.store import sending
 from services.core.store.records import NewEnrollment, SendPermit
 from services.core.store.repository import Store
+from services.core.tokens import Tokens
 from services.inbound.listener import InboundListener
 from services.inbound.receive import Inbound
 from tests.support import new_siren
@@ -42,7 +44,7 @@ class Mailbox:
     clock: VirtualClock
     return_paths: ReturnPaths
     links: LinkMaker
-    listener: InboundListener
+    port: int  # where the inbound listener listens
 
     async def person(self, email: str, letters: int = 4) -> Person:
         """A person enrolled with `letters` steps a month apart (none sent yet)."""
@@ -86,7 +88,7 @@ class Mailbox:
     async def deliver(self, recipient: str, data: bytes, *, sender: str = "") -> None:
         """A remote mail server hands a mail to the listener (raises if refused); bounces
         come from the null sender `<>`."""
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.listener.port) as client:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port) as client:
             await client.sendmail(sender, [recipient], data)
 
 
@@ -101,9 +103,10 @@ class _Plan:
     deadline: date | None = None
 
 
-async def open_mailbox(url: str) -> tuple[Mailbox, Store]:
-    from services.core.tokens import Tokens
-
+@contextlib.asynccontextmanager
+async def open_mailbox(url: str, *, port: int | None = None) -> AsyncIterator[Mailbox]:
+    """The store at `url` with its people; the listener in this process, or (`port`) the
+    one of a `run inbound` process listening there."""
     store = Store.open(url)
     clock = VirtualClock(START, speed=0)
     tokens = Tokens([SECRET], clock)
@@ -111,16 +114,17 @@ async def open_mailbox(url: str) -> tuple[Mailbox, Store]:
     address = return_paths.unsubscribe_address
     links = LinkMaker("https://premiers-mois.example", tokens, unsubscribe_address=address)
     listener = InboundListener(Inbound(store, clock, tokens, return_paths))
-    await listener.start("127.0.0.1", 0)
-    return Mailbox(store, clock, return_paths, links, listener), store
+    try:
+        if port is None:
+            port = await listener.start("127.0.0.1", 0)
+        yield Mailbox(store, clock, return_paths, links, port)
+    finally:
+        await listener.stop()
+        await store.close()
 
 
 @pytest.fixture
 async def mailbox(database_url: str) -> AsyncIterator[Mailbox]:
     """On SQLite and PostgreSQL."""
-    box, store = await open_mailbox(database_url)
-    try:
+    async with open_mailbox(database_url) as box:
         yield box
-    finally:
-        await box.listener.stop()
-        await store.close()

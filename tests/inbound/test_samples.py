@@ -18,12 +18,8 @@ from tests.inbound.conftest import Mailbox, open_mailbox
 async def box(tmp_path: Path) -> AsyncIterator[Mailbox]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     await upgrade_async(url)
-    opened, store = await open_mailbox(url)
-    try:
+    async with open_mailbox(url) as opened:
         yield opened
-    finally:
-        await opened.listener.stop()
-        await store.close()
 
 
 @pytest.mark.parametrize("case", samples.CASES, ids=lambda case: case.server)
