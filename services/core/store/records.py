@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, get_args
 
 
 class StepPlan(Protocol):
@@ -119,3 +120,58 @@ class SendPermit:
     enrollment: Enrollment
     message_id: str
     resend: bool  # a previous attempt began and never recorded its outcome
+
+
+#: What a mail is: a step of a person's journey, or the answer to something they did
+#: (a booking, a sign-up, a registration) or a reminder of it.
+MailKind = Literal["journey", "transactional"]
+#: due -> sending -> sent | failed; expired (too late to be of use) or cancelled before.
+MailStatus = Literal["due", "sending", "sent", "failed", "expired", "cancelled"]
+MAIL_STATUSES: tuple[MailStatus, ...] = get_args(MailStatus)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMail:
+    """A mail to write into the ledger. `id` is deterministic (the same request for the
+    same mail gives the same id: writing it twice writes it once); `data` is what the
+    template is rendered with (dates and datetimes come back as they went in)."""
+
+    id: str
+    template: str
+    kind: MailKind
+    due_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+    enrollment_id: str | None = None
+    siren: str | None = None
+    recipient: str | None = None
+    step_id: str | None = None
+    step_kind: str | None = None
+    message_id: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One row of the ledger."""
+
+    id: str
+    enrollment_id: str | None
+    siren: str | None
+    recipient: str | None
+    template: str
+    kind: MailKind
+    step_id: str | None
+    step_kind: str | None
+    data: dict[str, Any]
+    message_id: str | None
+    status: MailStatus
+    reason: str | None
+    created_at: datetime
+    due_at: datetime
+    expires_at: datetime | None
+    emitted_at: datetime | None
+    emit_count: int
+    attempted_at: datetime | None
+    attempts: int
+    sent_at: datetime | None
+    closed_at: datetime | None

@@ -123,6 +123,44 @@ planned_steps = Table(
     Index("ix_planned_steps_status_due_at", "status", "due_at"),
 )
 
+# The mail ledger: every mail the service sends, journey or transactional, one row each,
+# written in the transaction of the change that asks for it. Its `id` is deterministic
+# (a journey step's is the id of its `step.due` event), so that writing it twice writes
+# it once. Status: due -> sending -> sent | failed; expired (too late to be of use) or
+# cancelled before it is sent; `reason` says why a mail failed, expired or was cancelled.
+# `data` is what the mail is rendered with (JSON), kept so that its web view shows the
+# mail the person received.
+mails = Table(
+    "mails",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("enrollment_id", String(36)),
+    Column("siren", String(9)),
+    Column("recipient", String(254)),
+    Column("template", String(64), nullable=False),
+    Column("kind", String(13), nullable=False),  # journey | transactional
+    Column("step_id", String(64)),  # a journey step's id in its journey file
+    Column("step_kind", String(20)),  # letter | notification | ... (journey mails)
+    Column("data", Text, nullable=False, server_default="{}"),
+    Column("message_id", String(200)),
+    Column("status", String(10), nullable=False),
+    Column("reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    # past this moment the mail is of no use any more (a deadline, an appointment)
+    Column("expires_at", UtcDateTime),
+    Column("emitted_at", UtcDateTime),
+    Column("emit_count", Integer, nullable=False, server_default="0"),
+    Column("attempted_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),  # when it became sent, failed, expired or cancelled
+    Index("ix_mails_enrollment_id", "enrollment_id"),
+    Index("ix_mails_siren", "siren"),
+    Index("ix_mails_status_due_at", "status", "due_at"),
+    Index("uq_mails_message_id", "message_id", unique=True),
+)
+
 # Events already processed by a consumer (the same event_id twice is processed once).
 processed_events = Table(
     "processed_events",

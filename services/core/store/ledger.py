@@ -1,0 +1,309 @@
+"""The mail ledger: every mail the service sends, journey or transactional, one row each.
+
+Whatever asks for a mail (a journey step that came due, a booking, a cancellation, a
+reminder, a sign-up, a webinar registration) writes its row with `add_mail` inside the
+`Tx` of the change that asks for it; the mailer is the only process that sends them.
+A row keeps who receives the mail, its template, the data it is rendered with, its
+Message-ID and its status (`due`, `sending`, `sent`, `failed`, `expired`, `cancelled`)
+with the reason of a failure, an expiry or a cancellation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.core.store.records import Mail, MailKind, MailStatus, NewMail
+from services.core.store.repository import Tx
+from services.core.store.tables import mails
+
+#: Still to be sent (a `sending` mail whose outcome was never recorded is resent).
+OPEN: tuple[MailStatus, ...] = ("due", "sending")
+#: Nothing more happens to these.
+CLOSED: tuple[MailStatus, ...] = ("sent", "failed", "expired", "cancelled")
+#: The longest reason kept.
+REASON_LENGTH = 2000
+
+_DATE = "$date"
+_DATETIME = "$datetime"
+
+
+# --- the render data: JSON that gives dates and datetimes back ---------------------
+
+
+def _tagged(value: object) -> object:
+    if isinstance(value, datetime):
+        return {_DATETIME: value.isoformat()}
+    if isinstance(value, date):
+        return {_DATE: value.isoformat()}
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} cannot be kept in a mail's data")
+
+
+def _untagged(value: dict[str, Any]) -> object:
+    if len(value) == 1:
+        if _DATETIME in value:
+            return datetime.fromisoformat(value[_DATETIME])
+        if _DATE in value:
+            return date.fromisoformat(value[_DATE])
+    return value
+
+
+def encode_data(data: Mapping[str, Any]) -> str:
+    """`data` as the ledger keeps it (JSON; a date or a datetime is tagged as such)."""
+    return json.dumps(data, default=_tagged, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_data(text: str) -> dict[str, Any]:
+    """What `encode_data` was given (its tuples and sets as lists)."""
+    return cast(dict[str, Any], json.loads(text or "{}", object_hook=_untagged))
+
+
+# --- writing ----------------------------------------------------------------------
+
+
+def _row(new: NewMail, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new.id,
+        "enrollment_id": new.enrollment_id,
+        "siren": new.siren,
+        "recipient": new.recipient,
+        "template": new.template,
+        "kind": new.kind,
+        "step_id": new.step_id,
+        "step_kind": new.step_kind,
+        "data": encode_data(new.data),
+        "message_id": new.message_id,
+        "status": "due",
+        "created_at": now,
+        "due_at": new.due_at,
+        "expires_at": new.expires_at,
+        "emit_count": 0,
+        "attempts": 0,
+    }
+
+
+async def add_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> int:
+    """Write these mails, `due`, in `tx`; a mail whose id is already in the ledger is left
+    as it is. Returns how many were written."""
+    if not new:
+        return 0
+    insert_ = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
+    statement = insert_(mails).on_conflict_do_nothing(index_elements=["id"])
+    if len(new) == 1:
+        result = await tx.connection.execute(statement.values(_row(new[0], now)))
+        return int(result.rowcount)
+    before = await _count(tx, [m.id for m in new])
+    await tx.connection.execute(statement, [_row(m, now) for m in new])
+    return await _count(tx, [m.id for m in new]) - before
+
+
+async def add_mail(tx: Tx, new: NewMail, now: datetime) -> bool:
+    """Write one mail, `due`, in `tx`; False if its id was already in the ledger."""
+    return await add_mails(tx, [new], now) == 1
+
+
+async def _count(tx: Tx, ids: Sequence[str]) -> int:
+    return int(
+        await tx.connection.scalar(
+            select(func.count()).select_from(mails).where(mails.c.id.in_(list(ids)))
+        )
+        or 0
+    )
+
+
+# --- reading ----------------------------------------------------------------------
+
+
+def mail_of_row(row: Row[Any]) -> Mail:
+    return Mail(
+        id=row.id,
+        enrollment_id=row.enrollment_id,
+        siren=row.siren,
+        recipient=row.recipient,
+        template=row.template,
+        kind=cast(MailKind, row.kind),
+        step_id=row.step_id,
+        step_kind=row.step_kind,
+        data=decode_data(row.data),
+        message_id=row.message_id,
+        status=cast(MailStatus, row.status),
+        reason=row.reason,
+        created_at=row.created_at,
+        due_at=row.due_at,
+        expires_at=row.expires_at,
+        emitted_at=row.emitted_at,
+        emit_count=row.emit_count,
+        attempted_at=row.attempted_at,
+        attempts=row.attempts,
+        sent_at=row.sent_at,
+        closed_at=row.closed_at,
+    )
+
+
+async def mail(tx: Tx, mail_id: str) -> Mail | None:
+    row = (await tx.connection.execute(select(mails).where(mails.c.id == mail_id))).first()
+    return mail_of_row(row) if row else None
+
+
+def normal_message_id(message_id: str) -> str:
+    """A Message-ID as the ledger keeps it: between angle brackets, without spaces."""
+    bare = message_id.strip().strip("<>").strip()
+    return f"<{bare}>"
+
+
+async def mail_by_message_id(tx: Tx, message_id: str) -> Mail | None:
+    """The mail sent (or being sent) under this Message-ID, with or without its brackets."""
+    row = (
+        await tx.connection.execute(
+            select(mails).where(mails.c.message_id == normal_message_id(message_id))
+        )
+    ).first()
+    return mail_of_row(row) if row else None
+
+
+async def mails_of(tx: Tx, enrollment_id: str) -> list[Mail]:
+    """One person's mails, journey and transactional, in the order they are due."""
+    rows = await tx.connection.execute(
+        select(mails)
+        .where(mails.c.enrollment_id == enrollment_id)
+        .order_by(mails.c.due_at, mails.c.created_at, mails.c.id)
+    )
+    return [mail_of_row(row) for row in rows]
+
+
+async def mails_of_siren(tx: Tx, siren: str) -> list[Mail]:
+    """Every mail about one business (all its journeys, and its sign-up), in due order."""
+    rows = await tx.connection.execute(
+        select(mails)
+        .where(mails.c.siren == siren)
+        .order_by(mails.c.due_at, mails.c.created_at, mails.c.id)
+    )
+    return [mail_of_row(row) for row in rows]
+
+
+async def count_mails(tx: Tx) -> dict[str, int]:
+    """How many mails are in each status."""
+    rows = await tx.connection.execute(
+        select(mails.c.status, func.count()).group_by(mails.c.status)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+# --- closing a mail without sending it ----------------------------------------------
+
+
+async def _close(
+    tx: Tx,
+    mail_ids: Iterable[str],
+    status: MailStatus,
+    reason: str,
+    now: datetime,
+    *,
+    from_statuses: Sequence[MailStatus],
+) -> list[str]:
+    wanted = sorted(set(mail_ids))
+    if not wanted:
+        return []
+    result = await tx.connection.execute(
+        update(mails)
+        .where(mails.c.id.in_(wanted), mails.c.status.in_(from_statuses))
+        .values(status=status, reason=reason[:REASON_LENGTH], closed_at=now)
+        .returning(mails.c.id)
+    )
+    return [row[0] for row in result]
+
+
+async def expire(tx: Tx, mail_id: str, reason: str, now: datetime) -> bool:
+    """Too late to be of use (a deadline passed, an appointment is over): the mail will not
+    be sent, and the person's pages say why. False if it was no longer due."""
+    return bool(await _close(tx, [mail_id], "expired", reason, now, from_statuses=("due",)))
+
+
+async def fail(tx: Tx, mail_id: str, reason: str, now: datetime) -> bool:
+    """The mail cannot be sent (the server refused it for good, no address…). False if it
+    was no longer open."""
+    return bool(await _close(tx, [mail_id], "failed", reason, now, from_statuses=OPEN))
+
+
+async def cancel(tx: Tx, mail_ids: Iterable[str], reason: str, now: datetime) -> list[str]:
+    """These mails will not be sent (the booking was cancelled, the journey ended…): the
+    ids of those that were still due."""
+    return await _close(tx, mail_ids, "cancelled", reason, now, from_statuses=("due",))
+
+
+async def cancel_open_mails(tx: Tx, enrollment_id: str, reason: str, now: datetime) -> int:
+    """Cancel every mail of this person that is still due; returns how many."""
+    result = await tx.connection.execute(
+        update(mails)
+        .where(mails.c.enrollment_id == enrollment_id, mails.c.status == "due")
+        .values(status="cancelled", reason=reason[:REASON_LENGTH], closed_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def forget_person(tx: Tx, enrollment_id: str, reason: str, now: datetime) -> int:
+    """Erasure: cancel what is still due, and keep of every mail only what it was (template,
+    status, dates), without the address or the data it was rendered with."""
+    await cancel_open_mails(tx, enrollment_id, reason, now)
+    result = await tx.connection.execute(
+        update(mails)
+        .where(mails.c.enrollment_id == enrollment_id)
+        .values(recipient=None, data="{}")
+    )
+    return int(result.rowcount)
+
+
+# --- sending (the mailer) ----------------------------------------------------------
+
+
+async def begin_send(tx: Tx, mail_id: str, message_id: str, now: datetime) -> Mail | None:
+    """Record the attempt before talking SMTP: `sending`, one more attempt, and the
+    Message-ID (an earlier attempt's, if there was one: a resend carries the same). None
+    when the mail is no longer open."""
+    row = (
+        await tx.connection.execute(
+            select(mails).where(mails.c.id == mail_id, mails.c.status.in_(OPEN)).with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    kept = row.message_id or normal_message_id(message_id)
+    await tx.connection.execute(
+        update(mails)
+        .where(mails.c.id == mail_id)
+        .values(
+            status="sending",
+            message_id=kept,
+            attempts=mails.c.attempts + 1,
+            attempted_at=now,
+        )
+    )
+    return await mail(tx, mail_id)
+
+
+async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:
+    """The SMTP server accepted these mails, each at its time."""
+    if accepted:
+        await tx.connection.execute(
+            update(mails)
+            .where(mails.c.id == bindparam("b_id"))
+            .values(status="sent", sent_at=bindparam("b_at"), closed_at=bindparam("b_at"))
+            .execution_options(synchronize_session=False),
+            [{"b_id": key, "b_at": at} for key, at in accepted],
+        )
+
+
+async def defer(tx: Tx, mail_id: str, reason: str, now: datetime) -> None:
+    """The SMTP server refused for now: the mail is due again (same Message-ID)."""
+    await tx.connection.execute(
+        update(mails)
+        .where(mails.c.id == mail_id, mails.c.status == "sending")
+        .values(status="due", reason=reason[:REASON_LENGTH], emitted_at=now)
+    )
