@@ -180,7 +180,9 @@ async def running(
         if "scheduler" in names:
             runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
         if "inbound" in names:
-            runtime.inbound = InboundListener(Inbound(store, clock, tokens, return_paths))
+            runtime.inbound = InboundListener(
+                Inbound(store, clock, tokens, return_paths, mail_from=settings.mail_from)
+            )
             await runtime.inbound.start(settings.inbound_host, settings.inbound_port or 0)
         web_deps = WebDeps(
             settings=settings,

@@ -20,6 +20,7 @@ changes nothing more.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
@@ -46,9 +47,12 @@ async def record_failure(
     """Apply a bounce about `mail` (found by its return path)."""
     if mail.bounce == "permanent" or (failure == "temporary" and mail.bounce is not None):
         return "duplicate"
-    await store.record_bounce(tx, mail.key, failure, reason, now)
+    await store.record_bounce(tx, mail, failure, reason, now)
+    if mail.enrollment_id is None:
+        return "recorded"  # a mail to someone not enrolled: no journey to pause
     if failure == "temporary":
-        in_a_row = await store.temporary_failures_in_a_row(tx, mail.enrollment_id, mail.key)
+        marked = replace(mail, bounce="temporary")
+        in_a_row = await store.temporary_failures_in_a_row(tx, marked)
         if in_a_row < TEMPORARY_FAILURES_IN_A_ROW:
             return "counted"
         reason = f"{in_a_row} échecs temporaires de suite ; le dernier : {reason}"

@@ -25,6 +25,7 @@ from prometheus_client import Counter
 
 from services.core.clock import Clock
 from services.core.deliverability import record_failure
+from services.core.letters import message_id_for
 from services.core.lifecycle import unsubscribe
 from services.core.links import UNSUBSCRIBE
 from services.core.return_path import InvalidReturnPath, ReturnPaths
@@ -59,8 +60,15 @@ class Inbound:
     """Applies what the service's addresses receive."""
 
     def __init__(
-        self, store: Store, clock: Clock, tokens: Tokens, return_paths: ReturnPaths
+        self,
+        store: Store,
+        clock: Clock,
+        tokens: Tokens,
+        return_paths: ReturnPaths,
+        *,
+        mail_from: str,
     ) -> None:
+        self._mail_from = mail_from  # the domain of the service's Message-IDs
         self._store = store
         self._clock = clock
         self._tokens = tokens
@@ -102,14 +110,15 @@ class Inbound:
             return "dropped"  # an automatic reply, a person answering: nothing to do
         now = self._clock.now()
         async with self._store.transaction() as tx:
-            mail = await deliverability.find_mail(tx, key)
+            mail = await deliverability.find_mail(tx, message_id_for(key, self._mail_from))
             if mail is None:
                 return "dropped"
             if report.verdict == "complaint":
                 if mail.bounce == "complaint":
                     return "duplicate"
-                await deliverability.record_bounce(tx, mail.key, "complaint", report.reason, now)
-                await unsubscribe(tx, mail.enrollment_id, now)
+                await deliverability.record_bounce(tx, mail, "complaint", report.reason, now)
+                if mail.enrollment_id is not None:
+                    await unsubscribe(tx, mail.enrollment_id, now)
                 return "complaint"
             return await record_failure(tx, mail, report.verdict, report.reason, now)
 

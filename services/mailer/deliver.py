@@ -224,7 +224,11 @@ class Mailer:
         """The return path that names this mail (VERP), so that a bounce finds it."""
         if self._return_paths is None:
             return self._mail_from
-        return self._return_paths.for_message(message_id)
+        try:
+            return self._return_paths.for_message(message_id)
+        except ValueError:  # a Message-ID too long for a return path: sent all the same
+            log.warning("no return path for this Message-ID", extra={"message_id": message_id})
+            return self._mail_from
 
     async def _send_with_retries(self, sender: str, recipient: str, message: bytes) -> None:
         delays = list(self._retry.delays)

@@ -20,7 +20,7 @@ from services.core.store.migrate import upgrade_async
 from services.core.store.tables import outbox
 from tests.flow.harness import ROOT, ServiceProcess
 from tests.inbound import samples
-from tests.inbound.conftest import RETURN_DOMAIN, SECRET, START, Mailbox, open_mailbox
+from tests.inbound.conftest import MAIL_FROM, RETURN_DOMAIN, SECRET, START, Mailbox, open_mailbox
 from tests.support import until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -59,6 +59,7 @@ async def world(kafka: EmbeddedKafka, tmp_path: Path) -> AsyncIterator[World]:
             "PM_TEMPLATES_DIR": str(ROOT / "templates" / "emails"),
             "PM_INBOUND_PORT": str(port),
             "PM_RETURN_DOMAIN": RETURN_DOMAIN,
+            "PM_MAIL_FROM": MAIL_FROM,
         },
         log,
     )

@@ -15,8 +15,8 @@ from services.core.events import step_due_event_id
 from services.core.letters import message_id_for
 from services.core.links import LinkMaker
 from services.core.return_path import ReturnPaths
-from services.core.store import sending
-from services.core.store.records import NewEnrollment, SendPermit
+from services.core.store import ledger, sending
+from services.core.store.records import NewEnrollment, NewMail, SendPermit
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.inbound.listener import InboundListener
@@ -85,6 +85,29 @@ class Mailbox:
             await sending.mark_sent(tx, [(key, now)])
         return self.return_paths.for_message(message_id)
 
+    async def send_from_ledger(self, person: Person, mail_id: str) -> str:
+        """A journey mail of the ledger, sent by the mailer; its return path."""
+        message_id = message_id_for(mail_id, MAIL_FROM)
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            await ledger.add_mail(
+                tx,
+                NewMail(
+                    id=mail_id,
+                    template="welcome",
+                    kind="journey",
+                    due_at=now,
+                    enrollment_id=person.enrollment_id,
+                    recipient=person.email,
+                    step_id="welcome",
+                    step_kind="letter",
+                ),
+                now,
+            )
+            await ledger.begin_send(tx, mail_id, message_id, now)
+            await ledger.mark_sent(tx, [(mail_id, now)])
+        return self.return_paths.for_message(message_id)
+
     async def deliver(self, recipient: str, data: bytes, *, sender: str = "") -> None:
         """A remote mail server hands a mail to the listener (raises if refused); bounces
         come from the null sender `<>`."""
@@ -113,7 +136,7 @@ async def open_mailbox(url: str, *, port: int | None = None) -> AsyncIterator[Ma
     return_paths = ReturnPaths((SECRET,), RETURN_DOMAIN)
     address = return_paths.unsubscribe_address
     links = LinkMaker("https://premiers-mois.example", tokens, unsubscribe_address=address)
-    listener = InboundListener(Inbound(store, clock, tokens, return_paths))
+    listener = InboundListener(Inbound(store, clock, tokens, return_paths, mail_from=MAIL_FROM))
     try:
         if port is None:
             port = await listener.start("127.0.0.1", 0)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from services.core.deliverability import TEMPORARY_FAILURES_IN_A_ROW, address_changed
-from services.core.store.tables import outbox
+from services.core.store.tables import mails, outbox
 from tests.inbound import samples
 from tests.inbound.conftest import Mailbox, Person
 
@@ -53,6 +53,27 @@ async def test_a_letter_bounced_for_good_pauses_the_journey(mailbox: Mailbox) ->
     # advisers are told
     (told,) = await events(mailbox, "contact.undeliverable")
     assert told["enrollment_id"] == jeanne.enrollment_id
+
+
+async def test_a_bounce_for_a_mail_of_the_ledger_is_recorded_on_its_row(mailbox: Mailbox) -> None:
+    # Jeanne's welcome letter was written into the mail ledger and sent from there
+    jeanne = await mailbox.person("jeanne.martin@exemple.fr")
+    mail_id = "5b0c1e0e-3f7a-4c59-9d0e-2f5d2b1c9a11"
+    return_path = await mailbox.send_from_ledger(jeanne, mail_id)
+    await mailbox.deliver(
+        return_path, samples.office365_ndr(return_path, jeanne.email, "<x@urssaf.example>")
+    )
+    # the ledger row keeps the verdict and the reason; the journey is paused
+    async with mailbox.store.transaction() as tx:
+        row = (
+            await tx.connection.execute(
+                select(mails.c.bounce, mails.c.reason, mails.c.status).where(mails.c.id == mail_id)
+            )
+        ).one()
+        enrollment = await tx.enrollment(jeanne.enrollment_id)
+    assert (row.bounce, row.status) == ("permanent", "sent")
+    assert "RecipientNotFound" in row.reason
+    assert enrollment is not None and enrollment.undeliverable_since is not None
 
 
 async def test_the_same_bounce_received_twice_changes_nothing_more(mailbox: Mailbox) -> None:

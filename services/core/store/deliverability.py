@@ -1,8 +1,9 @@
 """What came back about the mails, in the store: the mail a bounce names, what is recorded
 on it, and the journeys paused because their address bounces.
 
-`find_mail` is the one place that knows where a mail sent is kept (today a planned step,
-found by the local part of its Message-ID, which is its key).
+`find_mail` is the one place that knows where a mail sent is kept: the ledger (`mails`),
+found by its Message-ID; before the mailer sends ledger rows, the planned step whose id
+is its Message-ID's local part.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, select, update
 
+from services.core.store.ledger import normal_message_id
 from services.core.store.repository import PENDING, Tx
-from services.core.store.tables import enrollments, planned_steps
+from services.core.store.tables import enrollments, mails, planned_steps
 
 Bounce = Literal["permanent", "temporary", "complaint"]
 #: A step held while its person's address bounces (neither pending nor final).
@@ -25,83 +27,83 @@ PAUSED = "paused"
 class SentMail:
     """A mail the service sent, as a bounce or a complaint finds it."""
 
-    key: str  # the local part of its Message-ID
-    enrollment_id: str
-    step_id: str
+    key: str  # its id: the ledger row's, or (before the ledger) its planned step's
+    enrollment_id: str | None  # None: a mail to someone not enrolled (a sign-up)
     message_id: str
     sent_at: datetime | None
     bounce: Bounce | None
+    in_ledger: bool
+
+    @property
+    def table(self) -> Table:
+        return mails if self.in_ledger else planned_steps
 
 
-async def find_mail(tx: Tx, key: str) -> SentMail | None:
-    """The mail whose Message-ID's local part is `key` (what its return path carries);
-    None if there is none, or it was never handed to an SMTP server."""
+async def find_mail(tx: Tx, message_id: str) -> SentMail | None:
+    """The mail sent (or being sent) under `message_id`, locked for the rest of the
+    transaction; None if the service sent none under it.
+
+    The one place that knows where sent mails are kept: the ledger, and until the mailer
+    sends ledger rows, the planned steps (whose id is their Message-ID's local part)."""
+    normal = normal_message_id(message_id)
+    row = (
+        await tx.connection.execute(
+            select(mails.c.id, mails.c.enrollment_id, mails.c.sent_at, mails.c.bounce)
+            .where(mails.c.message_id == normal)
+            .with_for_update()
+        )
+    ).first()
+    if row is not None:
+        return SentMail(row.id, row.enrollment_id, normal, row.sent_at, row.bounce, True)
+    key = normal[1:-1].rpartition("@")[0]
     row = (
         await tx.connection.execute(
             select(
                 planned_steps.c.id,
                 planned_steps.c.enrollment_id,
-                planned_steps.c.step_id,
-                planned_steps.c.message_id,
                 planned_steps.c.sent_at,
                 planned_steps.c.bounce,
             )
-            .where(planned_steps.c.id == key, planned_steps.c.message_id.is_not(None))
+            .where(planned_steps.c.id == key, planned_steps.c.message_id == normal)
             .with_for_update()
         )
     ).first()
     if row is None:
         return None
-    return SentMail(
-        key=row.id,
-        enrollment_id=row.enrollment_id,
-        step_id=row.step_id,
-        message_id=row.message_id,
-        sent_at=row.sent_at,
-        bounce=row.bounce,
+    return SentMail(row.id, row.enrollment_id, normal, row.sent_at, row.bounce, False)
+
+
+async def record_bounce(tx: Tx, mail: SentMail, bounce: Bounce, reason: str, now: datetime) -> None:
+    """Record on the mail what came back about it (in the ledger: the reason in `reason`)."""
+    if mail.in_ledger:
+        values = {"bounce": bounce, "reason": reason[:2000], "bounced_at": now}
+    else:
+        values = {"bounce": bounce, "bounce_reason": reason[:2000], "bounced_at": now}
+    table = mail.table
+    await tx.connection.execute(update(table).where(table.c.id == mail.key).values(**values))
+
+
+async def temporary_failures_in_a_row(tx: Tx, mail: SentMail) -> int:
+    """How many of the person's last mails, up to `mail` and sent to their current
+    address, each came back with a temporary failure (none between them without one)."""
+    if mail.enrollment_id is None:
+        return 1 if mail.bounce == "temporary" else 0
+    address_since = await tx.connection.scalar(
+        select(enrollments.c.address_since).where(enrollments.c.id == mail.enrollment_id)
     )
-
-
-async def record_bounce(tx: Tx, key: str, bounce: Bounce, reason: str, now: datetime) -> None:
-    """Record on the mail what came back about it."""
-    await tx.connection.execute(
-        update(planned_steps)
-        .where(planned_steps.c.id == key)
-        .values(bounce=bounce, bounce_reason=reason[:2000], bounced_at=now)
-    )
-
-
-async def temporary_failures_in_a_row(tx: Tx, enrollment_id: str, key: str) -> int:
-    """How many of the person's last mails, up to the mail `key` and sent to their
-    current address, each came back with a temporary failure (none between them
-    without one)."""
-    person = (
-        await tx.connection.execute(
-            select(enrollments.c.address_since).where(enrollments.c.id == enrollment_id)
-        )
-    ).first()
-    mail = (
-        await tx.connection.execute(
-            select(planned_steps.c.sent_at, planned_steps.c.attempted_at).where(
-                planned_steps.c.id == key
-            )
-        )
-    ).first()
-    if person is None or mail is None:
-        return 0
-    up_to = mail.sent_at or mail.attempted_at
-    sent_at = planned_steps.c.sent_at
+    table = mail.table
+    sent_at = table.c.sent_at
     condition = and_(
-        planned_steps.c.enrollment_id == enrollment_id,
-        planned_steps.c.status == "sent",
+        table.c.enrollment_id == mail.enrollment_id,
+        table.c.status == "sent",
         sent_at.is_not(None),
     )
-    if up_to is not None:
-        condition = and_(condition, sent_at <= up_to)
-    if person.address_since is not None:
-        condition = and_(condition, sent_at >= person.address_since)
+    if mail.sent_at is not None:
+        condition = and_(condition, sent_at <= mail.sent_at)
+    if address_since is not None:
+        condition = and_(condition, sent_at >= address_since)
     rows = await tx.connection.execute(
-        select(planned_steps.c.bounce).where(condition).order_by(sent_at.desc()).limit(50)
+        select(table.c.bounce).where(condition).order_by(sent_at.desc()).limit(50)
     )
     count = 0
     for row in rows:

@@ -155,6 +155,10 @@ mails = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("sent_at", UtcDateTime),
     Column("closed_at", UtcDateTime),  # when it became sent, failed, expired or cancelled
+    # what came back once sent (services/core/deliverability.py): permanent | temporary
+    # (a bounce) | complaint, and when; its reason goes into `reason`
+    Column("bounce", String(10)),
+    Column("bounced_at", UtcDateTime),
     Index("ix_mails_enrollment_id", "enrollment_id"),
     Index("ix_mails_siren", "siren"),
     Index("ix_mails_status_due_at", "status", "due_at"),

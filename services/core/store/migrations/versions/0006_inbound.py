@@ -2,7 +2,7 @@
 journeys paused because their address bounces
 
 Revision ID: 0006_inbound
-Revises: 0004_attempted_at
+Revises: 0005_ledger
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_inbound"
-down_revision = "0004_attempted_at"
+down_revision = "0005_ledger"
 branch_labels = None
 depends_on = None
 
@@ -27,9 +27,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("bounce", sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column("bounce_reason", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("bounced_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("mails", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("bounce", sa.String(length=10), nullable=True))
+        batch_op.add_column(sa.Column("bounced_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("mails", schema=None) as batch_op:
+        batch_op.drop_column("bounced_at")
+        batch_op.drop_column("bounce")
     with op.batch_alter_table("planned_steps", schema=None) as batch_op:
         batch_op.drop_column("bounced_at")
         batch_op.drop_column("bounce_reason")
