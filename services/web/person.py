@@ -42,7 +42,7 @@ KIND_LABELS: dict[str, str] = {
     "webinar_invitation": "Invitation à un webinaire",
     "appointment_offer": "Proposition de rendez-vous",
 }
-STILL_TO_COME = ("planned", "emitted", "sending")
+STILL_TO_COME = ("planned", "emitted", "sending", "paused")
 
 
 def _bad_link(request: Request, expired: bool) -> Response:
@@ -236,6 +236,8 @@ class TimelineEntry:
     at: datetime
     deadline: date | None
     web_view: str | None
+    # what came back once sent: why it did not reach the person (a bounce)
+    not_delivered: str | None = None
 
 
 def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -> TimelineEntry:
@@ -250,6 +252,9 @@ def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -
         at=(step.sent_at or step.due_at) if received else step.due_at,
         deadline=step.deadline,
         web_view=f"/lettres/vue/{deps.tokens.sign(LETTER, step.id)}" if received else None,
+        not_delivered=(step.bounce_reason or "")
+        if received and step.bounce in ("permanent", "temporary")
+        else None,
     )
 
 
