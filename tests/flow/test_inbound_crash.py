@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -32,6 +33,7 @@ class World:
     inbound: ServiceProcess
     database: Path
     log: Path
+    ops: str  # the process's /healthz and /metrics
 
 
 def free_port() -> int:
@@ -45,7 +47,7 @@ async def world(kafka: EmbeddedKafka, tmp_path: Path) -> AsyncIterator[World]:
     database = tmp_path / "store.db"
     url = f"sqlite+aiosqlite:///{database}"
     await upgrade_async(url)
-    port = free_port()
+    port, ops_port = free_port(), free_port()
     log = tmp_path / "inbound.log"
     inbound = ServiceProcess(
         "inbound",
@@ -60,12 +62,13 @@ async def world(kafka: EmbeddedKafka, tmp_path: Path) -> AsyncIterator[World]:
             "PM_INBOUND_PORT": str(port),
             "PM_RETURN_DOMAIN": RETURN_DOMAIN,
             "PM_MAIL_FROM": MAIL_FROM,
+            "PM_OPS_PORT": str(ops_port),
         },
         log,
     )
     async with open_mailbox(url, port=port) as box:
         try:
-            yield World(box, inbound, database, log)
+            yield World(box, inbound, database, log, f"http://127.0.0.1:{ops_port}")
         finally:
             inbound.kill()
 
@@ -146,6 +149,21 @@ async def test_killed_once_the_bounce_is_recorded_the_retry_changes_nothing_more
     # the pause happened once: one event for advisers
     assert len(await undeliverable_events(box)) == 1
     assert await paused(box, jeanne.enrollment_id)
+    # the new process says it is healthy, and counts the retry as a duplicate
+    async with httpx.AsyncClient(base_url=world.ops, timeout=10) as ops:
+
+        async def answers() -> bool:
+            try:
+                return (await ops.get("/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await until(answers, timeout=30)
+        health = await ops.get("/healthz")
+        metrics = (await ops.get("/metrics")).text
+    assert health.status_code == 200
+    assert health.json()["checks"] == {"store": "ok", "inbound": "ok"}
+    assert 'premiers_mois_inbound_mails_total{outcome="duplicate"} 1.0' in metrics
 
 
 async def test_killed_before_the_bounce_is_recorded_the_retry_records_it_once(
