@@ -46,6 +46,7 @@ from services.intake import app as intake_app
 from services.intake.enroll import Intake
 from services.mailer import app as mailer_app
 from services.mailer.deliver import Mailer, RetryPolicy
+from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler import app as scheduler_app
 from services.scheduler.reminders import Reminders
 from services.scheduler.ticks import Scheduler
@@ -73,11 +74,12 @@ class Runtime:
     renderer: Renderer
     tokens: Tokens
     links: LinkMaker
-    smtp: SmtpTransport
+    smtp: SmtpTransport | None  # only the mailer talks SMTP
     broker: KafkaBroker
     intake: Intake
     scheduler: Scheduler
-    mailer: Mailer
+    mailer: Mailer | None
+    ledger_mailer: LedgerMailer | None
     return_paths: ReturnPaths
     jobs: scheduler_app.Ticker | None = None
     web: uvicorn.Server | None = None
@@ -99,7 +101,7 @@ async def running(
     *,
     clock: VirtualClock,
     bootstrap: str,
-    smtp_url: str,
+    smtp_url: str | None,
     secret_keys: list[str],
     dev: DevTools | None = None,
     retry: RetryPolicy | None = None,
@@ -116,7 +118,9 @@ async def running(
     renderer = Renderer(
         settings.templates_dir, load_reference(settings.journeys_dir / REFERENCE_FILE)
     )
-    smtp = SmtpTransport(smtp_url)
+    if "mailer" in names and not smtp_url:
+        raise SettingsError("PM_SMTP_URL: required by the mailer")
+    smtp = SmtpTransport(smtp_url) if "mailer" in names and smtp_url else None
     bus = KafkaBus(bootstrap)  # started last: nothing above leaves a client open
     await bus.start()
     # FastStream logs every message received and processed: kept at DEBUG
@@ -129,7 +133,7 @@ async def running(
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     options = consumer_options(settings)
-    booking_mails = BookingMails(renderer, links, mail_from=settings.mail_from)
+    booking_mails = BookingMails(links, mail_from=settings.mail_from)
     journey_extras = JourneyExtras(booking_mails, clock)
     runtime = Runtime(
         settings=settings,
@@ -150,10 +154,12 @@ async def running(
             clock,
             batch=settings.claim_batch,
             redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
-            reminders=Reminders(store, booking_mails, smtp, clock, mail_from=settings.mail_from),
+            reminders=Reminders(store, booking_mails, clock),
             retention=timedelta(days=settings.retention_days),
         ),
-        mailer=Mailer(
+        mailer=None
+        if smtp is None
+        else Mailer(
             store,
             renderer,
             smtp,
@@ -164,6 +170,18 @@ async def running(
             extras=journey_extras,
             return_paths=return_paths,
         ),
+        ledger_mailer=None
+        if smtp is None
+        else LedgerMailer(
+            store,
+            renderer,
+            smtp,
+            clock,
+            mail_from=settings.mail_from,
+            retry_after=timedelta(seconds=settings.redeliver_after_seconds),
+            retry=retry,
+            return_paths=return_paths,
+        ),
         return_paths=return_paths,
     )
     if "scheduler" in names or "web" in names:
@@ -172,13 +190,18 @@ async def running(
         await seed_sessions(store, catalogue, clock.now())
     if "intake" in names:
         intake_app.register(broker, runtime.intake, bus, clock, options)
-    if "mailer" in names:
+    ledger_stop = asyncio.Event()
+    if runtime.mailer is not None:
         mailer_app.register(broker, runtime.mailer, bus, clock, options)
     try:
         if "intake" in names or "mailer" in names:
             await broker.start()
         if "scheduler" in names:
             runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
+        if runtime.ledger_mailer is not None:
+            runtime.extras["ledger_task"] = asyncio.create_task(
+                runtime.ledger_mailer.run(ledger_stop, settings.tick_seconds)
+            )
         if "inbound" in names:
             runtime.inbound = InboundListener(
                 Inbound(store, clock, tokens, return_paths, mail_from=settings.mail_from)
@@ -198,7 +221,9 @@ async def running(
         )
         if "web" in names:
             app = create_app(web_deps)
-            app.state.health = HealthChecks(ALL_CHECKS, bootstrap)
+            app.state.health = HealthChecks(
+                ALL_CHECKS if smtp is not None else ("store", "broker"), bootstrap
+            )
             runtime.web, runtime.extras["web_task"] = await _serve(
                 app, settings.web_host, settings.web_port
             )
@@ -228,11 +253,16 @@ async def running(
             await runtime.inbound.stop()
         if runtime.jobs is not None:
             await runtime.jobs.stop()
+        ledger_stop.set()
+        if "ledger_task" in runtime.extras:
+            with contextlib.suppress(Exception):
+                await runtime.extras["ledger_task"]
         await broker.stop()
         with contextlib.suppress(Exception):
             await runtime.scheduler.relay_outbox()
         await bus.stop()
-        await smtp.close()
+        if smtp is not None:
+            await smtp.close()
         await store.close()
 
 
@@ -265,8 +295,8 @@ async def run_one(settings: Settings, name: str) -> None:
         raise SettingsError(
             "PM_KAFKA_BOOTSTRAP: required by `run` (the embedded broker is for `dev`)"
         )
-    if not settings.smtp_url and name in ("mailer", "web"):
-        raise SettingsError("PM_SMTP_URL: required by `run` for the mailer and the web")
+    if not settings.smtp_url and name == "mailer":
+        raise SettingsError("PM_SMTP_URL: required by `run` for the mailer")
     if name == "inbound" and settings.inbound_port is None:
         raise SettingsError("PM_INBOUND_PORT: required by `run inbound`")
     keys = settings.secret_keys()
@@ -278,7 +308,7 @@ async def run_one(settings: Settings, name: str) -> None:
         {name},
         clock=clock,
         bootstrap=settings.kafka_bootstrap,
-        smtp_url=settings.smtp_url or "smtp://127.0.0.1:25",
+        smtp_url=settings.smtp_url,
         secret_keys=keys,
     ):
         log.info("service started", extra={"service": name})

@@ -1,5 +1,6 @@
-"""Booking operations: each is one transaction holding the change, its reminders and the
-event that announces it (outbox). Shared by the person's pages and the adviser console.
+"""Booking operations: each is one transaction holding the change, its reminders, its mail
+(written into the ledger, for the mailer to send) and the event that announces it
+(outbox). Shared by the person's pages and the adviser console.
 
 Taking the last seat is settled by the database: when two bookings pick the same seat at
 the same moment, one commits and the other's unique-index violation makes it try again
@@ -9,7 +10,7 @@ with the seats left, and find none.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -23,9 +24,11 @@ from services.core.booking_events import (
     BookingSource,
     WebinarRegistered,
 )
+from services.core.booking_mail import BookingMails
 from services.core.events import derived_event_id
 from services.core.lifecycle import outgoing
 from services.core.store import booking as booking_store
+from services.core.store import ledger
 from services.core.store.booking import Appointment, Registration
 from services.core.store.records import Enrollment
 from services.core.store.repository import Store, Tx
@@ -55,9 +58,16 @@ async def _enrollment(tx: Tx, enrollment_id: str) -> Enrollment:
 
 
 async def book(
-    store: Store, now: datetime, *, enrollment_id: str, slot_id: str, source: BookingSource
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    slot_id: str,
+    source: BookingSource,
+    mails: BookingMails | None = None,
 ) -> Booking:
-    """Book a seat of `slot_id` for the person; raises SlotFull or NotBookable."""
+    """Book a seat of `slot_id` for the person; raises SlotFull or NotBookable. With
+    `mails`, the confirmation is written into the ledger in the booking's transaction."""
     appointment_id = str(uuid.uuid4())
     for _ in range(ATTEMPTS):
         try:
@@ -79,15 +89,24 @@ async def book(
                     raise SlotFull(slot_id)
                 appointment = await booking_store.appointment(tx, appointment_id)
                 assert appointment is not None
-                await _after_booking(tx, enrollment, appointment, now)
+                await _after_booking(tx, enrollment, appointment, now, mails)
                 return Booking(appointment, enrollment)
         except IntegrityError:
             continue  # another booking took that seat at the same moment: look again
     raise SlotFull(slot_id)
 
 
-async def move(store: Store, now: datetime, *, appointment_id: str, slot_id: str) -> Booking:
-    """Move a booked appointment to another slot: same appointment (calendar UID), SEQUENCE+1."""
+async def move(
+    store: Store,
+    now: datetime,
+    *,
+    appointment_id: str,
+    slot_id: str,
+    mails: BookingMails | None = None,
+) -> Booking:
+    """Move a booked appointment to another slot: same appointment (calendar UID), SEQUENCE+1;
+    with `mails`, its new confirmation is written into the ledger in the same transaction
+    (and the reminder of the old time, if it was written already, cancelled)."""
     for _ in range(ATTEMPTS):
         try:
             async with store.transaction() as tx:
@@ -105,7 +124,9 @@ async def move(store: Store, now: datetime, *, appointment_id: str, slot_id: str
                 moved = await booking_store.appointment(tx, appointment_id)
                 assert moved is not None
                 await booking_store.cancel_reminders(tx, appointment_id)
-                await _after_booking(tx, enrollment, moved, now)
+                if mails is not None:
+                    await _cancel_reminder_mail(tx, mails, current, now)
+                await _after_booking(tx, enrollment, moved, now, mails)
                 return Booking(moved, enrollment)
         except IntegrityError:
             continue
@@ -113,8 +134,15 @@ async def move(store: Store, now: datetime, *, appointment_id: str, slot_id: str
 
 
 async def _after_booking(
-    tx: Tx, enrollment: Enrollment, appointment: Appointment, now: datetime
+    tx: Tx,
+    enrollment: Enrollment,
+    appointment: Appointment,
+    now: datetime,
+    mails: BookingMails | None,
 ) -> None:
+    if mails is not None and enrollment.email:
+        mail = mails.appointment_mail("confirmation", enrollment, appointment, now)
+        await ledger.add_mail(tx, mail, now)
     due = appointment_reminder_at(appointment.starts_at, now)
     if due is not None:
         await booking_store.plan_reminder(
@@ -147,8 +175,11 @@ async def cancel(
     *,
     appointment_id: str,
     by: Literal["person", "adviser", "journey_ended"],
+    mails: BookingMails | None = None,
 ) -> Booking | None:
-    """Cancel and free the seat; None when it was not booked (twice is harmless)."""
+    """Cancel and free the seat; None when it was not booked (twice is harmless). With
+    `mails`, the cancellation is written into the ledger in the same transaction, and a
+    reminder written but not yet sent is cancelled."""
     async with store.transaction() as tx:
         if not await booking_store.cancel_appointment(tx, appointment_id, now):
             return None
@@ -157,6 +188,11 @@ async def cancel(
         enrollment = await tx.enrollment(appointment.enrollment_id)
         assert enrollment is not None
         await booking_store.cancel_reminders(tx, appointment_id)
+        if mails is not None:
+            await _cancel_reminder_mail(tx, mails, appointment, now)
+            if enrollment.email:
+                mail = mails.appointment_mail("cancellation", enrollment, appointment, now)
+                await ledger.add_mail(tx, mail, now)
         cancelled = AppointmentCancelled(
             event_id=derived_event_id("appointment.cancelled", appointment_id),
             occurred_at=now,
@@ -168,6 +204,18 @@ async def cancel(
         )
         await tx.add_outbox(outgoing(cancelled), now)
         return Booking(appointment, enrollment)
+
+
+async def _cancel_reminder_mail(
+    tx: Tx, mails: BookingMails, appointment: Appointment, now: datetime
+) -> None:
+    """Cancel the reminder written for any earlier time of this appointment (each move or
+    cancellation raised its sequence) that the mailer has not sent yet."""
+    reminders = [
+        mails.appointment_mail_id(replace(appointment, sequence=sequence), "reminder")
+        for sequence in range(appointment.sequence + 1)
+    ]
+    await ledger.cancel(tx, reminders, "rendez-vous annulé ou déplacé", now)
 
 
 async def release_closed_journeys(store: Store, now: datetime) -> int:
@@ -219,9 +267,16 @@ class WebinarBooking:
 
 
 async def register(
-    store: Store, now: datetime, *, enrollment_id: str, session_id: str
+    store: Store,
+    now: datetime,
+    *,
+    enrollment_id: str,
+    session_id: str,
+    mails: BookingMails | None = None,
 ) -> WebinarBooking:
-    """Register for a session (one per topic); raises SlotFull or NotBookable."""
+    """Register for a session (one per topic); raises SlotFull or NotBookable. With
+    `mails`, the confirmation is written into the ledger in the registration's
+    transaction."""
     registration_id = str(uuid.uuid4())
     for _ in range(ATTEMPTS):
         try:
@@ -264,6 +319,11 @@ async def register(
                     starts_at=session.starts_at,
                 )
                 await tx.add_outbox(outgoing(registered), now)
+                if mails is not None and enrollment.email:
+                    mail = mails.webinar_mail(
+                        "registration_confirmation", enrollment, session, registration, now
+                    )
+                    await ledger.add_mail(tx, mail, now)
                 return WebinarBooking(registration, enrollment, new=True)
         except IntegrityError:
             continue

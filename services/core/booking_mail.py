@@ -1,6 +1,9 @@
 """The mails of appointments and webinars, with their calendar invitations, and the extra
 context the journey's invitation and offer steps need.
 
+Each mail is a row for the ledger (`services.core.store.ledger`), written by the caller
+in the transaction of the change it announces; the mailer renders and sends it.
+
 Transactional mails (no List-Unsubscribe): confirmation (ICS REQUEST, stable UID),
 cancellation (ICS CANCEL, same UID), reminder; the move of an appointment is a new
 confirmation whose ICS carries the same UID and a higher SEQUENCE.
@@ -8,7 +11,6 @@ confirmation whose ICS carries the same UID and a higher SEQUENCE.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, Literal
@@ -18,12 +20,10 @@ from services.core.clock import Clock
 from services.core.events import derived_event_id
 from services.core.letters import letter_context, message_id_for
 from services.core.links import LinkMaker
-from services.core.mail.ics import invitation
-from services.core.mail.message import Attachment, build_message
-from services.core.mail.render import Renderer
+from services.core.mail.ledger_mail import INVITATION
 from services.core.store import booking as booking_store
 from services.core.store.booking import Appointment, Registration, WebinarSession
-from services.core.store.records import Enrollment, Step
+from services.core.store.records import Enrollment, NewMail, Step
 from services.core.store.repository import Tx
 
 APPOINTMENT = "appointment"  # token purpose: one appointment (cancel, move)
@@ -36,18 +36,10 @@ WebinarMail = Literal["registration_confirmation", "reminder"]
 CHANNEL_LOCATION = {"phone": "Par téléphone", "video": "En visioconférence"}
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingMail:
-    recipient: str
-    message: bytes
-    subject: str
-
-
 class BookingMails:
     """Composes the mails of appointments and webinars for one person."""
 
-    def __init__(self, renderer: Renderer, links: LinkMaker, *, mail_from: str) -> None:
-        self._renderer = renderer
+    def __init__(self, links: LinkMaker, *, mail_from: str) -> None:
         self._links = links
         self._mail_from = mail_from
         self._domain = parseaddr(mail_from)[1].rpartition("@")[2] or "premiers-mois.localhost"
@@ -82,9 +74,15 @@ class BookingMails:
 
     # --- mails ------------------------------------------------------------
 
+    def appointment_mail_id(self, appointment: Appointment, kind: AppointmentMail) -> str:
+        """The ledger id of one mail about one appointment (the same request, the same id)."""
+        return derived_event_id("mail", f"{appointment.id}:{appointment.sequence}:{kind}")
+
     def appointment_mail(
         self, kind: AppointmentMail, enrollment: Enrollment, appointment: Appointment, now: datetime
-    ) -> OutgoingMail:
+    ) -> NewMail:
+        """The ledger row of a confirmation, a cancellation or a reminder of an appointment
+        (a confirmation or a reminder is of no use once the appointment has begun)."""
         extra = {
             "appointment": {
                 "starts_at": appointment.starts_at,
@@ -96,30 +94,39 @@ class BookingMails:
             }
         }
         name = f"appointment_{kind}"
-        attachments: list[Attachment] = []
+        ics: dict[str, Any] | None = None
         if kind != "reminder":
             method: Literal["REQUEST", "CANCEL"] = "CANCEL" if kind == "cancellation" else "REQUEST"
-            ics = invitation(
-                uid=self.appointment_uid(appointment.id),
-                sequence=appointment.sequence,
-                method=method,
-                start=appointment.starts_at,
-                end=appointment.ends_at,
-                summary="Rendez-vous avec un conseiller de l'Urssaf",
-                description=(
+            ics = {
+                "uid": self.appointment_uid(appointment.id),
+                "sequence": appointment.sequence,
+                "method": method,
+                "start": appointment.starts_at,
+                "end": appointment.ends_at,
+                "summary": "Rendez-vous avec un conseiller de l'Urssaf",
+                "description": (
                     f"Avec {appointment.adviser_name}, "
                     f"{CHANNEL_LOCATION.get(appointment.channel, '').lower()}. "
                     f"Déplacer ou annuler : {self.appointment_url(appointment.id)}"
                 ),
-                location=CHANNEL_LOCATION.get(appointment.channel),
-                organizer=parseaddr(self._mail_from)[1],
-                attendee=enrollment.email or "",
-                url=self.appointment_url(appointment.id),
-                stamp=now,
-            )
-            attachments.append(_ics(ics, method))
-        key = f"{appointment.id}:{appointment.sequence}:{kind}"
-        return self._compose(name, enrollment, extra, key, now, attachments)
+                "location": CHANNEL_LOCATION.get(appointment.channel),
+                "organizer": parseaddr(self._mail_from)[1],
+                "attendee": enrollment.email or "",
+                "url": self.appointment_url(appointment.id),
+                "stamp": now,
+            }
+        return self._compose(
+            name,
+            enrollment,
+            extra,
+            self.appointment_mail_id(appointment, kind),
+            now,
+            ics,
+            expires_at=None if kind == "cancellation" else appointment.starts_at,
+        )
+
+    def webinar_mail_id(self, registration: Registration, kind: WebinarMail, reminder: str) -> str:
+        return derived_event_id("mail", f"{registration.id}:{kind}:{reminder}")
 
     def webinar_mail(
         self,
@@ -130,7 +137,9 @@ class BookingMails:
         now: datetime,
         *,
         reminder_kind: str = "",
-    ) -> OutgoingMail:
+    ) -> NewMail:
+        """The ledger row of a registration's confirmation or reminder (of no use once the
+        session has begun)."""
         extra = {
             "session": {
                 "title": session.title,
@@ -140,35 +149,41 @@ class BookingMails:
                 "join_url": self.join_url(registration.id),
             }
         }
-        attachments: list[Attachment] = []
+        ics: dict[str, Any] | None = None
         if kind == "registration_confirmation":
-            ics = invitation(
-                uid=self.registration_uid(registration.id),
-                sequence=0,
-                method="REQUEST",
-                start=session.starts_at,
-                end=session.ends_at,
-                summary=f"Webinaire de l'Urssaf : {session.title}",
-                description=f"Rejoindre le webinaire : {self.join_url(registration.id)}",
-                location="En ligne",
-                organizer=parseaddr(self._mail_from)[1],
-                attendee=enrollment.email or "",
-                url=self.join_url(registration.id),
-                stamp=now,
-            )
-            attachments.append(_ics(ics, "REQUEST"))
-        key = f"{registration.id}:{kind}:{reminder_kind}"
-        return self._compose(f"webinar_{kind}", enrollment, extra, key, now, attachments)
+            ics = {
+                "uid": self.registration_uid(registration.id),
+                "sequence": 0,
+                "method": "REQUEST",
+                "start": session.starts_at,
+                "end": session.ends_at,
+                "summary": f"Webinaire de l'Urssaf : {session.title}",
+                "description": f"Rejoindre le webinaire : {self.join_url(registration.id)}",
+                "location": "En ligne",
+                "organizer": parseaddr(self._mail_from)[1],
+                "attendee": enrollment.email or "",
+                "url": self.join_url(registration.id),
+                "stamp": now,
+            }
+        return self._compose(
+            f"webinar_{kind}",
+            enrollment,
+            extra,
+            self.webinar_mail_id(registration, kind, reminder_kind),
+            now,
+            ics,
+            expires_at=session.starts_at,
+        )
 
-    def offer_mail(self, enrollment: Enrollment, request_id: str, now: datetime) -> OutgoingMail:
+    def offer_mail(self, enrollment: Enrollment, request_id: str, now: datetime) -> NewMail:
         """An adviser offers a few slots: the offer letter, whose button opens them."""
         return self._compose(
             "appointment_offer",
             enrollment,
             {},
-            f"offer:{request_id}",
+            derived_event_id("mail", f"offer:{request_id}"),
             now,
-            [],
+            None,
             appointment_link=self.offer_url(request_id),
         )
 
@@ -177,28 +192,33 @@ class BookingMails:
         name: str,
         enrollment: Enrollment,
         extra: dict[str, Any],
-        key: str,
+        mail_id: str,
         now: datetime,
-        attachments: list[Attachment],
+        ics: dict[str, Any] | None,
         *,
         appointment_link: str | None = None,
-    ) -> OutgoingMail:
+        expires_at: datetime | None = None,
+    ) -> NewMail:
         if not enrollment.email:
             raise ValueError("this person has no address any more")
         step = _transactional_step(enrollment.id, name, now)
         context = letter_context(enrollment, step, self._links, extra)
         if appointment_link is not None:
             context["links"]["appointment"] = appointment_link
-        rendered = self._renderer.render(name, context)
-        message = build_message(
-            rendered,
-            sender=self._mail_from,
-            to=enrollment.email,
-            message_id=message_id_for(derived_event_id("mail", key), self._mail_from),
-            date=now,
-            attachments=attachments,
+        if ics is not None:
+            context[INVITATION] = ics
+        return NewMail(
+            id=mail_id,
+            template=name,
+            kind="transactional",
+            due_at=now,
+            data=context,
+            enrollment_id=enrollment.id,
+            siren=enrollment.siren,
+            recipient=enrollment.email,
+            message_id=message_id_for(mail_id, self._mail_from),
+            expires_at=expires_at,
         )
-        return OutgoingMail(recipient=enrollment.email, message=message, subject=rendered.subject)
 
     # --- the journey's steps ---------------------------------------------------
 
@@ -231,14 +251,6 @@ class BookingMails:
                 for session in sessions
             ],
         }
-
-
-def _ics(data: bytes, method: str) -> Attachment:
-    return Attachment(
-        filename="invitation.ics" if method == "REQUEST" else "annulation.ics",
-        content_type=f"text/calendar; method={method}; charset=utf-8",
-        data=data,
-    )
 
 
 def _transactional_step(enrollment_id: str, name: str, now: datetime) -> Step:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import base64
 import hmac
+import logging
 import re
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 PREFIX = "r-"
 UNSUBSCRIBE_LOCAL_PART = "desabonnement"
@@ -76,6 +79,17 @@ class ReturnPaths:
 
 def _local_part(message_id: str) -> str:
     return message_id.strip().strip("<>").rpartition("@")[0].lower()
+
+
+def envelope_sender(return_paths: ReturnPaths | None, message_id: str, mail_from: str) -> str:
+    """The envelope sender of the mail `message_id`: its return path, or the plain sender
+    (no return paths configured, or a Message-ID too long to carry: sent all the same)."""
+    if return_paths is not None:
+        try:
+            return return_paths.for_message(message_id)
+        except ValueError:
+            log.warning("no return path for this Message-ID", extra={"message_id": message_id})
+    return mail_from
 
 
 def message_key(message_id: str) -> str:

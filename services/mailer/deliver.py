@@ -38,7 +38,7 @@ from services.core.links import LinkMaker
 from services.core.logs import redact
 from services.core.mail.render import Renderer
 from services.core.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
-from services.core.return_path import ReturnPaths
+from services.core.return_path import ReturnPaths, envelope_sender
 from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
 from services.core.store import bulk, sending
 from services.core.store.records import Enrollment, SendPermit, Step
@@ -222,13 +222,7 @@ class Mailer:
 
     def _envelope_sender(self, message_id: str) -> str:
         """The return path that names this mail (VERP), so that a bounce finds it."""
-        if self._return_paths is None:
-            return self._mail_from
-        try:
-            return self._return_paths.for_message(message_id)
-        except ValueError:  # a Message-ID too long for a return path: sent all the same
-            log.warning("no return path for this Message-ID", extra={"message_id": message_id})
-            return self._mail_from
+        return envelope_sender(self._return_paths, message_id, self._mail_from)
 
     async def _send_with_retries(self, sender: str, recipient: str, message: bytes) -> None:
         delays = list(self._retry.delays)

@@ -46,7 +46,9 @@ class WebDeps:
     renderer: Renderer
     tokens: Tokens
     links: LinkMaker
-    smtp: SmtpTransport
+    # the mailer's transport when it runs in this process (`dev`), for `/healthz` only:
+    # the web writes its mails into the ledger and never talks SMTP itself
+    smtp: SmtpTransport | None = None
     dev: DevTools | None = None
     # what a journey mail needs beyond the letter context (webinar sessions on offer):
     # the mailer's provider, so that a letter's web view shows what the mail showed

@@ -37,7 +37,7 @@ NOTICE = timedelta(hours=2)  # a slot can be booked until two hours before it st
 
 def _mails(request: Request) -> BookingMails:
     deps = deps_of(request)
-    return BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
 
 
 def _bad_link(request: Request, expired: bool) -> Response:
@@ -57,16 +57,6 @@ def _subject(request: Request, purpose: str, token: str) -> str | Response:
         return deps_of(request).tokens.verify(purpose, token)
     except InvalidToken as error:
         return _bad_link(request, isinstance(error, ExpiredToken))
-
-
-async def _send(request: Request, recipient: str, message: bytes) -> bool:
-    deps = deps_of(request)
-    try:
-        await deps.smtp.send(deps.settings.mail_from, recipient, message)
-    except Exception:
-        log.exception("a booking mail could not be sent")
-        return False
-    return True
 
 
 # --- offers (before /rendez-vous/{token}/…, whose token could read "offre") ------------
@@ -160,15 +150,18 @@ async def _book(
     now = deps.clock.now()
     try:
         booked = await agenda.book(
-            deps.store, now, enrollment_id=enrollment_id, slot_id=slot_id, source=source
+            deps.store,
+            now,
+            enrollment_id=enrollment_id,
+            slot_id=slot_id,
+            source=source,
+            mails=_mails(request),
         )
     except agenda.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
     except agenda.NotBookable:
         return RedirectResponse(f"{back}?erreur=indisponible", status_code=303)
     mails = _mails(request)
-    mail = mails.appointment_mail("confirmation", booked.enrollment, booked.appointment, now)
-    sent = await _send(request, mail.recipient, mail.message)
     return _page(
         request,
         "booked.html",
@@ -176,7 +169,7 @@ async def _book(
             "appointment": booked.appointment,
             "person": booked.enrollment,
             "manage_url": mails.appointment_url(booked.appointment.id),
-            "mailed": sent,
+            "mailed": bool(booked.enrollment.email),
             "moved": False,
         },
     )
@@ -231,12 +224,9 @@ async def cancel(request: Request, token: str) -> Response:
     appointment, enrollment = found
     deps = deps_of(request)
     now = deps.clock.now()
-    cancelled = await agenda.cancel(deps.store, now, appointment_id=appointment.id, by="person")
-    if cancelled is not None and cancelled.enrollment.email:
-        mail = _mails(request).appointment_mail(
-            "cancellation", cancelled.enrollment, cancelled.appointment, now
-        )
-        await _send(request, mail.recipient, mail.message)
+    await agenda.cancel(
+        deps.store, now, appointment_id=appointment.id, by="person", mails=_mails(request)
+    )
     rebook = deps.links.for_person(enrollment.id).appointment
     return _page(request, "cancelled.html", {"appointment": appointment, "rebook_url": rebook})
 
@@ -274,7 +264,13 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
     deps = deps_of(request)
     now = deps.clock.now()
     try:
-        moved = await agenda.move(deps.store, now, appointment_id=appointment.id, slot_id=creneau)
+        moved = await agenda.move(
+            deps.store,
+            now,
+            appointment_id=appointment.id,
+            slot_id=creneau,
+            mails=_mails(request),
+        )
     except agenda.SlotFull:
         return RedirectResponse(f"/rendez-vous/{token}/deplacer?erreur=complet", status_code=303)
     except agenda.NotBookable:
@@ -282,8 +278,6 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
             f"/rendez-vous/{token}/deplacer?erreur=indisponible", status_code=303
         )
     mails = _mails(request)
-    mail = mails.appointment_mail("confirmation", moved.enrollment, moved.appointment, now)
-    sent = await _send(request, mail.recipient, mail.message)
     return _page(
         request,
         "booked.html",
@@ -291,7 +285,7 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
             "appointment": moved.appointment,
             "person": moved.enrollment,
             "manage_url": mails.appointment_url(moved.appointment.id),
-            "mailed": sent,
+            "mailed": bool(moved.enrollment.email),
             "moved": True,
         },
     )
@@ -335,7 +329,11 @@ async def register(request: Request, session_id: str, token: str) -> Response:
     back = f"/webinaires/inscription/{session_id}/{token}"
     try:
         done = await agenda.register(
-            deps.store, now, enrollment_id=enrollment_id, session_id=session_id
+            deps.store,
+            now,
+            enrollment_id=enrollment_id,
+            session_id=session_id,
+            mails=_mails(request),
         )
     except agenda.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
@@ -344,12 +342,7 @@ async def register(request: Request, session_id: str, token: str) -> Response:
     async with deps.store.transaction() as tx:
         session = await booking_store.session(tx, done.registration.session_id)
     assert session is not None
-    mailed = False
-    if done.new:
-        mail = _mails(request).webinar_mail(
-            "registration_confirmation", done.enrollment, session, done.registration, now
-        )
-        mailed = await _send(request, mail.recipient, mail.message)
+    mailed = done.new and bool(done.enrollment.email)  # its confirmation is in the ledger
     return _page(
         request,
         "registered.html",

@@ -43,12 +43,13 @@ async def healthz(request: Request) -> JSONResponse:
 
     probes: dict[str, Callable[[], Awaitable[None]]] = {
         "store": deps.store.ping,
-        "smtp": deps.smtp.ping,
         "broker": partial(_broker_ping, bootstrap),
         # `run inbound`: its SMTP listener answers (set by services/process.py)
         "inbound": getattr(request.app.state, "inbound_ping", _no_listener),
     }
-    await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks))
+    if deps.smtp is not None:
+        probes["smtp"] = deps.smtp.ping
+    await asyncio.gather(*(check(name, probes[name]()) for name in wanted.checks if name in probes))
     healthy = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "checks": checks},

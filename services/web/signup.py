@@ -21,12 +21,10 @@ from pydantic import ValidationError
 
 from services.core.events import BusinessCreated, Frequency, derived_event_id, encode
 from services.core.letters import letter_context, message_id_for
-from services.core.mail.message import build_message
 from services.core.siren import check_siren
-from services.core.smtp import PermanentFailure, TemporaryFailure
-from services.core.store import people
+from services.core.store import ledger, people
 from services.core.store.people import Signup
-from services.core.store.records import Enrollment, Step
+from services.core.store.records import Enrollment, NewMail, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.core.topics import BUSINESS_EVENTS
 from services.web.app import WebDeps
@@ -226,15 +224,14 @@ async def sign_up(
             created_at=now,
         )
         await people.add_signup(tx, pending)
-    try:
-        await _send_confirmation(deps, pending, now)
-    except (TemporaryFailure, PermanentFailure):
-        return _status_page(request, "mail_failed", status_code=503)
+        # the confirmation goes into the ledger with the sign-up: the mailer sends it
+        await ledger.add_mail(tx, confirmation_mail(deps, pending, now), now)
     return _status_page(request, "sent", email=pending.email)
 
 
-def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> bytes:
-    """The `signup_confirmation` mail (transactional: no List-Unsubscribe)."""
+def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> NewMail:
+    """The ledger row of the `signup_confirmation` mail (transactional: no
+    List-Unsubscribe); its link is of no use once it expires."""
     token = deps.tokens.sign(SIGNUP, signup.id, ttl=CONFIRMATION_TTL)
     confirm_url = f"{deps.settings.public_url}/inscription/confirmer/{token}"
     person = Enrollment(
@@ -286,19 +283,17 @@ def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> bytes:
         "appointment": site,
         "erase": site,
     }
-    rendered = deps.renderer.render(CONFIRMATION_TEMPLATE, context)
-    return build_message(
-        rendered,
-        sender=deps.settings.mail_from,
-        to=signup.email,
+    return NewMail(
+        id=step.id,
+        template=CONFIRMATION_TEMPLATE,
+        kind="transactional",
+        due_at=now,
+        data=context,
+        siren=signup.siren,
+        recipient=signup.email,
         message_id=message_id_for(step.id, deps.settings.mail_from),
-        date=now,
+        expires_at=now + CONFIRMATION_TTL,
     )
-
-
-async def _send_confirmation(deps: WebDeps, signup: Signup, now: datetime) -> None:
-    message = confirmation_mail(deps, signup, now)
-    await deps.smtp.send(deps.settings.mail_from, signup.email, message)
 
 
 async def _pending(request: Request, token: str) -> Signup | Response:

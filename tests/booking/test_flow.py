@@ -111,7 +111,7 @@ async def test_the_web_view_of_a_webinar_invitation_shows_the_sessions_it_offers
             links=runtime.links,
             smtp=runtime.smtp,
             extras=JourneyExtras(
-                BookingMails(runtime.renderer, runtime.links, mail_from=runtime.settings.mail_from),
+                BookingMails(runtime.links, mail_from=runtime.settings.mail_from),
                 runtime.clock,
             ),
         )

@@ -19,6 +19,8 @@ from services.core.smtp import SmtpTransport
 from services.core.store import booking as booking_store
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
+from services.mailer.deliver import RetryPolicy
+from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler.reminders import Reminders
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
 from tests.booking.web import PUBLIC_URL, SECRET, body_text, renderer
@@ -31,14 +33,30 @@ async def clock() -> VirtualClock:
     return VirtualClock(NOW, speed=0)
 
 
+class SchedulerAndMailer:
+    """The scheduler writes the reminders due into the ledger; the mailer sends them."""
+
+    def __init__(self, reminders: Reminders, post: LedgerMailer) -> None:
+        self._reminders = reminders
+        self._post = post
+
+    async def send_due(self) -> int:
+        """One tick of each; how many reminders reached the SMTP server."""
+        await self._reminders.send_due()
+        return await self._post.send_due()
+
+
 @pytest.fixture
 async def reminders(
     store: Store, catcher: MailCatcher, clock: VirtualClock
-) -> AsyncIterator[Reminders]:
+) -> AsyncIterator[SchedulerAndMailer]:
     links = LinkMaker(PUBLIC_URL, Tokens([SECRET], clock))
     smtp = SmtpTransport(catcher.url)
-    mails = BookingMails(renderer(), links, mail_from=MAIL_FROM)
-    yield Reminders(store, mails, smtp, clock, mail_from=MAIL_FROM)
+    mails = BookingMails(links, mail_from=MAIL_FROM)
+    post = LedgerMailer(
+        store, renderer(), smtp, clock, mail_from=MAIL_FROM, retry=RetryPolicy(delays=())
+    )
+    yield SchedulerAndMailer(Reminders(store, mails, clock), post)
     await smtp.close()
 
 
@@ -58,7 +76,7 @@ def test_the_reminder_goes_the_working_day_before_skipping_weekends_and_holidays
 
 
 async def test_jeanne_is_reminded_of_her_appointment_on_wednesday_morning(
-    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: Reminders
+    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: SchedulerAndMailer
 ) -> None:
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
@@ -78,7 +96,7 @@ async def test_jeanne_is_reminded_of_her_appointment_on_wednesday_morning(
 
 
 async def test_a_cancelled_appointment_is_not_recalled(
-    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: Reminders
+    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: SchedulerAndMailer
 ) -> None:
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
@@ -93,7 +111,7 @@ async def test_a_cancelled_appointment_is_not_recalled(
 
 
 async def test_karim_is_reminded_of_his_webinar_the_day_before_and_the_hour_before(
-    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: Reminders
+    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: SchedulerAndMailer
 ) -> None:
     # a session on Thursday 5 March, 17:30 in Paris (16:30 UTC)
     starts = datetime(2026, 3, 5, 16, 30, tzinfo=UTC)
@@ -132,7 +150,7 @@ async def test_karim_is_reminded_of_his_webinar_the_day_before_and_the_hour_befo
 
 
 async def test_when_jeannes_business_closes_her_slot_goes_back_to_others(
-    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: Reminders
+    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: SchedulerAndMailer
 ) -> None:
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
@@ -155,7 +173,7 @@ async def test_when_jeannes_business_closes_her_slot_goes_back_to_others(
 
 
 async def test_unsubscribing_from_the_letters_keeps_the_appointment_and_its_reminder(
-    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: Reminders
+    store: Store, catcher: MailCatcher, clock: VirtualClock, reminders: SchedulerAndMailer
 ) -> None:
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
@@ -172,7 +190,7 @@ async def test_unsubscribing_from_the_letters_keeps_the_appointment_and_its_remi
 
 
 async def test_an_erased_person_leaves_no_seat_taken_and_no_note_behind(
-    store: Store, clock: VirtualClock, reminders: Reminders
+    store: Store, clock: VirtualClock, reminders: SchedulerAndMailer
 ) -> None:
     starts = THURSDAY_2PM
     async with store.transaction() as tx:

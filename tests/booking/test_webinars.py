@@ -43,7 +43,8 @@ async def web(store: Store, catcher: MailCatcher) -> AsyncIterator[Web]:
 
 
 def mailer(web: Web) -> Mailer:
-    mails = BookingMails(web.renderer, web.links, mail_from=web.deps.settings.mail_from)
+    mails = BookingMails(web.links, mail_from=web.deps.settings.mail_from)
+    assert web.deps.smtp is not None
     return Mailer(
         web.store,
         web.renderer,

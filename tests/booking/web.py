@@ -1,4 +1,6 @@
-"""The web app of the booking stories, in-process: a store, an SMTP catcher, the clock stopped."""
+"""The web app of the booking stories, in-process: a store, an SMTP catcher, the clock stopped,
+and the mailer's ledger sender beside it (it sends the mails the web wrote into the ledger
+after each request, as the mailer does within a tick)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from services.core.settings import Settings
 from services.core.smtp import SmtpTransport
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
+from services.mailer.deliver import RetryPolicy
+from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import WebDeps, create_app
 from services.web.console.auth import create_adviser
 
@@ -43,6 +47,11 @@ class Web:
     catcher: MailCatcher
     renderer: Renderer
     links: LinkMaker
+    post: LedgerMailer
+
+    async def send_mails(self) -> int:
+        """What the mailer does at its next tick: send the ledger's due mails."""
+        return await self.post.send_due()
 
 
 @lru_cache(maxsize=1)
@@ -80,15 +89,27 @@ async def web_app(
         links=links,
         smtp=smtp,
     )
+    post = LedgerMailer(
+        store, mails, smtp, clock, mail_from=settings.mail_from, retry=RetryPolicy(delays=())
+    )
     try:
-        yield Web(create_app(deps), deps, clock, store, catcher, mails, links)
+        yield Web(create_app(deps), deps, clock, store, catcher, mails, links, post)
     finally:
         await smtp.close()
 
 
 def client(web: Web) -> httpx.AsyncClient:
+    """A browser on the web app; after each answer the mailer sends what is due."""
+
+    async def mailer_tick(response: httpx.Response) -> None:
+        del response
+        await web.send_mails()
+
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web.app), base_url=PUBLIC_URL, follow_redirects=False
+        transport=httpx.ASGITransport(app=web.app),
+        base_url=PUBLIC_URL,
+        follow_redirects=False,
+        event_hooks={"response": [mailer_tick]},
     )
 
 

@@ -1,5 +1,7 @@
 """The web app in-process (httpx over ASGI): a store, an SMTP catcher, an in-memory bus,
-the virtual clock stopped on a Monday morning, and intake to enroll people."""
+the virtual clock stopped on a Monday morning, intake to enroll people, and the mailer's
+ledger sender, which sends the mails the web wrote into the ledger after each request (as
+the mailer does within a tick)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from services.core.store.records import Enrollment
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
+from services.mailer.deliver import RetryPolicy
+from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import WebDeps, create_app
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
 from tests.support import as_bytes, business_created
@@ -99,6 +103,14 @@ async def site(
     links = LinkMaker(PUBLIC_URL, tokens)
     smtp = SmtpTransport(catcher.url)
     bus = MemoryBus()
+    post = LedgerMailer(
+        store, renderer, smtp, clock, mail_from=settings.mail_from, retry=RetryPolicy(delays=())
+    )
+
+    async def mailer_tick(response: httpx.Response) -> None:
+        del response
+        await post.send_due()
+
     app = create_app(
         WebDeps(
             settings=settings,
@@ -111,7 +123,11 @@ async def site(
             smtp=smtp,
         )
     )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=PUBLIC_URL,
+        event_hooks={"response": [mailer_tick]},
+    )
     try:
         yield Site(
             client=client,

@@ -11,11 +11,12 @@ with the reason of a failure, an expiry or a cancellation.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.records import Mail, MailKind, MailStatus, NewMail
@@ -307,3 +308,73 @@ async def defer(tx: Tx, mail_id: str, reason: str, now: datetime) -> None:
         .where(mails.c.id == mail_id, mails.c.status == "sending")
         .values(status="due", reason=reason[:REASON_LENGTH], emitted_at=now)
     )
+
+
+#: Why a mail past its moment is not sent (shown on the person's pages and the console).
+TOO_LATE = "trop tard : le moment auquel ce courriel servait est passé"
+
+
+async def claim_to_send(
+    tx: Tx,
+    now: datetime,
+    *,
+    retry_before: datetime,
+    limit: int,
+    message_id: Callable[[str], str],
+) -> list[Mail]:
+    """Begin the sends of up to `limit` mails, in due order: those due by `now` (a mail
+    refused for now waits until its last try is older than `retry_before`), and those
+    whose attempt began before `retry_before` and never recorded its outcome (resent
+    under the same Message-ID). Each is recorded `sending`, with its Message-ID and one
+    more attempt, before any SMTP. A mail past its `expires_at` is recorded `expired`
+    instead and not returned.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so several mailers claim side by
+    side without taking the same mail; on SQLite one writer at a time does the same."""
+    retry = or_(mails.c.emitted_at.is_(None), mails.c.emitted_at <= retry_before)
+    condition = or_(
+        and_(mails.c.status == "due", mails.c.due_at <= now, retry),
+        and_(mails.c.status == "sending", mails.c.attempted_at <= retry_before),
+    )
+    rows = (
+        await tx.connection.execute(
+            select(mails)
+            .where(condition)
+            .order_by(mails.c.due_at, mails.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    expired = [row.id for row in rows if row.expires_at is not None and row.expires_at <= now]
+    if expired:
+        await tx.connection.execute(
+            update(mails)
+            .where(mails.c.id.in_(expired))
+            .values(status="expired", reason=TOO_LATE, closed_at=now)
+        )
+    claimed = [row for row in rows if row.id not in set(expired)]
+    if not claimed:
+        return []
+    ids = {row.id: row.message_id or normal_message_id(message_id(row.id)) for row in claimed}
+    await tx.connection.execute(
+        update(mails)
+        .where(mails.c.id == bindparam("b_id"))
+        .values(
+            status="sending",
+            message_id=bindparam("b_message_id"),
+            attempts=mails.c.attempts + 1,
+            attempted_at=now,
+        )
+        .execution_options(synchronize_session=False),
+        [{"b_id": key, "b_message_id": value} for key, value in ids.items()],
+    )
+    return [
+        replace(
+            mail_of_row(row),
+            status="sending",
+            message_id=ids[row.id],
+            attempts=row.attempts + 1,
+            attempted_at=now,
+        )
+        for row in claimed
+    ]

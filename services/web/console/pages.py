@@ -16,6 +16,7 @@ from services.core.booking import CHANNELS, MAX_WEEKS, TOPICS, weekly_occurrence
 from services.core.booking_mail import BookingMails
 from services.core.journeys.calendar import PARIS
 from services.core.store import booking as booking_store
+from services.core.store import ledger
 from services.core.store.booking import Adviser, NewSlot
 from services.web.console.auth import (
     CurrentAdviser,
@@ -37,7 +38,7 @@ PAYMENT_STEP = "appointment-payment-difficulties"
 
 def mails_of(request: Request) -> BookingMails:
     deps = deps_of(request)
-    return BookingMails(deps.renderer, deps.links, mail_from=deps.settings.mail_from)
+    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
 
 
 def _page(
@@ -61,21 +62,6 @@ def _back(path: str, info: str = "") -> Response:
     from urllib.parse import quote
 
     return RedirectResponse(f"{path}?info={quote(info)}" if info else path, status_code=303)
-
-
-async def send_quietly(request: Request, recipient: str, message: bytes) -> bool:
-    """Send a transactional mail after the change is committed; a failure is logged
-    (the change stands: the person sees it on the page and in the next reminder)."""
-    deps = deps_of(request)
-    try:
-        await deps.smtp.send(deps.settings.mail_from, recipient, message)
-    except Exception:
-        log.exception(
-            "a booking mail could not be sent",
-            extra={"recipient_domain": recipient.rpartition("@")[2]},
-        )
-        return False
-    return True
 
 
 # --- home: the appointments to come --------------------------------------------
@@ -110,12 +96,9 @@ async def cancel_appointment(
     await checked_form(request)
     deps = deps_of(request)
     now = deps.clock.now()
-    cancelled = await agenda.cancel(deps.store, now, appointment_id=appointment_id, by="adviser")
-    if cancelled is not None and cancelled.enrollment.email:
-        mail = mails_of(request).appointment_mail(
-            "cancellation", cancelled.enrollment, cancelled.appointment, now
-        )
-        await send_quietly(request, mail.recipient, mail.message)
+    await agenda.cancel(
+        deps.store, now, appointment_id=appointment_id, by="adviser", mails=mails_of(request)
+    )
     return _back("/conseillers/", "Rendez-vous annulé ; la personne est prévenue par courriel.")
 
 
@@ -264,21 +247,18 @@ async def book_for_person(
     now = deps.clock.now()
     back = f"/conseillers/personnes/{enrollment_id}"
     try:
-        booked = await agenda.book(
+        await agenda.book(
             deps.store,
             now,
             enrollment_id=enrollment_id,
             slot_id=form.get("creneau", ""),
             source="adviser",
+            mails=mails_of(request),
         )
     except agenda.SlotFull:
         return _back(back, "Ce créneau vient d'être pris : choisissez-en un autre.")
     except agenda.NotBookable:
         return _back(back, "Ce créneau ne convient pas à cette personne.")
-    mail = mails_of(request).appointment_mail(
-        "confirmation", booked.enrollment, booked.appointment, now
-    )
-    await send_quietly(request, mail.recipient, mail.message)
     return _back(back, "Rendez-vous réservé ; la confirmation est partie par courriel.")
 
 
@@ -305,8 +285,7 @@ async def offer_slots(request: Request, enrollment_id: str, adviser: CurrentAdvi
             now=now,
             slot_ids=slot_ids,
         )
-    mail = mails_of(request).offer_mail(enrollment, request_id, now)
-    await send_quietly(request, mail.recipient, mail.message)
+        await ledger.add_mail(tx, mails_of(request).offer_mail(enrollment, request_id, now), now)
     return _back(back, f"{len(slot_ids)} créneau(x) proposé(s) par courriel.")
 
 
