@@ -104,7 +104,11 @@ class Inbound:
         if self._return_paths.is_unsubscribe(recipient):
             return await self._unsubscribe_by_mail(message)
         key = self._return_paths.mail_key(recipient)
-        report = read_report(message)
+        try:
+            report = read_report(message)
+        except Exception:  # a mail no detector can read: retrying would not help
+            log.exception("unreadable mail at a return path: dropped")
+            return "dropped"
         log.info("inbound mail received", extra={"verdict": report.verdict})
         if report.verdict == "other":
             return "dropped"  # an automatic reply, a person answering: nothing to do

@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import re
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from email.message import Message
 from typing import Literal
 
@@ -69,7 +70,11 @@ def read_report(message: Message) -> Report:
 
 def unsubscribe_token(message: Message) -> str | None:
     """The signed token of a mail sent to the unsubscribe address, if its subject has one."""
-    subject = str(message.get("Subject", ""))
+    raw = str(message.get("Subject", ""))
+    try:
+        subject = str(make_header(decode_header(raw)))
+    except (LookupError, ValueError):  # an unknown charset, a broken encoded word
+        subject = raw
     found = _UNSUBSCRIBE_TOKEN.search(subject.replace("\r", "").replace("\n", ""))
     return found.group(1) if found else None
 

@@ -4,6 +4,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -225,3 +226,20 @@ async def test_a_forged_unsubscribe_token_changes_nothing(mailbox: Mailbox) -> N
     async with mailbox.store.transaction() as tx:
         enrollment = await tx.enrollment(claire.enrollment_id)
     assert enrollment is not None and enrollment.status == "active"
+
+
+async def test_an_unsubscribe_mail_with_an_encoded_subject_unsubscribes(mailbox: Mailbox) -> None:
+    # Léa's mail client writes the subject as an RFC 2047 encoded word
+    lea = await mailbox.person("lea.garnier@exemple.fr")
+    link = mailbox.links.unsubscribe_mailto("premiers-mois@urssaf.example", lea.enrollment_id)
+    mailto = urlsplit(link)
+    token = parse_qs(mailto.query)["subject"][0]
+    encoded = "=?utf-8?b?" + base64.b64encode(f"Re : {token}".encode()).decode() + "?="
+    await mailbox.deliver(
+        mailto.path,
+        f"From: {lea.email}\r\nTo: {mailto.path}\r\nSubject: {encoded}\r\n\r\n.".encode(),
+        sender=lea.email,
+    )
+    async with mailbox.store.transaction() as tx:
+        enrollment = await tx.enrollment(lea.enrollment_id)
+    assert enrollment is not None and enrollment.end_reason == "unsubscribed"
