@@ -156,6 +156,12 @@ async def running(
             redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
             reminders=Reminders(store, booking_mails, clock),
             retention=timedelta(days=settings.retention_days),
+            min_lead_days={
+                step.id: step.min_lead_days
+                for journey in journeys.values()
+                for step in journey.steps
+                if step.min_lead is not None
+            },
         ),
         mailer=None
         if smtp is None
@@ -169,6 +175,7 @@ async def running(
             retry=retry,
             extras=journey_extras,
             return_paths=return_paths,
+            redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
         ),
         ledger_mailer=None
         if smtp is None

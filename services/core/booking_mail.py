@@ -201,7 +201,7 @@ class BookingMails:
     ) -> NewMail:
         if not enrollment.email:
             raise ValueError("this person has no address any more")
-        step = _transactional_step(enrollment.id, name, now)
+        step = _transactional_step(mail_id, enrollment.id, name, now)
         context = letter_context(enrollment, step, self._links, extra)
         if appointment_link is not None:
             context["links"]["appointment"] = appointment_link
@@ -253,9 +253,11 @@ class BookingMails:
         }
 
 
-def _transactional_step(enrollment_id: str, name: str, now: datetime) -> Step:
+def _transactional_step(mail_id: str, enrollment_id: str, name: str, now: datetime) -> Step:
+    """The step a transactional mail's context speaks of: its id is the mail's, so that
+    the mail's web view link leads to the mail in the ledger."""
     return Step(
-        id=derived_event_id("transactional", enrollment_id, name, now.isoformat()),
+        id=mail_id,
         enrollment_id=enrollment_id,
         step_id=name.replace("_", "-"),
         kind="transactional",

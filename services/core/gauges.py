@@ -32,7 +32,16 @@ CONSUMERS = (
     ("premiers-mois-mailer", JOURNEY_EVENTS),
 )
 ENROLLMENT_STATUSES = ("active", "ended")
-STEP_STATUSES = ("planned", "emitted", "sending", "sent", "failed", "cancelled", "skipped")
+STEP_STATUSES = (
+    "planned",
+    "emitted",
+    "sending",
+    "sent",
+    "failed",
+    "cancelled",
+    "skipped",
+    "expired",
+)
 
 
 async def refresh_store_gauges(store: Store, clock: Clock) -> None:

@@ -11,6 +11,10 @@ STEPS_EMITTED = Counter("premiers_mois_steps_emitted_total", "step.due events pu
 STEPS_REDELIVERED = Counter(
     "premiers_mois_steps_redelivered_total", "step.due re-emitted after no confirmation"
 )
+STEPS_EXPIRED = Counter(
+    "premiers_mois_steps_expired_total",
+    "Notifications not sent because they came due after (or too near) their deadline",
+)
 MAILS_SENT = Counter(
     "premiers_mois_mails_sent_total", "Mails accepted by the SMTP server", ["kind"]
 )

@@ -1,7 +1,9 @@
 """The mailer's work: each `step.due` becomes one mail, sent once.
 
 The steps of a batch of `step.due` are begun together: one transaction records
-each attempt (status "sending", with the mail's Message-ID) before any SMTP.
+each attempt (status "sending", with the mail's Message-ID) before any SMTP, on the
+planned step and in the mail ledger (with the data the mail is rendered with, so that
+its web view shows what was sent).
 Then the mails are rendered and sent, `concurrency` at a time over the pool of
 SMTP connections, one person's mails in their order. Their outcomes are recorded
 in groups of up to 50 (one transaction each), and what is left when the batch's
@@ -32,7 +34,9 @@ from services.core.events import (
     decode_journey_event,
     derived_event_id,
 )
-from services.core.letters import compose_letter, message_id_for
+from services.core.journeys.calendar import in_send_window, next_send_slot
+from services.core.journeys.send_rules import PendingStep, expiry_reason
+from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.links import LinkMaker
 from services.core.logs import redact
@@ -40,8 +44,8 @@ from services.core.mail.render import Renderer
 from services.core.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
 from services.core.return_path import ReturnPaths, envelope_sender
 from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
-from services.core.store import bulk, sending
-from services.core.store.records import Enrollment, SendPermit, Step
+from services.core.store import bulk, ledger, sending
+from services.core.store.records import Enrollment, NewMail, SendPermit, Step
 from services.core.store.repository import PENDING, Store, Tx
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,10 @@ RECORD_GROUP = 50
 JUST_AFTER = timedelta(microseconds=1)
 
 Outcome = Literal["sent", "failed", "deferred", "skipped"]
+
+#: Why a journey mail begun earlier is not sent after all (the person's pages show it).
+NOT_FOR_THIS_PERSON = "parcours terminé, adresse effacée ou courriels de ce type refusés"
+NOTHING_TO_OFFER = "plus rien à proposer (aucune session n'a de place)"
 
 #: What a step's mail needs beyond the letter context (e.g. the webinar sessions to
 #: offer), read in the transaction that begins the send; None: nothing to offer, skip it.
@@ -108,6 +116,7 @@ class Mailer:
         extras: Extras | None = None,
         concurrency: int = 8,
         return_paths: ReturnPaths | None = None,
+        redeliver_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self._store = store
         self._renderer = renderer
@@ -119,6 +128,7 @@ class Mailer:
         self._extras = extras or no_extras
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._return_paths = return_paths
+        self._redeliver_after = redeliver_after
 
     async def deliver(self, step_key: str) -> Outcome:
         return (await self.deliver_many([step_key]))[0]
@@ -160,6 +170,9 @@ class Mailer:
         cancelled: list[str] = []
         skipped: list[str] = []
         held: list[str] = []
+        expired: list[tuple[Step, str]] = []
+        waiting: list[str] = []
+        window_open = in_send_window(now)
         for key in dict.fromkeys(step_keys):  # in order, once each
             outcomes[key] = "skipped"
             item = locked.get(key)
@@ -173,6 +186,19 @@ class Mailer:
             if verdict != "send":
                 continue
             assert item.enrollment is not None
+            # the send rules, again just before SMTP: a journey mail waits for the send
+            # window (the scheduler emits it again at its opening), a late notice is not
+            # sent
+            if not window_open:
+                if item.step.status == "emitted":
+                    waiting.append(key)
+                continue
+            late = expiry_reason(
+                PendingStep(key, item.step.kind, item.step.due_at, item.step.deadline), now
+            )
+            if late is not None and item.step.status in PENDING:
+                expired.append((item.step, late))
+                continue
             extra = await self._extras(tx, item.enrollment, item.step)
             if extra is None:
                 if item.step.status in PENDING:  # nothing to offer: skip the step
@@ -190,8 +216,57 @@ class Mailer:
         await sending.set_status(tx, cancelled, "cancelled")
         await sending.set_status(tx, skipped, "skipped")
         await sending.set_status(tx, held, "paused")
+        await sending.set_status(tx, [step.id for step, _ in expired], "expired")
+        # re-emitted by the scheduler as the next send window opens
+        await sending.emit_again_at(tx, waiting, next_send_slot(now) - self._redeliver_after)
+        for step, reason in expired:
+            await self._expire_in_ledger(tx, locked[step.id], reason, now)
         await sending.mark_sending(tx, [send.permit for send in sends], now)
+        # the ledger keeps every mail: these journey mails, `sending`, with what they say
+        await ledger.close_journey_mails(tx, cancelled, "cancelled", NOT_FOR_THIS_PERSON, now)
+        await ledger.close_journey_mails(tx, skipped, "cancelled", NOTHING_TO_OFFER, now)
+        await ledger.record_journey_attempts(tx, [self._ledger_row(s) for s in sends], now)
         return sends
+
+    async def _expire_in_ledger(
+        self, tx: Tx, item: sending.Locked, reason: str, now: datetime
+    ) -> None:
+        step, enrollment = item.step, item.enrollment
+        assert enrollment is not None
+        await ledger.add_mail(
+            tx,
+            NewMail(
+                id=step.id,
+                template=step.template,
+                kind="journey",
+                due_at=step.due_at,
+                enrollment_id=enrollment.id,
+                siren=enrollment.siren,
+                recipient=enrollment.email,
+                step_id=step.step_id,
+                step_kind=step.kind,
+            ),
+            now,
+        )
+        await ledger.expire(tx, step.id, reason, now)
+        log.info("late notice expired", extra={"step_key": step.id, "reason": reason})
+
+    def _ledger_row(self, send: _Send) -> NewMail:
+        permit = send.permit
+        step, enrollment = permit.step, permit.enrollment
+        return NewMail(
+            id=step.id,
+            template=step.template,
+            kind="journey",
+            due_at=step.due_at,
+            data=letter_context(enrollment, step, self._links, send.extra),
+            enrollment_id=enrollment.id,
+            siren=enrollment.siren,
+            recipient=enrollment.email,
+            step_id=step.step_id,
+            step_kind=step.kind,
+            message_id=permit.message_id,
+        )
 
     async def _send(self, send: _Send) -> _Done:
         """Render and send one mail; its outcome (not yet recorded)."""
@@ -242,13 +317,16 @@ class Mailer:
         sent = [done for done in group if done.outcome == "sent"]
         async with self._store.transaction() as tx:
             await sending.mark_sent(tx, [(done.send.key, done.at) for done in sent])
+            await ledger.mark_sent(tx, [(done.send.key, done.at) for done in sent])
             events = [outgoing(_message_sent(done)) for done in sent]
             for done in group:
                 if done.outcome == "failed":
                     await tx.fail_send(done.send.key, done.reason, now)
+                    await ledger.fail(tx, done.send.key, done.reason, now)
                     events.append(outgoing(_message_failed(done)))
                 elif done.outcome == "deferred":
                     await tx.defer_send(done.send.key, done.reason, now)
+                    await ledger.defer(tx, done.send.key, done.reason, now)
             await bulk.add_outbox_many(tx, events, now)
             await self._end_finished(tx, group, now)
         for done in group:

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from services.core.broker.bus import EventBus, Outgoing
 from services.core.clock import Clock
 from services.core.events import encode_step_due
+from services.core.journeys.calendar import in_send_window
 from services.core.lifecycle import end_enrollment
-from services.core.metrics import STEPS_EMITTED, STEPS_REDELIVERED
+from services.core.metrics import STEPS_EMITTED, STEPS_EXPIRED, STEPS_REDELIVERED
+from services.core.store import claims
 from services.core.store.records import DueStep
 from services.core.store.repository import Store
 from services.core.topics import JOURNEY_EVENTS
@@ -55,6 +58,7 @@ class Scheduler:
         reminders: Reminders | None = None,
         retention: timedelta = timedelta(days=365),
         sweep_every: float = SWEEP_EVERY_SECONDS,
+        min_lead_days: Mapping[str, int] | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -64,6 +68,7 @@ class Scheduler:
         self._reminders = reminders
         self._retention = retention
         self._sweep_every = sweep_every
+        self._min_lead_days = dict(min_lead_days or {})
         self._last_sweep: float | None = None
 
     async def tick(self) -> TickReport:
@@ -95,20 +100,27 @@ class Scheduler:
         return report
 
     async def emit_due(self) -> int:
-        """Publish `step.due` for every step due by now, in batches: the next batch is
-        claimed while the last one is published (one publication at a time, in order)."""
+        """Publish `step.due` for the steps the send rules allow now (inside the send
+        window, one journey mail a person a day, the earliest first; a late notice is
+        recorded expired instead), in batches of people: the next batch is claimed while
+        the last one is published (one publication at a time, in order)."""
         total = 0
         publishing: asyncio.Task[None] | None = None
         try:
             while True:
                 now = self._clock.now()
                 async with self._store.transaction() as tx:
-                    claimed = await tx.claim_due(now, self._batch)
+                    claim = await claims.claim_due_steps(
+                        tx, now, self._batch, min_lead_days=self._min_lead_days
+                    )
+                if claim.expired:
+                    STEPS_EXPIRED.inc(claim.expired)
+                    log.info("late notices expired", extra={"count": claim.expired})
                 if publishing is not None:
                     await publishing
-                publishing = asyncio.create_task(self._publish(claimed))
-                total += len(claimed)
-                if len(claimed) < self._batch:
+                publishing = asyncio.create_task(self._publish(claim.due))
+                total += len(claim.due)
+                if claim.people < self._batch:
                     return total
         finally:
             if publishing is not None:
@@ -118,6 +130,8 @@ class Scheduler:
         """Re-emit steps emitted long enough ago and still not confirmed sent
         (the message was lost, or the mailer died): the mailer skips what it sent."""
         total = 0
+        if not in_send_window(self._clock.now()):
+            return total  # the mailer would not send it now: it waits for the window
         while True:
             now = self._clock.now()
             async with self._store.transaction() as tx:

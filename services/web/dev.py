@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Annotated
 
@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.core.events import BusinessCreated, encode
+from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
 from services.core.mail.commands import gallery
 from services.core.siren import luhn_valid
 from services.core.topics import BUSINESS_EVENTS
@@ -119,6 +120,12 @@ async def move_clock(
         async with deps.store.transaction() as tx:
             next_due = await tx.next_due()
         if next_due is not None:
+            now = dev.clock.now()
+            if next_due <= now:
+                # a backlog waits for the send rules (one mail a person a day, the send
+                # window): the next send is at the next day's opening
+                tomorrow = datetime.combine(paris_day(now) + timedelta(days=1), time(0), PARIS)
+                next_due = next_send_slot(tomorrow)
             dev.clock.advance_to(next_due)
     elif jours > 0:
         dev.clock.advance(timedelta(days=min(jours, 800)))

@@ -20,8 +20,9 @@ from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
 from services.core.lifecycle import unsubscribe as unsubscribe_person
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
+from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
-from services.core.store import people
+from services.core.store import ledger, people
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.app import WebDeps
@@ -191,6 +192,18 @@ async def web_view(request: Request, token: str) -> Response:
         step_key = deps.tokens.verify(LETTER, token)
     except InvalidToken as error:
         return _bad_link(request, isinstance(error, ExpiredToken))
+    async with deps.store.transaction() as tx:
+        mail = await ledger.mail(tx, step_key)
+    if mail is not None and mail.data:
+        # the ledger kept what the mail was rendered with: show exactly what was sent
+        try:
+            return HTMLResponse(render_mail(deps.renderer, mail).html)
+        except MailTemplateError:
+            return pages_of(request).TemplateResponse(
+                request, "not_shown_again.html", {}, status_code=404
+            )
+    if mail is not None:  # erased since: the ledger keeps only what the mail was
+        return _erased(request)
     extra: dict[str, Any] | None = {}
     async with deps.store.transaction() as tx:
         step = await tx.step(step_key)
@@ -238,6 +251,7 @@ class TimelineEntry:
     web_view: str | None
     # what came back once sent: why it did not reach the person (a bounce)
     not_delivered: str | None = None
+    reason: str = ""  # why it was not sent (an expired notice)
 
 
 def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -> TimelineEntry:
@@ -255,6 +269,7 @@ def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -
         not_delivered=(step.bounce_reason or "")
         if received and step.bounce in ("permanent", "temporary")
         else None,
+        reason=(step.error or "") if step.status == "expired" else "",
     )
 
 
@@ -271,7 +286,8 @@ def _step_context(step: Step) -> dict[str, Any]:
 
 @router.get("/mon-parcours/{token}", response_class=HTMLResponse)
 async def timeline(request: Request, token: str) -> Response:
-    """What the person received (with a link to each mail) and what is planned next."""
+    """What the person received (with a link to each mail), the notices that came too late
+    to be sent (with the reason), and what is planned next."""
     found = await _person(request, token)
     if isinstance(found, Response):
         return found
@@ -289,6 +305,7 @@ async def timeline(request: Request, token: str) -> Response:
         and step.status in STILL_TO_COME
         and step.kind not in found.opted_out_kinds
     ]
+    expired = [step for step in steps if step.status == "expired"]
     base = letter_context(found, steps[0], deps.links) if steps else {}
     return pages_of(request).TemplateResponse(
         request,
@@ -298,6 +315,7 @@ async def timeline(request: Request, token: str) -> Response:
             "track_months": 15 if found.track == "ti" else 9,
             "received": [_entry(deps, base, step, received=True) for step in sent],
             "coming": [_entry(deps, base, step, received=False) for step in coming],
+            "expired": [_entry(deps, base, step, received=False) for step in expired],
             "paths": _paths(deps, found.id),
         },
     )
@@ -345,5 +363,5 @@ async def erase(request: Request, token: str, csrf: Annotated[str, Form()] = "")
             # the journey had already ended (unsubscribed, completed…): the systems that
             # copied the person's data still have to learn of the erasure
             await tx.add_outbox(outgoing(_erased_event(found, now)), now)
-        await people.erase_personal_data(tx, found.id, found.siren)
+        await people.erase_personal_data(tx, found.id, found.siren, now)
     return pages_of(request).TemplateResponse(request, "erased.html", {"just_now": True})

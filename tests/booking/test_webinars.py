@@ -16,6 +16,7 @@ from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.store import booking as booking_store
+from services.core.store import ledger
 from services.core.store.repository import Store
 from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
 from services.mailer.deliver import Mailer, RetryPolicy
@@ -191,3 +192,34 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
     async with store.transaction() as tx:
         kept = await booking_store.session(tx, first)
     assert kept is not None and kept.seats == 12
+
+
+async def test_the_web_view_of_an_invitation_shows_the_sessions_it_offered_when_sent(
+    web: Web, store: Store, catcher: MailCatcher
+) -> None:
+    # Jeanne's invitation offers the two sessions open on Monday
+    await session(store, "open-1", TUESDAY_10AM, seats=20)
+    await session(store, "open-2", TUESDAY_10AM + timedelta(days=7), seats=20)
+    jeanne = await enroll(store)
+    (key,) = await plan_invitations(
+        store, jeanne, Invitation("webinar-online-account", "online_account")
+    )
+    assert await mailer(web).deliver(key) == "sent"
+    (invitation,) = catcher.mails
+    # the ledger holds it, sent, under the Message-ID the person received
+    async with store.transaction() as tx:
+        kept = await ledger.mail_by_message_id(tx, invitation.message_id)
+    assert kept is not None
+    assert (kept.id, kept.kind, kept.status) == (key, "journey", "sent")
+    assert kept.step_id == "webinar-online-account"
+    # on Wednesday a third session opens; she opens "Voir dans le navigateur"
+    await session(store, "open-3", TUESDAY_10AM + timedelta(days=14), seats=20)
+    web.clock.advance(timedelta(days=2))
+    web_view = re.search(r"http://127\.0\.0\.1:8000(/lettres/vue/\S+)", body_text(invitation))
+    assert web_view is not None
+    async with client(web) as http:
+        page = await http.get(web_view.group(1))
+    # the page shows what the mail showed: two sessions, not the one opened since
+    assert page.status_code == 200
+    offered = re.findall(r"/webinaires/inscription/([\w-]+)/", page.text)
+    assert sorted(set(offered)) == ["open-1", "open-2"]

@@ -5,7 +5,7 @@ late enrollment and a change of regime."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from services.core.broker.embedded import EmbeddedKafka
 from services.core.catcher import CaughtMail, MailCatcher
 from services.core.events import derived_event_id, step_due_event_id
-from services.core.journeys.calendar import paris_day
+from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
 from services.core.journeys.model import BusinessFacts
 from services.core.journeys.planner import plan
 from services.core.letters import message_id_for
@@ -92,12 +92,16 @@ async def settled(story: Story) -> bool:
 
 async def play_until(story: Story, end: datetime) -> None:
     """Move the virtual clock from one planned send to the next, up to `end`, letting
-    the scheduler and the mailer do their work at each stop."""
+    the scheduler and the mailer do their work at each stop (a step the send rules hold
+    back, one mail a person a day, waits for the next day's window)."""
     while True:
         async with story.runtime.store.transaction() as tx:
             next_due = await tx.next_due()
         if next_due is None or next_due > end:
             break
+        if next_due <= story.clock.now():
+            tomorrow = paris_day(story.clock.now()) + timedelta(days=1)
+            next_due = next_send_slot(datetime.combine(tomorrow, time(0), tzinfo=PARIS))
         story.clock.advance_to(next_due)
         await story.runtime.scheduler.emit_due()
         await until(lambda: settled(story))

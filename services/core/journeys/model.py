@@ -138,6 +138,9 @@ class JourneyStep(BaseModel):
     lead: Span | None = None  # ...and how long before that date it lands
     when: Conditions | None = None
     skip_if: SkipReason | None = None
+    # a notification coming due later than this before its deadline is not sent
+    # (recorded expired); unset: only a deadline already past expires it
+    min_lead: Span | None = None
     line: int | None = Field(default=None, exclude=True)  # set by the loader
 
     @model_validator(mode="after")
@@ -163,7 +166,14 @@ class JourneyStep(BaseModel):
             raise ValueError("a webinar invitation needs a topic")
         if self.topic is not None and self.kind != "webinar_invitation":
             raise ValueError("only a webinar invitation can have a topic")
+        if self.min_lead is not None and self.kind != "notification":
+            raise ValueError("only a notification can have a min_lead")
         return self
+
+    @property
+    def min_lead_days(self) -> int:
+        """The minimum useful lead in days (a month counts 30)."""
+        return 0 if self.min_lead is None else self.min_lead.months * 30 + self.min_lead.days
 
 
 class JourneyFile(BaseModel):

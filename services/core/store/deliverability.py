@@ -81,6 +81,12 @@ async def record_bounce(tx: Tx, mail: SentMail, bounce: Bounce, reason: str, now
         values = {"bounce": bounce, "bounce_reason": reason[:2000], "bounced_at": now}
     table = mail.table
     await tx.connection.execute(update(table).where(table.c.id == mail.key).values(**values))
+    if mail.in_ledger:  # a journey mail's planned step shares its id: the timeline reads it
+        await tx.connection.execute(
+            update(planned_steps)
+            .where(planned_steps.c.id == mail.key)
+            .values(bounce=bounce, bounce_reason=reason[:2000], bounced_at=now)
+        )
 
 
 async def temporary_failures_in_a_row(tx: Tx, mail: SentMail) -> int:

@@ -253,9 +253,33 @@ async def forget_person(tx: Tx, enrollment_id: str, reason: str, now: datetime) 
     """Erasure: cancel what is still due, and keep of every mail only what it was (template,
     status, dates), without the address or the data it was rendered with."""
     await cancel_open_mails(tx, enrollment_id, reason, now)
+    return await forget_people(tx, [enrollment_id])
+
+
+async def forget_people(tx: Tx, enrollment_ids: Sequence[str]) -> int:
+    """Keep of these people's mails only what they were (template, status, dates): no
+    address, no data, no reason (an SMTP reply may quote the address)."""
+    if not enrollment_ids:
+        return 0
     result = await tx.connection.execute(
         update(mails)
-        .where(mails.c.enrollment_id == enrollment_id)
+        .where(mails.c.enrollment_id.in_(list(enrollment_ids)))
+        .values(recipient=None, data="{}", reason=None)
+    )
+    return int(result.rowcount)
+
+
+async def forget_siren_without_journey(tx: Tx, siren: str, reason: str, now: datetime) -> int:
+    """Erasure of the mails about a business that belong to no journey (its sign-up
+    confirmation): those still due are cancelled, every one loses its address and data."""
+    await tx.connection.execute(
+        update(mails)
+        .where(mails.c.siren == siren, mails.c.enrollment_id.is_(None), mails.c.status == "due")
+        .values(status="cancelled", reason=reason[:REASON_LENGTH], closed_at=now)
+    )
+    result = await tx.connection.execute(
+        update(mails)
+        .where(mails.c.siren == siren, mails.c.enrollment_id.is_(None))
         .values(recipient=None, data="{}")
     )
     return int(result.rowcount)
@@ -321,13 +345,15 @@ async def claim_to_send(
     retry_before: datetime,
     limit: int,
     message_id: Callable[[str], str],
+    kind: MailKind = "transactional",
 ) -> list[Mail]:
     """Begin the sends of up to `limit` mails, in due order: those due by `now` (a mail
     refused for now waits until its last try is older than `retry_before`), and those
     whose attempt began before `retry_before` and never recorded its outcome (resent
-    under the same Message-ID). Each is recorded `sending`, with its Message-ID and one
-    more attempt, before any SMTP. A mail past its `expires_at` is recorded `expired`
-    instead and not returned.
+    under the same Message-ID), of one `kind` (a journey mail is sent on its step's
+    `step.due`, whose re-emission the scheduler handles). Each is recorded `sending`, with
+    its Message-ID and one more attempt, before any SMTP. A mail past its `expires_at` is
+    recorded `expired` instead and not returned.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so several mailers claim side by
     side without taking the same mail; on SQLite one writer at a time does the same."""
@@ -339,7 +365,7 @@ async def claim_to_send(
     rows = (
         await tx.connection.execute(
             select(mails)
-            .where(condition)
+            .where(mails.c.kind == kind, condition)
             .order_by(mails.c.due_at, mails.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -378,3 +404,39 @@ async def claim_to_send(
         )
         for row in claimed
     ]
+
+
+# --- journey mails, sent on their step's `step.due` ----------------------------------
+
+
+async def record_journey_attempts(tx: Tx, attempts: Sequence[NewMail], now: datetime) -> None:
+    """The mailer begins these journey mails (their planned steps are now `sending`): each
+    is in the ledger `sending`, with its Message-ID and the data it is rendered with. A
+    mail already there (a resend) keeps its first Message-ID and data; one more attempt."""
+    if not attempts:
+        return
+    insert_ = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
+    rows = [
+        {**_row(new, now), "status": "sending", "attempts": 1, "attempted_at": now}
+        for new in attempts
+    ]
+    statement = insert_(mails)
+    await tx.connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "status": "sending",
+                "attempts": mails.c.attempts + 1,
+                "attempted_at": statement.excluded.attempted_at,
+            },
+        ),
+        rows,
+    )
+
+
+async def close_journey_mails(
+    tx: Tx, mail_ids: Iterable[str], status: MailStatus, reason: str, now: datetime
+) -> list[str]:
+    """These journey mails will not be sent (failed, cancelled or expired), whatever their
+    attempt was: the ids of those that were still open."""
+    return await _close(tx, mail_ids, status, reason, now, from_statuses=OPEN)

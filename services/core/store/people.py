@@ -9,12 +9,15 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 
+from services.core.store import ledger
 from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments
 
 #: How long a sign-up's confirmation link works; the sign-up is forgotten after it.
 SIGNUP_LINK_TTL = timedelta(days=7)
+#: Why a mail still due is not sent after the person asked for their data to be erased.
+ERASED = "données effacées à la demande de la personne"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +100,18 @@ async def set_opted_out_kinds(tx: Tx, enrollment_id: str, kinds: Iterable[str]) 
     )
 
 
-async def erase_personal_data(tx: Tx, enrollment_id: str, siren: str) -> None:
-    """Forget who the person is: address, names and company go; the enrollment's
-    anonymous facts (track, dates, planned steps and their statuses) stay for the counts."""
+async def erase_personal_data(tx: Tx, enrollment_id: str, siren: str, now: datetime) -> None:
+    """Forget who the person is: address, names and company go, and so do the address
+    and data of every mail of the ledger about them (what is still due is cancelled);
+    the enrollment's anonymous facts (track, dates, planned steps and their statuses,
+    each mail's template and status) stay for the counts."""
     await tx.connection.execute(
         update(enrollments)
         .where(enrollments.c.id == enrollment_id)
         .values(email=None, first_name=None, last_name=None, company_name=None)
     )
+    await ledger.forget_person(tx, enrollment_id, ERASED, now)
+    await ledger.forget_siren_without_journey(tx, siren, ERASED, now)
     await tx.connection.execute(delete(pending_signups).where(pending_signups.c.siren == siren))
 
 

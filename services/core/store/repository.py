@@ -32,17 +32,17 @@ from services.core.store.tables import enrollments, outbox, planned_steps, proce
 
 PENDING = ("planned", "emitted")
 UNCONFIRMED = ("emitted", "sending")
-FINAL = ("sent", "failed", "cancelled", "skipped")
+FINAL = ("sent", "failed", "cancelled", "skipped", "expired")
 
-# PostgreSQL's claim, one statement: pick (SKIP LOCKED, so that several schedulers claim
-# side by side), mark emitted, return with the SIREN. The picked rows are found again by
-# their `ctid` (locked, they cannot move before the statement ends): no look-up in the
-# primary key (`id IN (…)` hash-joined against a scan of the whole table; `id =
-# ANY(ARRAY(…))` searched the key index once per row). A row updated by someone else
-# between the pick and the update is left for the next claim. A step whose send began
-# keeps "sending": the mailer resends it under the same Message-ID.
-# Parameters: $1 now, $2 limit, $3 the bound (due by / emitted before). It returns the
-# columns in `DueStep`'s order.
+# PostgreSQL's claim of unconfirmed steps, one statement: pick (SKIP LOCKED, so that
+# several schedulers claim side by side), mark emitted, return with the SIREN. The picked
+# rows are found again by their `ctid` (locked, they cannot move before the statement
+# ends): no look-up in the primary key (`id IN (…)` hash-joined against a scan of the
+# whole table; `id = ANY(ARRAY(…))` searched the key index once per row). A row updated by
+# someone else between the pick and the update is left for the next claim. A step whose
+# send began keeps "sending": the mailer resends it under the same Message-ID. Parameters:
+# $1 now, $2 limit, $3 the bound (due by / emitted before). It returns the columns in
+# `DueStep`'s order.
 _CLAIM = """
 UPDATE planned_steps AS s
 SET status = CASE WHEN s.status = 'sending' THEN 'sending' ELSE 'emitted' END,
@@ -59,7 +59,6 @@ WHERE s.ctid = ANY(ARRAY(
 RETURNING s.id, s.enrollment_id, e.siren, s.step_id, s.kind, s.due_at
 """
 _DUE_ORDER = operator.attrgetter("due_at", "id")
-_CLAIM_DUE = _CLAIM.format(condition="status = 'planned' AND due_at <= $3", order="due_at")
 _CLAIM_UNCONFIRMED = _CLAIM.format(
     condition="status IN ('emitted', 'sending') AND emitted_at <= $3", order="emitted_at"
 )
@@ -289,18 +288,16 @@ class Tx:
         )
 
     async def claim_due(self, now: datetime, limit: int) -> list[DueStep]:
-        """Claim up to `limit` planned steps due by `now` and mark them emitted.
+        """Claim, for up to `limit` people with a step due by `now`, the step the send
+        rules allow now (inside the send window, one journey mail a person a day, the
+        earliest first; a late notice expires) and mark it emitted.
 
         On PostgreSQL the rows are locked with SKIP LOCKED, so several schedulers
-        can claim side by side without taking the same step."""
-        if self.dialect == "postgresql":
-            return await self._claim_on_postgresql(_CLAIM_DUE, now, limit, now)
-        return await self._claim_in_two_steps(
-            and_(planned_steps.c.status == "planned", planned_steps.c.due_at <= now),
-            now,
-            limit,
-            order=planned_steps.c.due_at,
-        )
+        can claim side by side without taking the same step. One step of what
+        `services.core.store.claims` does."""
+        from services.core.store import claims  # it builds on this module
+
+        return (await claims.claim_due_steps(self, now, limit)).due
 
     async def claim_unconfirmed(self, now: datetime, before: datetime, limit: int) -> list[DueStep]:
         """Claim steps emitted (or begun) before `before` whose send was never confirmed."""

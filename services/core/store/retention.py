@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 
+from services.core.store import ledger
 from services.core.store.booking_tables import adviser_requests
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments, planned_steps
@@ -15,10 +16,11 @@ PERSONAL_COLUMNS = ("email", "first_name", "last_name", "company_name")
 
 async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> list[str]:
     """Set the address and names of up to `limit` journeys ended before `ended_before`
-    to NULL, drop the send errors of their steps (an SMTP reply may quote the
-    address) and the notes of their requests to an adviser (free text the person or
-    an adviser wrote); return the ids of the enrollments purged. The SIREN, the plan and the
-    statuses stay: they are what the service needs to never enroll or mail twice."""
+    to NULL, drop the send errors of their steps (an SMTP reply may quote the address),
+    the address, data and reasons of their mails in the ledger, and the notes of their
+    requests to an adviser (free text the person or an adviser wrote); return the ids of
+    the enrollments purged. The SIREN, the plan and the statuses stay: they are what the
+    service needs to never enroll or mail twice."""
     candidates = (
         select(enrollments.c.id)
         .where(
@@ -43,6 +45,7 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
         .where(planned_steps.c.enrollment_id.in_(ids), planned_steps.c.error.is_not(None))
         .values(error=None)
     )
+    await ledger.forget_people(tx, ids)
     await tx.connection.execute(
         update(adviser_requests)
         .where(adviser_requests.c.enrollment_id.in_(ids), adviser_requests.c.note.is_not(None))

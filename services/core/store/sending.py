@@ -118,6 +118,18 @@ async def set_status(tx: Tx, keys: Sequence[str], status: str) -> None:
         )
 
 
+async def emit_again_at(tx: Tx, keys: Sequence[str], moment: datetime) -> None:
+    """These emitted steps count as emitted at `moment`: the scheduler re-emits them once
+    `moment` is older than its timeout (a step refused outside the send window comes
+    back as the next window opens)."""
+    if keys:
+        await tx.connection.execute(
+            update(planned_steps)
+            .where(planned_steps.c.id.in_(list(keys)), planned_steps.c.status == "emitted")
+            .values(emitted_at=moment)
+        )
+
+
 async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:
     """The SMTP server accepted these steps' mails, each at its time."""
     if accepted:
