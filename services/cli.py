@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("dev", help="all services in one process on embedded defaults")
     run = commands.add_parser("run", help="one service, against external Kafka, database, SMTP")
-    run.add_argument("service", choices=["intake", "scheduler", "mailer", "web"])
+    run.add_argument("service", choices=["intake", "scheduler", "mailer", "web", "inbound"])
 
     journeys = commands.add_parser("journeys", help="the journeys as data").add_subparsers(
         dest="action", required=True

@@ -34,6 +34,7 @@ from services.core.journeys.model import Journey, Track
 from services.core.links import LinkMaker
 from services.core.mail.reference import load_references
 from services.core.mail.render import Renderer
+from services.core.return_path import ReturnPaths
 from services.core.settings import Settings, SettingsError, dev_secret_key
 from services.core.smtp import SmtpTransport
 from services.core.store import journey_versions
@@ -42,6 +43,8 @@ from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.core.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.core.webinar_catalogue import load_catalogue, seed_sessions
+from services.inbound.listener import InboundListener
+from services.inbound.receive import Inbound
 from services.intake import app as intake_app
 from services.intake.enroll import Intake
 from services.intake.parking import keep_sweeping
@@ -57,7 +60,7 @@ from services.web.ops import create_ops_app
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("intake", "scheduler", "mailer", "web")
+SERVICES = ("intake", "scheduler", "mailer", "web", "inbound")
 WEBINARS_FILE = "webinars.yaml"
 
 
@@ -80,8 +83,10 @@ class Runtime:
     scheduler: Scheduler
     mailer: Mailer | None
     ledger_mailer: LedgerMailer | None
+    return_paths: ReturnPaths
     jobs: scheduler_app.Ticker | None = None
     web: uvicorn.Server | None = None
+    inbound: InboundListener | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -108,7 +113,10 @@ async def running(
     await ensure_topics(bootstrap, partitions=settings.kafka_partitions)
     store = Store.open(settings.database_url)
     tokens = Tokens(secret_keys, clock)
-    links = LinkMaker(settings.public_url, tokens)
+    return_paths = ReturnPaths(tuple(secret_keys), settings.mail_domain())
+    links = LinkMaker(
+        settings.public_url, tokens, unsubscribe_address=return_paths.unsubscribe_address
+    )
     journeys = load_journeys(settings.journeys_dir)
     renderer = Renderer(settings.templates_dir, load_references(settings.journeys_dir))
     if "mailer" in names and not smtp_url:
@@ -168,6 +176,7 @@ async def running(
             mail_from=settings.mail_from,
             retry=retry,
             extras=journey_extras,
+            return_paths=return_paths,
             redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
         ),
         ledger_mailer=None
@@ -180,7 +189,9 @@ async def running(
             mail_from=settings.mail_from,
             retry_after=timedelta(seconds=settings.redeliver_after_seconds),
             retry=retry,
+            return_paths=return_paths,
         ),
+        return_paths=return_paths,
     )
     if "scheduler" in names or "web" in names:
         # the webinar sessions of journeys/webinars.yaml, from today on the virtual clock
@@ -213,6 +224,11 @@ async def running(
             runtime.extras["ledger_task"] = asyncio.create_task(
                 runtime.ledger_mailer.run(ledger_stop, settings.tick_seconds)
             )
+        if "inbound" in names:
+            runtime.inbound = InboundListener(
+                Inbound(store, clock, tokens, return_paths, mail_from=settings.mail_from)
+            )
+            await runtime.inbound.start(settings.inbound_host, settings.inbound_port or 0)
         web_deps = WebDeps(
             settings=settings,
             clock=clock,
@@ -241,9 +257,14 @@ async def running(
         if settings.ops_port is not None:
             # probes and Prometheus, on their own listener (never the public web port)
             checks = ALL_CHECKS if smtp is not None else ("store", "broker")
+            if "inbound" in names:
+                # `run inbound` alone needs no broker: its store and its SMTP listener
+                checks = (*checks, "inbound") if len(names) > 1 else ("store", "inbound")
             ops = create_ops_app(
                 web_deps, HealthChecks(checks, bootstrap, details=True, watches=tuple(watches))
             )
+            if runtime.inbound is not None:
+                ops.state.inbound_ping = runtime.inbound.ping
             runtime.extras["ops"], runtime.extras["ops_task"] = await _serve(
                 ops, settings.ops_host, settings.ops_port
             )
@@ -262,6 +283,8 @@ async def running(
             runtime.extras["ops"].should_exit = True
             with contextlib.suppress(Exception):
                 await runtime.extras["ops_task"]
+        if runtime.inbound is not None:
+            await runtime.inbound.stop()
         if runtime.jobs is not None:
             await runtime.jobs.stop()
         ledger_stop.set()
@@ -312,6 +335,8 @@ async def run_one(settings: Settings, name: str) -> None:
         )
     if not settings.smtp_url and name == "mailer":
         raise SettingsError("PM_SMTP_URL: required by `run` for the mailer")
+    if name == "inbound" and settings.inbound_port is None:
+        raise SettingsError("PM_INBOUND_PORT: required by `run inbound`")
     keys = settings.secret_keys()
     clock = VirtualClock(settings.time_origin, settings.time_speed, anchor=settings.time_anchor)
     stop = asyncio.Event()
@@ -327,6 +352,11 @@ async def run_one(settings: Settings, name: str) -> None:
         log.info("service started", extra={"service": name})
         await stop.wait()
         log.info("stopping", extra={"service": name})
+
+
+def _inbound_address(runtime: Runtime) -> str:
+    listener = runtime.inbound
+    return f"smtp://{listener.host}:{listener.port}" if listener else "none"
 
 
 def _saved_clock(var_dir: Path) -> datetime | None:
@@ -380,7 +410,7 @@ async def run_dev(settings: Settings) -> None:
             smtp_url=smtp_url,
             secret_keys=keys,
             dev=dev,
-        ):
+        ) as runtime:
             print(
                 f"\npremiers-mois is running (virtual clock: {clock.now():%Y-%m-%d %H:%M} UTC, "
                 f"speed {clock.speed:g})\n"
@@ -389,6 +419,7 @@ async def run_dev(settings: Settings) -> None:
                 f"  /healthz and /metrics (operations): {ops_url}/metrics\n"
                 f"  Kafka bootstrap:                    {bootstrap}\n"
                 f"  SMTP:                               {smtp_url}\n"
+                f"  inbound SMTP (bounces, unsubscribe): {_inbound_address(runtime)}\n"
                 f"  store:                              {settings.database_url}\n"
                 "Ctrl-C stops; the next `make dev` resumes from the same state.\n",
                 flush=True,

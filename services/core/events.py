@@ -282,6 +282,15 @@ class MessageFailed(JourneyEvent):
     reason: str
 
 
+class ContactUndeliverable(JourneyEvent):
+    """For advisers: mails to the person's address bounce; their journey is paused until
+    a `business.contact_changed` gives a new address."""
+
+    type: Literal["contact.undeliverable"] = "contact.undeliverable"
+    message_id: str  # the mail whose bounce paused the journey
+    reason: str
+
+
 _NAMESPACE = uuid.UUID("5b0c1e0e-3f7a-4c59-9d0e-2f5d2b1c9a11")
 
 

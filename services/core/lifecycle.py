@@ -35,3 +35,13 @@ async def end_enrollment(tx: Tx, enrollment: Enrollment, reason: EndReason, now:
     )
     await tx.add_outbox(outgoing(ended), now)
     return True
+
+
+async def unsubscribe(tx: Tx, enrollment_id: str, now: datetime) -> Enrollment | None:
+    """The person unsubscribes (the one-click link, a mail to the unsubscribe address, a
+    complaint): the journey ends at once; doing it twice is harmless. The enrollment, or
+    None if there is none."""
+    enrollment = await tx.enrollment(enrollment_id)
+    if enrollment is not None:
+        await end_enrollment(tx, enrollment, "unsubscribed", now)
+    return enrollment

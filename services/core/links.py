@@ -34,16 +34,22 @@ class Links:
 class LinkMaker:
     """Builds the links of one person's mails."""
 
-    def __init__(self, public_url: str, tokens: Tokens) -> None:
+    def __init__(
+        self, public_url: str, tokens: Tokens, *, unsubscribe_address: str | None = None
+    ) -> None:
         self.public_url = public_url.rstrip("/")
         self.tokens = tokens
+        # where `List-Unsubscribe`'s mailto: points (read by `run inbound`); default:
+        # the sender's address
+        self.unsubscribe_address = unsubscribe_address
 
     def unsubscribe_url(self, enrollment_id: str) -> str:
         return f"{self.public_url}/desabonnement/{self.tokens.sign(UNSUBSCRIBE, enrollment_id)}"
 
     def unsubscribe_mailto(self, sender_address: str, enrollment_id: str) -> str:
         token = self.tokens.sign(UNSUBSCRIBE, enrollment_id)
-        return f"mailto:{sender_address}?subject=desabonnement-{token}"
+        address = self.unsubscribe_address or sender_address
+        return f"mailto:{address}?subject=desabonnement-{token}"
 
     def for_person(self, enrollment_id: str, step_key: str | None = None) -> Links:
         base = self.public_url

@@ -6,8 +6,10 @@ names the variable (see `SettingsError`).
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -17,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MAIL_FROM = "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/premiers-mois.db"
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 
 
 class SettingsError(Exception):
@@ -62,6 +66,14 @@ class Settings(BaseSettings):
     redeliver_after_seconds: float = Field(default=900.0, gt=0)
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # `run inbound` (and `dev`): the SMTP listener for the service's own addresses
+    # (bounces, complaints, unsubscribe by mail); unset port: `dev` picks a free one,
+    # `run inbound` refuses to start
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int | None = Field(default=None, ge=1, le=65535)
+    # the domain of each mail's return path and of the unsubscribe address
+    # (default: the domain of PM_MAIL_FROM)
+    return_domain: str | None = None
     # Personal data (address, names) is erased this many days after a journey ended.
     retention_days: float = Field(default=365.0, ge=0)
     # SIGTERM: seconds given to in-flight work (sends, ticks) before the process exits.
@@ -97,6 +109,21 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError(f"bad port: {error}") from None
         return value
+
+    @field_validator("return_domain")
+    @classmethod
+    def _return_domain(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().lower()
+        if not _DOMAIN.fullmatch(value):
+            raise ValueError(f"{value!r} is not a domain name, e.g. retour.urssaf.fr")
+        return value
+
+    def mail_domain(self) -> str:
+        """The domain of the return paths and of the unsubscribe address."""
+        domain = parseaddr(self.mail_from)[1].rpartition("@")[2].lower()
+        return self.return_domain or domain or "localhost"
 
     @field_validator("database_url")
     @classmethod

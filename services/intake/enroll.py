@@ -19,6 +19,7 @@ from typing import Literal
 
 from services.core.broker.batch import Inbound, Rejected
 from services.core.clock import Clock
+from services.core.deliverability import address_changed
 from services.core.events import (
     AccountCreated,
     BusinessClosed,
@@ -264,6 +265,8 @@ class Intake:
                 first_name=event.first_name,
                 last_name=event.last_name,
             )
+            if event.email:  # a new address resumes a journey paused by bounces
+                await address_changed(tx, enrollment, event.email, now)
             return Handled("updated", enrollment.id)
         return await self._change_regime(tx, enrollment, event, now)
 

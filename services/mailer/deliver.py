@@ -42,6 +42,7 @@ from services.core.links import LinkMaker
 from services.core.logs import redact
 from services.core.mail.render import Renderer
 from services.core.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
+from services.core.return_path import ReturnPaths, envelope_sender
 from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
 from services.core.store import bulk, ledger, sending
 from services.core.store.records import Enrollment, NewMail, SendPermit, Step
@@ -114,6 +115,7 @@ class Mailer:
         retry: RetryPolicy | None = None,
         extras: Extras | None = None,
         concurrency: int = 8,
+        return_paths: ReturnPaths | None = None,
         redeliver_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self._store = store
@@ -125,6 +127,7 @@ class Mailer:
         self._retry = retry or RetryPolicy()
         self._extras = extras or no_extras
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._return_paths = return_paths
         self._redeliver_after = redeliver_after
 
     async def deliver(self, step_key: str) -> Outcome:
@@ -166,6 +169,7 @@ class Mailer:
         sends: list[_Send] = []
         cancelled: list[str] = []
         skipped: list[str] = []
+        held: list[str] = []
         expired: list[tuple[Step, str]] = []
         waiting: list[str] = []
         window_open = in_send_window(now)
@@ -177,6 +181,8 @@ class Mailer:
             verdict = item.verdict
             if verdict == "cancel":
                 cancelled.append(key)
+            if verdict == "hold":
+                held.append(key)
             if verdict != "send":
                 continue
             assert item.enrollment is not None
@@ -209,6 +215,7 @@ class Mailer:
             sends.append(_Send(permit, extra))
         await sending.set_status(tx, cancelled, "cancelled")
         await sending.set_status(tx, skipped, "skipped")
+        await sending.set_status(tx, held, "paused")
         await sending.set_status(tx, [step.id for step, _ in expired], "expired")
         # re-emitted by the scheduler as the next send window opens
         await sending.emit_again_at(tx, waiting, next_send_slot(now) - self._redeliver_after)
@@ -289,18 +296,24 @@ class Mailer:
             log.exception("cannot compose", extra={"step_key": send.key})
             return _Done(send, "failed", self._clock.now(), repr(error))
         try:
-            await self._send_with_retries(letter.recipient, letter.message)
+            await self._send_with_retries(
+                self._envelope_sender(permit.message_id), letter.recipient, letter.message
+            )
         except PermanentFailure as error:
             return _Done(send, "failed", self._clock.now(), str(error))
         except TemporaryFailure as error:
             return _Done(send, "deferred", self._clock.now(), str(error))
         return _Done(send, "sent", self._clock.now())
 
-    async def _send_with_retries(self, recipient: str, message: bytes) -> None:
+    def _envelope_sender(self, message_id: str) -> str:
+        """The return path that names this mail (VERP), so that a bounce finds it."""
+        return envelope_sender(self._return_paths, message_id, self._mail_from)
+
+    async def _send_with_retries(self, sender: str, recipient: str, message: bytes) -> None:
         delays = list(self._retry.delays)
         while True:
             try:
-                await self._transport.send(self._mail_from, recipient, message)
+                await self._transport.send(sender, recipient, message)
                 return
             except TemporaryFailure:
                 if not delays:

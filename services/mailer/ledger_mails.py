@@ -25,6 +25,7 @@ from services.core.letters import message_id_for
 from services.core.mail.ledger_mail import message_of
 from services.core.mail.render import Renderer
 from services.core.metrics import MAILS_FAILED, MAILS_SENT
+from services.core.return_path import ReturnPaths, envelope_sender
 from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
 from services.core.store import ledger
 from services.core.store.records import Mail
@@ -50,6 +51,7 @@ class LedgerMailer:
         retry_after: timedelta = timedelta(minutes=15),
         retry: RetryPolicy | None = None,
         batch: int = 100,
+        return_paths: ReturnPaths | None = None,
     ) -> None:
         self._store = store
         self._renderer = renderer
@@ -59,6 +61,7 @@ class LedgerMailer:
         self._retry_after = retry_after
         self._retry = retry or RetryPolicy()
         self._batch = batch
+        self._return_paths = return_paths  # each mail's envelope sender names it (VERP)
 
     def _message_id(self, mail_id: str) -> str:
         return message_id_for(mail_id, self._mail_from)
@@ -98,18 +101,21 @@ class LedgerMailer:
             return await self._record(mail, "failed", repr(error))
         assert mail.recipient is not None
         try:
-            await self._send_with_retries(mail.recipient, message)
+            sender = envelope_sender(
+                self._return_paths, mail.message_id or self._message_id(mail.id), self._mail_from
+            )
+            await self._send_with_retries(sender, mail.recipient, message)
         except PermanentFailure as error:
             return await self._record(mail, "failed", str(error))
         except TemporaryFailure as error:
             return await self._record(mail, "deferred", str(error))
         return await self._record(mail, "sent")
 
-    async def _send_with_retries(self, recipient: str, message: bytes) -> None:
+    async def _send_with_retries(self, sender: str, recipient: str, message: bytes) -> None:
         delays = list(self._retry.delays)
         while True:
             try:
-                await self._transport.send(self._mail_from, recipient, message)
+                await self._transport.send(sender, recipient, message)
                 return
             except TemporaryFailure:
                 if not delays:

@@ -60,6 +60,8 @@ async def healthz(request: Request) -> JSONResponse:
     probes: dict[str, Callable[[], Awaitable[None]]] = {
         "store": deps.store.ping,
         "broker": partial(_broker_ping, bootstrap),
+        # `run inbound`: its SMTP listener answers (set by services/process.py)
+        "inbound": getattr(request.app.state, "inbound_ping", _no_listener),
     }
     if deps.smtp is not None:
         probes["smtp"] = deps.smtp.ping
@@ -75,6 +77,10 @@ async def healthz(request: Request) -> JSONResponse:
         if wanted.details:
             body["stuck"] = stuck
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def _no_listener() -> None:
+    raise RuntimeError("no inbound listener in this process")
 
 
 def _dev_bootstrap(request: Request) -> str:

@@ -20,6 +20,7 @@ from services.core.erasure import erase_person
 from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
 from services.core.lifecycle import end_enrollment, outgoing
+from services.core.lifecycle import unsubscribe as unsubscribe_person
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
 from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
@@ -45,7 +46,7 @@ KIND_LABELS: dict[str, str] = {
     "webinar_invitation": "Invitation à un webinaire",
     "appointment_offer": "Proposition de rendez-vous",
 }
-STILL_TO_COME = ("planned", "emitted", "sending")
+STILL_TO_COME = ("planned", "emitted", "sending", "paused")
 
 
 def _bad_link(request: Request, expired: bool) -> Response:
@@ -126,9 +127,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
         return _bad_link(request, isinstance(error, ExpiredToken))
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        enrollment = await tx.enrollment(enrollment_id)
-        if enrollment is not None:
-            await end_enrollment(tx, enrollment, "unsubscribed", now)
+        enrollment = await unsubscribe_person(tx, enrollment_id, now)
     return pages_of(request).TemplateResponse(
         request,
         "unsubscribe.html",
@@ -273,6 +272,8 @@ class TimelineEntry:
     at: datetime
     deadline: date | None
     web_view: str | None
+    # what came back once sent: why it did not reach the person (a bounce)
+    not_delivered: str | None = None
     reason: str = ""  # why it was not sent (an expired notice)
 
 
@@ -288,6 +289,9 @@ def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -
         at=(step.sent_at or step.due_at) if received else step.due_at,
         deadline=step.deadline,
         web_view=f"/lettres/vue/{deps.tokens.sign(LETTER, step.id)}" if received else None,
+        not_delivered=(step.bounce_reason or "")
+        if received and step.bounce in ("permanent", "temporary")
+        else None,
         reason=(step.error or "") if step.status == "expired" else "",
     )
 

@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
         ("PM_TIME_ORIGIN", "2026-03-02T09:00:00"),
         ("PM_TIME_ORIGIN", "lundi"),
         ("PM_KAFKA_BOOTSTRAP", "kafka"),
+        ("PM_RETURN_DOMAIN", "pas un domaine"),
+        ("PM_RETURN_DOMAIN", "retour@urssaf.fr"),
+        ("PM_INBOUND_PORT", "vingt-cinq"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -85,3 +88,17 @@ def test_a_bad_port_stops_the_start_with_one_line() -> None:
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("premiers-mois: PM_WEB_PORT: ")
+
+
+def test_run_inbound_refuses_to_start_without_its_port() -> None:
+    result = run_command("run", "inbound", PM_KAFKA_BOOTSTRAP="127.0.0.1:9", PM_SECRET_KEY="k")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "premiers-mois: PM_INBOUND_PORT: required by `run inbound`"
+
+
+def test_the_return_domain_defaults_to_the_sender_s_domain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PM_MAIL_FROM", "Urssaf <premiers-mois@Urssaf.example>")
+    monkeypatch.delenv("PM_RETURN_DOMAIN", raising=False)
+    assert load_settings(_env_file=None).mail_domain() == "urssaf.example"
+    monkeypatch.setenv("PM_RETURN_DOMAIN", "Retour.Urssaf.example")
+    assert load_settings(_env_file=None).mail_domain() == "retour.urssaf.example"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import aiosmtplib
 import httpx
 import pytest
 
@@ -122,6 +123,8 @@ async def test_a_submitted_form_shows_its_letter_on_the_dev_page_and_a_restart_k
         shown = (await client.get(f"/dev/courriels/{mail_id.group(1)}")).text
         assert "List-Unsubscribe" in shown
         assert "Jeanne" in shown
+        unsubscribe = re.search(r"mailto:([^?]+)\?subject=(desabonnement-[\w.-]+)", shown)
+        assert unsubscribe is not None
         # every template can be looked at with its sample data
         gallery = (await client.get("/dev/modeles")).text
         assert "letter_01_online_account" in gallery
@@ -135,3 +138,19 @@ async def test_a_submitted_form_shows_its_letter_on_the_dev_page_and_a_restart_k
         again = (await client.get("/")).text
     assert "Parcours en cours\u00a0: 1" in again
     assert "jeanne.dev@example.fr" in again
+
+    # the banner names the inbound listener; Jeanne's mail client unsubscribes by mail
+    listener = re.findall(
+        rb"inbound SMTP \(bounces, unsubscribe\): smtp://([\d.]+):(\d+)", dev.log.read_bytes()
+    )
+    host, port = listener[-1]
+    address, subject = unsubscribe.groups()
+    await aiosmtplib.send(
+        f"From: jeanne.dev@example.fr\r\nTo: {address}\r\nSubject: {subject}\r\n\r\n.".encode(),
+        sender="jeanne.dev@example.fr",
+        recipients=[address],
+        hostname=host.decode(),
+        port=int(port),
+    )
+    async with httpx.AsyncClient(base_url=dev.url, timeout=10) as client:
+        assert "Parcours en cours : 0" in (await client.get("/")).text

@@ -64,6 +64,9 @@ class Enrollment:
     opted_out_kinds: frozenset[str]
     started_at: datetime
     ended_at: datetime | None
+    # the journey is paused: mails to this address bounce (see deliverability.py)
+    undeliverable_since: datetime | None = None
+    undeliverable_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ class Step:
     message_id: str | None
     sent_at: datetime | None
     error: str | None
+    bounce: str | None = None  # permanent | temporary | complaint, once sent
+    bounce_reason: str | None = None
 
 
 class DueStep(NamedTuple):

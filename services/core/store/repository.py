@@ -277,7 +277,7 @@ class Tx:
         await self.connection.execute(
             delete(planned_steps).where(
                 planned_steps.c.enrollment_id == enrollment_id,
-                planned_steps.c.status.in_((*PENDING, "cancelled", "skipped")),
+                planned_steps.c.status.in_((*PENDING, "cancelled", "skipped", "paused")),
             )
         )
         return await self.steps(enrollment_id)
@@ -484,6 +484,8 @@ def enrollment_of_row(row: Row[Any]) -> Enrollment:
         opted_out_kinds=frozenset(k for k in kinds.split(",") if k),
         started_at=row.started_at,
         ended_at=row.ended_at,
+        undeliverable_since=row.undeliverable_since,
+        undeliverable_reason=row.undeliverable_reason,
     )
 
 
@@ -516,4 +518,6 @@ def step_of_row(row: Row[Any]) -> Step:
         message_id=row.message_id,
         sent_at=row.sent_at,
         error=row.error,
+        bounce=row.bounce,
+        bounce_reason=row.bounce_reason,
     )

@@ -5,7 +5,8 @@ afterwards, record the steps the SMTP server accepted as `sent` in one statement
 
 The decision for one step is the one `Tx.begin_send` documents: nothing to send when
 the step is final; cancelled when the person's journey ended, has no address, or opted
-out of this kind of mail; nothing to send either while an attempt that began after the
+out of this kind of mail; held (status "paused") while the person's address bounces;
+nothing to send either while an attempt that began after the
 step's last emission may still be in flight (a duplicate `step.due`).
 """
 
@@ -22,7 +23,7 @@ from services.core.store.records import Enrollment, SendPermit, Step
 from services.core.store.repository import FINAL, Tx, enrollment_of_row, step_of_row
 from services.core.store.tables import enrollments, planned_steps
 
-Verdict = Literal["send", "cancel", "nothing", "in_flight"]
+Verdict = Literal["send", "cancel", "nothing", "in_flight", "hold"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class Locked:
             return "cancel"
         if step.kind in enrollment.opted_out_kinds:
             return "cancel"
+        if enrollment.undeliverable_since is not None:
+            return "hold"  # the address bounces: the journey is paused (deliverability.py)
         attempted, emitted = self.attempted_at, self.emitted_at
         if step.status == "sending" and attempted and emitted and attempted >= emitted:
             return "in_flight"  # the current attempt answers this emission
@@ -165,6 +168,8 @@ async def begin_one(tx: Tx, key: str, message_id: str, now: datetime) -> SendPer
     verdict = locked.verdict
     if verdict == "cancel":
         await set_status(tx, [key], "cancelled")
+    if verdict == "hold":
+        await set_status(tx, [key], "paused")
     if verdict != "send":
         return None
     permit = locked.permit(message_id)

@@ -74,6 +74,13 @@ enrollments = Table(
     Column("opted_out_kinds", String(200), nullable=False, server_default=""),
     Column("started_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime),
+    # a permanent bounce (or temporary ones in a row) paused the journey at this moment,
+    # for this reason; a new address resumes it (services/core/deliverability.py)
+    Column("undeliverable_since", UtcDateTime),
+    Column("undeliverable_reason", Text),
+    # when the current address was given (a contact change): the temporary failures
+    # counted in a row are those of mails sent to it
+    Column("address_since", UtcDateTime),
     Index(
         "uq_enrollments_active_siren",
         "siren",
@@ -85,7 +92,7 @@ enrollments = Table(
 
 # A planned step: one mail of one person's journey. Its `id` is the deterministic id of
 # its `step.due` event. Status: planned -> emitted -> sending -> sent | failed;
-# cancelled or skipped before it is sent.
+# cancelled or skipped before it is sent; paused while the person's address bounces.
 planned_steps = Table(
     "planned_steps",
     metadata,
@@ -108,6 +115,11 @@ planned_steps = Table(
     Column("message_id", String(200)),
     Column("sent_at", UtcDateTime),
     Column("error", Text),
+    # what came back about this mail once sent: permanent | temporary (a bounce),
+    # complaint (a feedback-loop report), with the reason and when
+    Column("bounce", String(10)),
+    Column("bounce_reason", Text),
+    Column("bounced_at", UtcDateTime),
     Index("uq_planned_steps_enrollment_step", "enrollment_id", "step_id", unique=True),
     Index("ix_planned_steps_status_due_at", "status", "due_at"),
 )
@@ -144,6 +156,10 @@ mails = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("sent_at", UtcDateTime),
     Column("closed_at", UtcDateTime),  # when it became sent, failed, expired or cancelled
+    # what came back once sent (services/core/deliverability.py): permanent | temporary
+    # (a bounce) | complaint, and when; its reason goes into `reason`
+    Column("bounce", String(10)),
+    Column("bounced_at", UtcDateTime),
     Index("ix_mails_enrollment_id", "enrollment_id"),
     Index("ix_mails_siren", "siren"),
     Index("ix_mails_status_due_at", "status", "due_at"),

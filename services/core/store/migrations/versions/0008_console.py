@@ -2,7 +2,7 @@
 video links and phone numbers of appointments, when the online account was created
 
 Revision ID: 0008_console
-Revises: 0005_ledger
+Revises: 0006_inbound
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_console"
-down_revision = "0005_ledger"
+down_revision = "0006_inbound"
 branch_labels = None
 depends_on = None
 

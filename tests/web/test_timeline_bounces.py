@@ -1,0 +1,35 @@
+"""The person's timeline when their address bounces: the letter not delivered, with the
+reason their mail server gave, and the journey paused until a new address."""
+
+from __future__ import annotations
+
+from services.core.deliverability import record_failure
+from services.core.letters import message_id_for
+from services.core.store.deliverability import find_mail
+from tests.web.conftest import Site
+from tests.web.test_person_pages import person_path, words
+
+
+async def test_jeanne_sees_her_letter_was_not_delivered_and_her_journey_waits(
+    site: Site,
+) -> None:
+    jeanne = await site.enroll(email="jeanne.faute@exemple.fr")
+    # her welcome letter went out this morning, and came back: unknown address
+    async with site.store.transaction() as tx:
+        welcome = next(s for s in await tx.steps(jeanne.id) if s.step_id == "welcome")
+        message_id = message_id_for(welcome.id, "x@example.fr")
+        assert await tx.begin_send(welcome.id, message_id, site.clock.now())
+        await tx.finish_send(welcome.id, site.clock.now())
+    async with site.store.transaction() as tx:
+        mail = await find_mail(tx, message_id)
+        assert mail is not None
+        effect = await record_failure(
+            tx, mail, "permanent", "5.1.1; 550 User unknown", site.clock.now()
+        )
+    assert effect == "paused"
+    # her timeline says so, with the reason, and that what comes next waits for her
+    page = await site.client.get(person_path(site, "mon-parcours", jeanne.id))
+    text = words(page.text)
+    assert "Nos courriels ne vous parviennent plus" in text
+    assert "Non remis à votre messagerie : 5.1.1; 550 User unknown" in text
+    assert "prévu le" in text and "— suspendu" in text
