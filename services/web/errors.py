@@ -80,12 +80,8 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     )
 
 
-async def _server_error(request: Request, error: Exception) -> Response:
-    del error  # logged by the server with its traceback
-    return error_page(request, 500)
-
-
 def install(app: FastAPI) -> None:
+    """The French pages of the HTTP errors; a fault of the service (500) is answered by
+    `security.server_error_handler` with this module's page and the security headers."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _server_error)

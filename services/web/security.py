@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.clock import Clock
 from services.core.tokens import InvalidToken, Tokens
+from services.web import errors
 from services.web.deps import deps_of, pages_of
 
 CSRF = "csrf"
@@ -136,8 +137,14 @@ def server_error_handler(policy: str) -> Any:
     headers["cache-control"] = "no-store"
 
     async def server_error(request: Request, error: Exception) -> Response:
-        del request, error  # logged by the server; nothing of it is shown
-        return HTMLResponse(SERVER_ERROR_PAGE, status_code=500, headers=headers)
+        del error  # logged by the server; nothing of it is shown
+        try:
+            # the French error page with a way back (JSON for a JSON client)
+            page = errors.error_page(request, 500)
+        except Exception:  # the page itself cannot be drawn: the plain one
+            page = HTMLResponse(SERVER_ERROR_PAGE, status_code=500)
+        page.headers.update(headers)
+        return page
 
     return server_error
 

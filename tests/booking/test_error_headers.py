@@ -54,7 +54,7 @@ async def test_a_500_on_the_persons_page_carries_the_security_headers(
     async with browser(web) as http:
         broken = await http.get(path_of(web.links.for_person(jeanne).appointment))
     assert broken.status_code == 500
-    assert "Une erreur est survenue" in broken.text
+    assert "Le service a rencontré un problème" in broken.text
     for header in HEADERS:
         assert header in broken.headers, header
     assert broken.headers["cache-control"] == "no-store"

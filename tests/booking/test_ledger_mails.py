@@ -121,7 +121,7 @@ async def test_a_confirmation_and_a_reminder_survive_an_smtp_outage(services: Se
     services.clock.advance(RETRY_AFTER)
     assert await services.tick() == 1
     subjects = [m.subject for m in services.catcher.mails]
-    assert len(subjects) == 2 and subjects[1].startswith("Rappel : votre rendez-vous")
+    assert len(subjects) == 2 and subjects[1].startswith("Rappel\u00a0: votre rendez-vous")
     assert {status for status, _ in (await services.statuses(jeanne)).values()} == {"sent"}
 
 

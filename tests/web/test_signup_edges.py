@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from services.core.store import ledger
 from services.core.store.people_tables import pending_signups
 from tests.support import new_siren
 from tests.web.conftest import Site
@@ -117,12 +118,20 @@ async def test_a_plus_tag_or_capitals_do_not_get_round_the_limit_per_address(
     assert len(site.catcher.mails) == 3
 
 
-async def test_a_sign_up_whose_mail_cannot_be_sent_is_not_kept(site: Site) -> None:
-    # the mail server refuses the confirmation for good
+async def test_a_sign_up_is_kept_with_its_confirmation_mail_and_a_refusal_is_recorded(
+    site: Site,
+) -> None:
+    # the mail server refuses Lucie's confirmation for good
     site.catcher.answer_next("550 5.1.1 no such mailbox")
-    answer = await fill(site, lucie(new_siren()))
-    assert answer.startswith("503")
-    # no half-kept sign-up: Lucie can simply try again
-    assert await signups_kept(site) == 0
+    first = new_siren()
+    assert (await fill(site, lucie(first))).startswith("200")
+    # the sign-up and its mail were written together: the refusal is on the mail,
+    # nothing is half-kept
+    async with site.store.transaction() as tx:
+        (refused,) = await ledger.mails_of_siren(tx, first)
+    assert refused.template == "signup_confirmation"
+    assert refused.status == "failed" and refused.reason is not None
+    assert "550" in refused.reason
+    # Lucie tries again (for another business): that confirmation arrives
     assert (await fill(site, lucie(new_siren()))).startswith("200")
-    assert await signups_kept(site) == 1
+    assert len(site.catcher.mails) == 1
