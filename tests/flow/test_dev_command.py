@@ -153,4 +153,8 @@ async def test_a_submitted_form_shows_its_letter_on_the_dev_page_and_a_restart_k
         port=int(port),
     )
     async with httpx.AsyncClient(base_url=dev.url, timeout=10) as client:
-        assert "Parcours en cours : 0" in (await client.get("/")).text
+
+        async def unsubscribed() -> bool:
+            return "Parcours en cours\u00a0: 0" in (await client.get("/")).text
+
+        await until(unsubscribed, timeout=30)

@@ -181,7 +181,7 @@ async def test_a_mailer_killed_while_sending_a_booking_confirmation_delivers_it_
         first, confirmation = delivered  # accepted twice: the resend is recognisable
         assert first.message_id == confirmation.message_id
     assert confirmation.message_id == seen[0].message_id
-    assert confirmation.subject.startswith("Rendez-vous confirmé : mercredi 4 mars 2026")
+    assert confirmation.subject.startswith("Rendez-vous confirmé\u00a0: mercredi 4 mars 2026")
 
 
 @pytest.mark.parametrize("moment", ["before", "after"])
