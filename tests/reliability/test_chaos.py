@@ -134,12 +134,29 @@ class Chaos:
         await until(reached, timeout=timeout)
 
     async def lose_the_broker(self) -> None:
-        """The broker dies with everything it held and comes back empty, same port."""
+        """The broker dies with everything it held and comes back empty, same port; its
+        consumers (intake and mailer) die with it and start again once it is back.
+
+        Kafka answers a consumer whose position lies past the end of a log (the log lost
+        its data) with OFFSET_OUT_OF_RANGE, and the consumer starts again from the
+        earliest offset. The embedded broker answers with nothing: a consumer that
+        commits its old position to the new broker waits there until the new log grows
+        past it, and the scheduler only re-emits the unconfirmed steps, one a person.
+        Consumers killed (SIGKILL: nothing committed to the new broker) and started
+        after it start from the earliest offset, as they would on Kafka."""
+        consumers = ("intake", "mailer")
+        for name in consumers:
+            if name == "mailer":
+                self.mailer_deaths.append(datetime.now(UTC))
+            self.processes[name].kill()
+            self.kills[name] += 1
         self.kafka.kill()
         self.broker_losses += 1
         self.kafka = EmbeddedKafka(port=self.kafka.port)
         await self.kafka.start()
         await ensure_topics(self.kafka.bootstrap)
+        for name in consumers:
+            self.processes[name].start()
 
 
 @pytest.fixture
