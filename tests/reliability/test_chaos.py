@@ -14,8 +14,9 @@ the death, the data the mailer had sent just before it).
 The 200 are enrolled first with the clock stopped (speed 0, intake killed twice
 meanwhile), so that every journey starts whole at the origin; then every process
 reads the same running virtual clock: the same `PM_TIME_ORIGIN`, `PM_TIME_ANCHOR`
-and `PM_TIME_SPEED` (3 virtual days per real second by default).
-`PM_CHAOS_SEED` and `PM_CHAOS_DAYS_PER_SECOND` replay or reshape a run.
+and `PM_TIME_SPEED` (3.1 virtual days per real second by default: not a whole number of
+days, see `hours_between_visits`). `PM_CHAOS_SEED` and `PM_CHAOS_DAYS_PER_SECOND` replay or
+reshape a run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,9 @@ from services.core.settings import DEFAULT_MAIL_FROM
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.store.tables import enrollments, planned_steps
+from services.core.store.tables import mails as ledger
 from services.core.topics import BUSINESS_EVENTS
+from services.scheduler.app import HOUSEKEEPING_SECONDS
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.flow.harness import ServiceProcess, process_env, settings_for
 from tests.support import as_bytes, business_created, new_siren, until
@@ -50,7 +54,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow]
 
 PEOPLE = 200
 SEED = int(os.environ.get("PM_CHAOS_SEED", "20261127"))
-DAYS_PER_SECOND = float(os.environ.get("PM_CHAOS_DAYS_PER_SECOND", "3"))
+DAYS_PER_SECOND = float(os.environ.get("PM_CHAOS_DAYS_PER_SECOND", "3.1"))
 SPEED = DAYS_PER_SECOND * 86400
 # Monday 2 March 2026, 09:00 in Paris
 ORIGIN = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -66,6 +70,10 @@ WINDOW = timedelta(seconds=10)
 # `expired`: a notice that, delayed by the kills and the broker loss, could only have
 # gone after its deadline (the send rules record it instead of sending it)
 FINAL = {"sent", "failed", "cancelled", "skipped", "expired"}
+# the scheduler's emission tick (real seconds)
+TICK_SECONDS = 0.1
+# the send window lasts 9 hours (09:00-18:00 Paris)
+WINDOW_HOURS = 9
 FIRST_NAMES = ("Jeanne", "Paul", "Aïcha", "Éloïse", "Mathis", "Nguyễn", "Zoé", "Yann")
 DEPARTMENTS = ("14", "75", "2A", "971", "69", "29")
 
@@ -126,12 +134,29 @@ class Chaos:
         await until(reached, timeout=timeout)
 
     async def lose_the_broker(self) -> None:
-        """The broker dies with everything it held and comes back empty, same port."""
+        """The broker dies with everything it held and comes back empty, same port; its
+        consumers (intake and mailer) die with it and start again once it is back.
+
+        Kafka answers a consumer whose position lies past the end of a log (the log lost
+        its data) with OFFSET_OUT_OF_RANGE, and the consumer starts again from the
+        earliest offset. The embedded broker answers with nothing: a consumer that
+        commits its old position to the new broker waits there until the new log grows
+        past it, and the scheduler only re-emits the unconfirmed steps, one a person.
+        Consumers killed (SIGKILL: nothing committed to the new broker) and started
+        after it start from the earliest offset, as they would on Kafka."""
+        consumers = ("intake", "mailer")
+        for name in consumers:
+            if name == "mailer":
+                self.mailer_deaths.append(datetime.now(UTC))
+            self.processes[name].kill()
+            self.kills[name] += 1
         self.kafka.kill()
         self.broker_losses += 1
         self.kafka = EmbeddedKafka(port=self.kafka.port)
         await self.kafka.start()
         await ensure_topics(self.kafka.bootstrap)
+        for name in consumers:
+            self.processes[name].start()
 
 
 @pytest.fixture
@@ -147,7 +172,7 @@ async def chaos(postgres_server: str, tmp_path: Path) -> AsyncIterator[Chaos]:
     settings = settings_for(url, tmp_path)
     env = {
         **process_env(settings, kafka.bootstrap, catcher.url, ORIGIN),
-        "PM_TICK_SECONDS": "0.1",
+        "PM_TICK_SECONDS": str(TICK_SECONDS),
         "PM_REDELIVER_AFTER_SECONDS": str(REDELIVER_AFTER.total_seconds()),
         "PM_RETENTION_DAYS": "3650",
         "PM_CLAIM_BATCH": "200",
@@ -167,6 +192,29 @@ async def chaos(postgres_server: str, tmp_path: Path) -> AsyncIterator[Chaos]:
         await catcher.stop()
         await world.kafka.stop()
         await drop_postgres_database(postgres_server, name)
+
+
+def hours_between_visits(days_per_second: float, every_seconds: float) -> float:
+    """The longest stretch of the Paris day that a job run every `every_seconds` of real
+    time never sees, on a virtual clock at `days_per_second`.
+
+    The scheduler re-emits the unconfirmed steps only inside the send window, from its
+    housekeeping run every real second: at a whole number of virtual days per second
+    that run falls at the same hour every time, and if a restart puts that hour outside
+    09:00-18:00, nothing is ever re-emitted again and every person waits behind their
+    unconfirmed step for ever. The run only means something when each job visits every
+    hour of the day, the gaps shorter than the window."""
+    step = (days_per_second * every_seconds) % 1
+    hours = sorted(24 * ((k * step) % 1) for k in range(1000))
+    gaps = [later - earlier for earlier, later in pairwise(hours)]
+    return max([*gaps, hours[0] + 24 - hours[-1]])
+
+
+def test_the_chaos_clock_lets_the_scheduler_see_every_send_window() -> None:
+    # at 3 days a second the housekeeping sees one hour of the day, always the same
+    assert hours_between_visits(3, HOUSEKEEPING_SECONDS) == 24
+    for every_seconds in (HOUSEKEEPING_SECONDS, TICK_SECONDS):
+        assert hours_between_visits(DAYS_PER_SECOND, every_seconds) < WINDOW_HOURS
 
 
 def people(rng: random.Random) -> list[dict[str, object]]:
@@ -221,6 +269,24 @@ async def plan_of_everyone(store: Store) -> dict[str, dict[str, str]]:
         for email, key, status in rows:
             plan.setdefault(email, {})[key] = status
     return plan
+
+
+async def expired_without_a_reason(store: Store) -> int:
+    """Steps recorded `expired` whose mail the ledger does not show expired with its
+    reason (the person's pages and the console read it there)."""
+    from sqlalchemy import func, select
+
+    async with store.transaction() as tx:
+        found = await tx.connection.scalar(
+            select(func.count())
+            .select_from(planned_steps)
+            .outerjoin(ledger, ledger.c.id == planned_steps.c.id)
+            .where(
+                planned_steps.c.status == "expired",
+                (ledger.c.status.is_distinct_from("expired")) | (ledger.c.reason.is_(None)),
+            )
+        )
+    return int(found or 0)
 
 
 async def last_due(store: Store) -> datetime:
@@ -364,6 +430,7 @@ async def test_two_hundred_journeys_through_kills_and_a_lost_broker_lose_none_an
     # nothing failed: every step was sent, or skipped, cancelled or expired by the
     # journey's rules (an expired notice never reached the server: counted as twice)
     assert set(statuses) <= {"sent", "skipped", "cancelled", "expired"}
+    assert await expired_without_a_reason(chaos.store) == 0
     assert statuses["sent"] > PEOPLE * 15
     assert unexplained == []
     assert chaos.broker_losses == 1
