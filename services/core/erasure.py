@@ -54,10 +54,11 @@ async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
     await people.erase_personal_data(tx, enrollment.id, enrollment.siren, now)
     if enrollment.email:  # a sign-up under another SIREN with the same address goes too
         same_address = func.lower(pending_signups.c.email) == enrollment.email.lower()
-        for siren in set(
+        # their confirmation mails in the ledger
+        sirens = list(
             await tx.connection.scalars(select(pending_signups.c.siren).where(same_address))
-        ):
-            await forget_mails(tx, siren, [])  # its confirmation mail in the ledger
+        )
+        await forget_mails(tx, sirens, [])
         await tx.connection.execute(delete(pending_signups).where(same_address))
     await tx.connection.execute(
         update(planned_steps)
@@ -85,7 +86,7 @@ async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
     )
     await _cancel_appointments_ahead(tx, enrollment, now)
     await _give_back_webinar_seats(tx, enrollment.id, now)
-    await forget_mails(tx, enrollment.siren, [enrollment.id])
+    await forget_mails(tx, [enrollment.siren], [enrollment.id])
     await ledger.cancel_open_mails(tx, enrollment.id, "erased", now)
     await redact_outbox(tx, enrollment.siren)
 

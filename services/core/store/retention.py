@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 
-from services.core.store import ledger
 from services.core.store.booking_tables import adviser_notes, adviser_requests, appointments
 from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
@@ -54,7 +53,6 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
         .where(planned_steps.c.enrollment_id.in_(ids), planned_steps.c.error.is_not(None))
         .values(error=None)
     )
-    await ledger.forget_people(tx, ids)
     await tx.connection.execute(
         update(adviser_requests)
         .where(
@@ -70,19 +68,21 @@ async def purge_personal_data(tx: Tx, ended_before: datetime, limit: int) -> lis
     )
     await tx.connection.execute(delete(adviser_notes).where(adviser_notes.c.enrollment_id.in_(ids)))
     await tx.connection.execute(delete(pending_signups).where(pending_signups.c.siren.in_(sirens)))
+    await forget_mails(tx, sirens, ids)
     for siren in sirens:
-        await forget_mails(tx, siren, ids)
         await redact_outbox(tx, siren)
     return ids
 
 
-async def forget_mails(tx: Tx, siren: str, enrollment_ids: Sequence[str]) -> None:
-    """Keep of each mail in the ledger for this SIREN (a journey's, or a sign-up's before
-    any journey) only what it was: no address, no rendering data, no server reply (which
-    may quote the address)."""
+async def forget_mails(tx: Tx, sirens: Sequence[str], enrollment_ids: Sequence[str]) -> None:
+    """Keep of each mail in the ledger for these SIRENs (a journey's, or a sign-up's before
+    any journey) or these enrollments only what it was: no address, no rendering data, no
+    server reply (which may quote the address)."""
     await tx.connection.execute(
         update(mails)
-        .where(or_(mails.c.siren == siren, mails.c.enrollment_id.in_(enrollment_ids)))
+        .where(
+            or_(mails.c.siren.in_(list(sirens)), mails.c.enrollment_id.in_(list(enrollment_ids)))
+        )
         .values(recipient=None, data="{}", reason=None)
     )
 
