@@ -16,17 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.broker.topics import ensure_topics
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.web.console.auth import create_adviser
-from tests.flow.harness import MONDAY_MORNING, ServiceProcess, process_env, settings_for
-from tests.support import until
+from tests.flow.harness import MONDAY_MORNING
+from tests.reliability.web_process import running_web
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -50,11 +47,6 @@ forms = st.dictionaries(
 )
 
 
-class _Sink:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return "250 2.0.0 accepted"
-
-
 @pytest.fixture(scope="module")
 async def console_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     var: Path = tmp_path_factory.mktemp("schemathesis-console")
@@ -63,40 +55,8 @@ async def console_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     store = Store.open(url)
     await create_adviser(store, SOPHIE, "Sophie Lefèvre", PASSWORD, MONDAY_MORNING)
     await store.close()
-    kafka = EmbeddedKafka()
-    await kafka.start()
-    await ensure_topics(kafka.bootstrap)
-    smtp = Controller(_Sink(), hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **process_env(
-            settings_for(url, var), kafka.bootstrap, f"smtp://127.0.0.1:{smtp.port}", MONDAY_MORNING
-        ),
-        "PM_WEB_PORT": str(port),
-        "PM_PUBLIC_URL": base,
-    }
-    web = ServiceProcess("web", env, var / "web.log")
-    web.start()
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-
-            async def answers() -> bool:
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await until(answers, timeout=60)
+    async with running_web(var, url) as base:
         yield base
-    finally:
-        code = web.stop()
-        smtp.stop()
-        await kafka.stop()
-        log = web.log.read_text(errors="replace")
-        assert code == 0, log[-3000:]
-        assert '"level": "error"' not in log, log[-3000:]
 
 
 def signed_in(base: str) -> tuple[dict[str, str], str]:

@@ -12,16 +12,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.broker.topics import ensure_topics
 from services.core.store.migrate import upgrade_async
-from tests.flow.harness import MONDAY_MORNING, ServiceProcess, process_env, settings_for
-from tests.support import until
+from tests.reliability.web_process import running_web
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -31,54 +26,13 @@ schemathesis = pytest.importorskip("schemathesis", minversion="4")
 EXAMPLES = int(os.environ.get("PM_SCHEMATHESIS_EXAMPLES", "20"))
 
 
-class _Sink:
-    """An SMTP server that accepts everything (it runs in its own thread: the test
-    below is synchronous and must not hold up the server)."""
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return "250 2.0.0 accepted"
-
-
 @pytest.fixture(scope="module")
 async def web_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     var: Path = tmp_path_factory.mktemp("schemathesis")
     url = f"sqlite+aiosqlite:///{var / 'store.db'}"
     await upgrade_async(url)
-    kafka = EmbeddedKafka()
-    await kafka.start()
-    await ensure_topics(kafka.bootstrap)
-    smtp = Controller(_Sink(), hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **process_env(
-            settings_for(url, var), kafka.bootstrap, f"smtp://127.0.0.1:{smtp.port}", MONDAY_MORNING
-        ),
-        "PM_WEB_PORT": str(port),
-        "PM_PUBLIC_URL": base,
-    }
-    web = ServiceProcess("web", env, var / "web.log")
-    web.start()
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-
-            async def answers() -> bool:
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await until(answers, timeout=60)
+    async with running_web(var, url) as base:
         yield base
-    finally:
-        code = web.stop()
-        smtp.stop()
-        await kafka.stop()
-        log = web.log.read_text(errors="replace")
-        assert code == 0, log[-3000:]
-        # a 5xx found above leaves its traceback in the web's log
-        assert '"level": "error"' not in log, log[-3000:]
 
 
 def test_no_request_makes_the_web_answer_a_server_error(web_server: str) -> None:

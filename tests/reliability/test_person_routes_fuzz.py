@@ -20,13 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 
 from services.core import agenda
 from services.core.booking_mail import APPOINTMENT, OFFER, REGISTRATION, WEBINAR
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.broker.topics import ensure_topics
 from services.core.clock import VirtualClock
 from services.core.journeys.loader import load_journeys
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
@@ -43,11 +40,9 @@ from tests.flow.harness import (
     MONDAY_MORNING,
     ROOT,
     SECRET,
-    ServiceProcess,
-    process_env,
-    settings_for,
 )
-from tests.support import as_bytes, business_created, until
+from tests.reliability.web_process import running_web
+from tests.support import as_bytes, business_created
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -55,11 +50,6 @@ schemathesis = pytest.importorskip("schemathesis", minversion="4")
 
 EXAMPLES = int(os.environ.get("PM_SCHEMATHESIS_EXAMPLES", "15"))
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-class _Sink:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return "250 2.0.0 accepted"
 
 
 @dataclass
@@ -150,40 +140,8 @@ async def person(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pers
     url = f"sqlite+aiosqlite:///{var / 'store.db'}"
     await upgrade_async(url)
     tokens, session_id = await seed_jeanne(url)
-    kafka = EmbeddedKafka()
-    await kafka.start()
-    await ensure_topics(kafka.bootstrap)
-    smtp = Controller(_Sink(), hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **process_env(
-            settings_for(url, var), kafka.bootstrap, f"smtp://127.0.0.1:{smtp.port}", MONDAY_MORNING
-        ),
-        "PM_WEB_PORT": str(port),
-        "PM_PUBLIC_URL": base,
-    }
-    web = ServiceProcess("web", env, var / "web.log")
-    web.start()
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-
-            async def answers() -> bool:
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await until(answers, timeout=60)
+    async with running_web(var, url) as base:
         yield Person(base, tokens, session_id)
-    finally:
-        code = web.stop()
-        smtp.stop()
-        await kafka.stop()
-        log = web.log.read_text(errors="replace")
-        assert code == 0, log[-3000:]
-        assert '"level": "error"' not in log, log[-3000:]
 
 
 def purpose_of(path: str) -> str:
