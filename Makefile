@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: dev test lint typecheck bench install browser clean
+.PHONY: dev test lint typecheck bench install browser clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: install
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## make docs: the event contract as AsyncAPI, generated from the code (tests/docs checks it)
+docs: install
+	$(BIN)/premiers-mois docs asyncapi --output docs/asyncapi.yaml
 
 bench: install
 	$(BIN)/python -m bench

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "--offset", type=int, action="append", help="only this offset (repeatable)"
     )
 
+    docs = commands.add_parser("docs", help="documents generated from the code")
+    asyncapi = docs.add_subparsers(dest="action", required=True).add_parser(
+        "asyncapi", help="the event contract as an AsyncAPI document (YAML)"
+    )
+    asyncapi.add_argument("--output", type=Path, help="write it there (default: print it)")
+
     preview = commands.add_parser("preview", help="write a mail rendered with its sample data")
     preview.add_argument("name")
     preview.add_argument("--track", choices=["ae", "ti"], default="ae")
@@ -121,6 +127,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from services.web.console.accounts import add_adviser
 
         return asyncio.run(add_adviser(settings, args.email, args.name, sys.stdin, sys.stdout))
+    if args.command == "docs":
+        from services.docs import command as docs_command
+
+        return docs_command(args.output, sys.stdout)
     if args.command == "preview":
         from services.core.mail import commands as mail_commands
 

@@ -68,8 +68,29 @@ def _has_a_letter(value: str) -> str:
     return value
 
 
-Siren = Annotated[str, AfterValidator(check_siren)]
-Department = Annotated[str, AfterValidator(_department)]
+# The JSON schemas (the AsyncAPI document, docs/asyncapi.yaml) say what the validators check;
+# `json_schema_extra` only describes, it validates nothing.
+SIREN_PATTERN = "^[0-9]{9}$"
+SIREN_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": SIREN_PATTERN,
+    "description": "SIREN of the business: 9 digits, the last one a Luhn check digit",
+}
+Siren = Annotated[
+    str,
+    AfterValidator(check_siren),
+    Field(json_schema_extra={"pattern": SIREN_PATTERN, "description": SIREN_SCHEMA["description"]}),
+]
+Department = Annotated[
+    str,
+    AfterValidator(_department),
+    Field(
+        json_schema_extra={
+            "pattern": _DEPARTMENT.pattern,
+            "description": "French department code (e.g. 14, 2A, 971)",
+        }
+    ),
+]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
 ]
@@ -123,10 +144,18 @@ Regime = Literal["micro", "classic"]
 Frequency = Literal["monthly", "quarterly"]
 
 
+def _type_is_required(schema: dict[str, Any]) -> None:
+    """Every event has its `type` (a default in the models, so that the code need not
+    repeat it; on the wire it is always there): the JSON schema says so."""
+    required = schema.setdefault("required", [])
+    if "type" in schema.get("properties", {}) and "type" not in required:
+        required.insert(0, "type")
+
+
 class Event(BaseModel):
     """Fields every event has."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra=_type_is_required)
 
     event_id: EventId
     occurred_at: AwareDatetime

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.core.events import EndReason, EnrollmentEnded, JourneyEvent, derived_event_id, encode
+from services.core.broker.asyncapi import JourneyEventMessage
+from services.core.events import EndReason, EnrollmentEnded, derived_event_id, encode
 from services.core.store.records import Enrollment, OutgoingEvent
 from services.core.store.repository import Tx
 from services.core.topics import JOURNEY_EVENTS
 
 
-def outgoing(event: JourneyEvent) -> OutgoingEvent:
-    """An output event as the outbox keeps it (keyed by SIREN, on `journey.events`)."""
+def outgoing(event: JourneyEventMessage) -> OutgoingEvent:
+    """An output event as the outbox keeps it (keyed by SIREN, on `journey.events`).
+
+    Only the types of `JourneyEventMessage` (what the AsyncAPI document lists) can go
+    out: a new event type must join it, and `make docs` then documents it."""
     return OutgoingEvent(
         event_id=event.event_id,
         topic=JOURNEY_EVENTS,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.batch import subscribe_batch
+from services.core.broker.asyncapi import JourneyEventMessage
+from services.core.broker.batch import BatchHandler, subscribe_batch
 from services.core.broker.bus import EventBus
 from services.core.broker.consumer import ConsumerOptions
 from services.core.clock import Clock
@@ -19,13 +20,32 @@ BATCH = 200  # messages fetched at once (their steps are begun in one transactio
 def register(
     broker: KafkaBroker, mailer: Mailer, bus: EventBus, clock: Clock, options: ConsumerOptions
 ) -> None:
+    subscribe(broker, MailerBatch(mailer), bus, clock, options)
+
+
+def subscribe(
+    broker: KafkaBroker,
+    handler: BatchHandler,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+) -> None:
+    """The mailer's subscription (`register`; the AsyncAPI document wires it with a handler
+    that never runs)."""
     subscribe_batch(
         broker,
         JOURNEY_EVENTS,
         GROUP,
-        MailerBatch(mailer),
+        handler,
         bus=bus,
         clock=clock,
         options=options,
         max_records=BATCH,
+        payload=JourneyEventMessage,
+        description=(
+            "The mailer reads the `step.due` events (the other types are skipped): it "
+            "renders and sends the step's mail, then records `message.sent` or "
+            "`message.failed` in the outbox. A `step.due` it cannot understand goes "
+            "unchanged to `journey.events.dlq`."
+        ),
     )

@@ -14,7 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from faststream.kafka import KafkaBroker
 
+from services.core.broker.asyncapi import JourneyEventMessage
+from services.core.topics import JOURNEY_EVENTS
 from services.scheduler.ticks import Scheduler, TickReport
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,23 @@ class _Job:
                         "relayed": report.relayed,
                     },
                 )
+
+
+def declare_publishers(broker: KafkaBroker) -> None:
+    """What the scheduler publishes, for the AsyncAPI document (it sends through `KafkaBus`:
+    `step.due` from `Scheduler.emit`, the other events from the outbox relay)."""
+    broker.publisher(
+        JOURNEY_EVENTS,
+        title=f"premiers-mois-scheduler:{JOURNEY_EVENTS}",
+        description=(
+            "The journeys' events, for other systems: `step.due` when a step of a "
+            "journey is due (emitted again, with the same `event_id`, until the mailer "
+            "records it), and every event the services write to the outbox (enrollments, "
+            "mails sent or failed, an undeliverable address, appointments, webinars), "
+            "relayed in the order they were written. Consumers deduplicate by `event_id`."
+        ),
+        schema=JourneyEventMessage,
+    )
 
 
 def start(scheduler: Scheduler, tick_seconds: float) -> Ticker:

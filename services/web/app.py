@@ -12,10 +12,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from faststream.kafka import KafkaBroker
 
 from services.core.broker.bus import EventBus
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
+from services.core.events import BusinessCreated
 from services.core.journeys.calendar import PARIS
 from services.core.links import LinkMaker
 from services.core.mail.render import Renderer
@@ -24,6 +26,7 @@ from services.core.smtp import SmtpTransport
 from services.core.store.records import Enrollment, Step
 from services.core.store.repository import Store, Tx
 from services.core.tokens import Tokens
+from services.core.topics import BUSINESS_EVENTS
 
 HERE = Path(__file__).parent
 
@@ -54,6 +57,19 @@ class WebDeps:
     # what a journey mail needs beyond the letter context (webinar sessions on offer):
     # the mailer's provider, so that a letter's web view shows what the mail showed
     extras: Callable[[Tx, Enrollment, Step], Awaitable[dict[str, Any] | None]] | None = None
+
+
+def declare_publishers(broker: KafkaBroker) -> None:
+    """What the web publishes, for the AsyncAPI document (it sends through `KafkaBus`)."""
+    broker.publisher(
+        BUSINESS_EVENTS,
+        title=f"premiers-mois-web:{BUSINESS_EVENTS}",
+        description=(
+            "The sign-up form (`/inscription`, and the dev form in `dev`) publishes a "
+            "`business.created`, as the registry would, which the intake then enrolls."
+        ),
+        schema=BusinessCreated,
+    )
 
 
 def paris_time(moment: datetime) -> str:

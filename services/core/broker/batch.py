@@ -20,6 +20,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from services.core.broker.asyncapi import declare_dead_letters, document_subscriber
 from services.core.broker.bus import EventBus, Outgoing
 from services.core.broker.consumer import ConsumerOptions, dead_letter_headers
 from services.core.clock import Clock
@@ -66,8 +67,13 @@ def subscribe_batch(
     options: ConsumerOptions,
     max_records: int = 200,
     batch_timeout_ms: int = 50,
+    payload: object = None,
+    description: str | None = None,
 ) -> None:
-    """Consume `topic` in consumer group `group` with `handler(raw_values)`."""
+    """Consume `topic` in consumer group `group` with `handler(raw_values)`.
+
+    `payload` (a pydantic type) and `description` say, in the AsyncAPI document, what the
+    topic carries and what the subscriber does with it."""
 
     async def values(records: Sequence[Inbound]) -> Sequence[Rejected]:
         return await handler([record.value for record in records])
@@ -82,6 +88,8 @@ def subscribe_batch(
         options=options,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        payload=payload,
+        description=description,
     )
 
 
@@ -96,9 +104,17 @@ def subscribe_keyed_batch(
     options: ConsumerOptions,
     max_records: int = 200,
     batch_timeout_ms: int = 50,
+    payload: object = None,
+    description: str | None = None,
 ) -> None:
-    """Consume `topic` in consumer group `group` with `handler(messages)` (values and keys)."""
+    """Consume `topic` in consumer group `group` with `handler(messages)` (values and keys).
+
+    `payload` and `description`: as in `subscribe_batch`, for the document."""
     failures = 0
+    title = f"{group}:{topic}"
+    if payload is not None:
+        document_subscriber(broker, title, payload)
+    declare_dead_letters(broker, topic, group, payload)
 
     @broker.subscriber(
         topic,
@@ -111,7 +127,8 @@ def subscribe_keyed_batch(
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        title=f"{group}:{topic}",
+        title=title,
+        description=description,
     )
     async def consume(message: KafkaMessage) -> None:
         nonlocal failures

@@ -19,6 +19,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from services.core.broker.asyncapi import declare_dead_letters, document_subscriber
 from services.core.broker.bus import EventBus
 from services.core.clock import Clock
 from services.core.events import InvalidEvent
@@ -46,9 +47,16 @@ def subscribe(
     bus: EventBus,
     clock: Clock,
     options: ConsumerOptions,
+    payload: object = None,
+    description: str | None = None,
 ) -> None:
-    """Consume `topic` in consumer group `group` with `handler(raw_value)`."""
+    """Consume `topic` in consumer group `group` with `handler(raw_value)` (`payload` and
+    `description`: what the topic carries and what the subscriber does, for the document)."""
     failures = 0
+    title = f"{group}:{topic}"
+    if payload is not None:
+        document_subscriber(broker, title, payload)
+    declare_dead_letters(broker, topic, group, payload)
 
     @broker.subscriber(
         topic,
@@ -57,7 +65,8 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         session_timeout_ms=options.session_timeout_ms,
         heartbeat_interval_ms=options.heartbeat_interval_ms,
-        title=f"{group}:{topic}",
+        title=title,
+        description=description,
     )
     async def consume(message: KafkaMessage) -> None:
         nonlocal failures
