@@ -146,6 +146,11 @@ def contract_document(broker: KafkaBroker, *, title: str, version: str) -> dict[
             }
             if channel["address"].endswith(".dlq"):
                 message["headers"] = _dead_letter_headers()
+    # FastStream keeps the subscribers in a set (their order changes with the process's
+    # hash seed): sorted by name, the document is the same on every run
+    for section, part in ((document, "channels"), (document, "operations")):
+        section[part] = dict(sorted(section.get(part, {}).items()))
+    components["messages"] = dict(sorted(messages.items()))
     components["schemas"] = dict(sorted(schemas.items()))
     return document
 
