@@ -66,8 +66,8 @@ DEAD_LETTER_HEADERS = {
     "x-error": "why the message was refused, in one line",
     "x-error-class": "the exception's class, when processing raised",
     "x-original-topic": "the topic it was read from",
-    "x-original-partition": "its partition there",
-    "x-original-offset": "its offset there",
+    "x-original-partition": "its partition there (empty for a parked event whose hold ran out)",
+    "x-original-offset": "its offset there (empty for a parked event whose hold ran out)",
     "x-consumer-group": "the consumer group that refused it",
     "x-failed-at": "when, on the service's virtual clock (ISO 8601 with offset)",
     "x-service-version": "the version of the service that refused it",
@@ -103,7 +103,8 @@ def declare_dead_letters(broker: KafkaBroker, topic: str, group: str, payload: o
             f"Messages of `{topic}` that `{group}` could not understand or process, "
             "unchanged (they may not match the schema: that is often why they are here), "
             "with headers naming the error. Consumption goes on; "
-            "`premiers-mois dlq list|replay` reads them."
+            "`premiers-mois dlq list` reads them, `premiers-mois dlq replay` puts them back "
+            f"on `{topic}` with a header `x-replayed-from` (`<dlq topic>:<offset>`)."
         ),
         schema=payload,
     )
@@ -146,10 +147,10 @@ def contract_document(broker: KafkaBroker, *, title: str, version: str) -> dict[
             }
             if channel["address"].endswith(".dlq"):
                 message["headers"] = _dead_letter_headers()
-    # FastStream keeps the subscribers in a set (their order changes with the process's
-    # hash seed): sorted by name, the document is the same on every run
-    for section, part in ((document, "channels"), (document, "operations")):
-        section[part] = dict(sorted(section.get(part, {}).items()))
+    # FastStream keeps the subscribers and publishers in WeakSets (their order changes
+    # with the process's hash seed): sorted by name, the document is the same every run
+    document["channels"] = dict(sorted(document.get("channels", {}).items()))
+    document["operations"] = dict(sorted(document.get("operations", {}).items()))
     components["messages"] = dict(sorted(messages.items()))
     components["schemas"] = dict(sorted(schemas.items()))
     return document
