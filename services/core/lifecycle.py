@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.core.broker.asyncapi import JourneyEventMessage
 from services.core.events import EndReason, EnrollmentEnded, derived_event_id, encode
+from services.core.journey_events import JourneyEventMessage
 from services.core.store.records import Enrollment, OutgoingEvent
 from services.core.store.repository import Tx
 from services.core.topics import JOURNEY_EVENTS

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.asyncapi import JourneyEventMessage
 from services.core.broker.batch import BatchHandler, subscribe_batch
 from services.core.broker.bus import EventBus
 from services.core.broker.consumer import ConsumerOptions
 from services.core.clock import Clock
+from services.core.journey_events import JourneyEventMessage
 from services.core.topics import JOURNEY_EVENTS
 from services.mailer.batch import MailerBatch
 from services.mailer.deliver import Mailer

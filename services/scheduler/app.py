@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.asyncapi import JourneyEventMessage
+from services.core.journey_events import JourneyEventMessage
 from services.core.topics import JOURNEY_EVENTS
 from services.scheduler.ticks import Scheduler, TickReport
 

@@ -21,7 +21,7 @@ from services.core.booking_events import (
     AppointmentRequested,
     WebinarRegistered,
 )
-from services.core.broker.asyncapi import DEAD_LETTER_HEADERS, JourneyEventMessage
+from services.core.broker.asyncapi import DEAD_LETTER_HEADERS
 from services.core.broker.consumer import dead_letter_headers
 from services.core.events import (
     BusinessEvent,
@@ -34,6 +34,7 @@ from services.core.events import (
     encode,
     encode_step_due,
 )
+from services.core.journey_events import JourneyEventMessage
 from services.core.lifecycle import outgoing
 from services.core.topics import ALL_TOPICS, BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.docs import DOCUMENT, asyncapi_document, asyncapi_yaml

@@ -20,45 +20,15 @@ and writes docs/asyncapi.yaml (`premiers-mois docs asyncapi`, `make docs`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import yaml
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 
-from services.core.booking_events import (
-    AppointmentBooked,
-    AppointmentCancelled,
-    AppointmentRequested,
-    WebinarRegistered,
-)
-from services.core.events import (
-    SIREN_SCHEMA,
-    ContactUndeliverable,
-    EnrollmentEnded,
-    EnrollmentStarted,
-    MessageFailed,
-    MessageSent,
-    StepDue,
-)
-
-#: Every event this service publishes on `journey.events` (through the outbox, and
-#: `step.due` from the scheduler), as one type: what its publisher and its readers declare.
-JourneyEventMessage = Annotated[
-    EnrollmentStarted
-    | EnrollmentEnded
-    | StepDue
-    | MessageSent
-    | MessageFailed
-    | ContactUndeliverable
-    | AppointmentRequested
-    | AppointmentBooked
-    | AppointmentCancelled
-    | WebinarRegistered,
-    Field(discriminator="type"),
-]
+from services.core.events import SIREN_SCHEMA
 
 #: The headers of a dead letter (`consumer.dead_letter_headers`), beside the unchanged
 #: message; `x-error-class` only when processing raised.
