@@ -10,9 +10,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.booking import TOPICS
+from services.core.appointment_rules import TOPICS
 from services.core.journeys.calendar import PARIS, is_working_day
-from services.core.store import booking as booking_store
+from services.core.store import webinars as webinar_store
 from services.core.store.repository import Store
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -95,7 +95,7 @@ async def seed_sessions(store: Store, catalogue: Catalogue | None, now: datetime
     planned = plan_sessions(catalogue, now.astimezone(PARIS).date())
     async with store.transaction() as tx:
         for session in planned:
-            await booking_store.save_session(
+            await webinar_store.save_session(
                 tx,
                 session_id=session.id,
                 topic=session.topic,

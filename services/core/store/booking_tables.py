@@ -79,7 +79,7 @@ adviser_requests = Table(
     Column("status", String(10), nullable=False),  # open | done
     Column("created_at", UtcDateTime, nullable=False),
     Column("handled_at", UtcDateTime),
-    Column("reason", String(40)),  # one of services.core.booking.REASONS, None: sans précision
+    Column("reason", String(40)),  # appointment_rules.REASONS; None: sans précision
     Column("phone", String(20)),  # E.164
     Column("handled_by", String(200)),  # the adviser's name who marked it "traité"
     Index("ix_adviser_requests_status", "status"),
