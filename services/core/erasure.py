@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import delete, func, select, update
 
@@ -48,7 +49,7 @@ from services.core.store.retention import forget_mails, redact_outbox
 from services.core.store.tables import planned_steps
 
 #: The inbox item that tells an adviser an appointment went with an erasure.
-CANCELLATION = "cancellation"
+CANCELLATION: Final = "cancellation"
 
 
 async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:

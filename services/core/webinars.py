@@ -30,7 +30,7 @@ from services.core.store.repository import Store
 class WebinarBooking:
     registration: Registration
     enrollment: Enrollment
-    new: bool  # False: the person had already registered on this topic
+    new: bool  # False: the person had already registered on this subject
 
 
 async def register(
@@ -41,7 +41,7 @@ async def register(
     session_id: str,
     mails: AppointmentMails | None = None,
 ) -> WebinarBooking:
-    """Register for a session (one per topic); raises SlotFull or NotBookable. With
+    """Register for a session (one per subject); raises SlotFull or NotBookable. With
     `mails`, the confirmation is written into the ledger in the registration's
     transaction."""
     registration_id = str(uuid.uuid4())
@@ -52,8 +52,8 @@ async def register(
                 session = await webinar_store.session(tx, session_id)
                 if session is None or session.starts_at <= now:
                     raise NotBookable("this session is past or unknown")
-                existing = await webinar_store.registration_on_topic(
-                    tx, enrollment_id, session.topic
+                existing = await webinar_store.registration_on_subject(
+                    tx, enrollment_id, session.subject
                 )
                 if existing is not None:
                     return WebinarBooking(existing, enrollment, new=False)
@@ -82,7 +82,7 @@ async def register(
                     enrollment_id=enrollment_id,
                     registration_id=registration_id,
                     session_id=session_id,
-                    topic=session.topic,
+                    topic=session.subject,
                     starts_at=session.starts_at,
                 )
                 await tx.add_outbox(outgoing(registered), now)

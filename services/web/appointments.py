@@ -389,7 +389,7 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
 @router.get("/webinaires/inscription/{session_id}/{token}", response_class=HTMLResponse)
 async def registration_page(request: Request, session_id: str, token: str) -> Response:
     """One session: a button to register; when it is past, full, or the person already
-    has a seat on the topic, the next sessions on the same topic (never a dead end)."""
+    has a seat on the subject, the next sessions on the same subject (never a dead end)."""
     enrollment_id = _subject(request, WEBINAR, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
@@ -399,11 +399,11 @@ async def registration_page(request: Request, session_id: str, token: str) -> Re
         session = await webinar_store.session(tx, session_id)
         if session is None:
             return _bad_link(request, expired=True)
-        existing = await webinar_store.registration_on_topic(tx, enrollment_id, session.topic)
+        existing = await webinar_store.registration_on_subject(tx, enrollment_id, session.subject)
         registered_on = await webinar_store.session(tx, existing.session_id) if existing else None
         following = [
             s
-            for s in await webinar_store.open_sessions(tx, session.topic, now, limit=4)
+            for s in await webinar_store.open_sessions(tx, session.subject, now, limit=4)
             if s.id != session.id
         ][:3]
     mails = _mails(request)

@@ -243,9 +243,15 @@ async def _not_shown_again(request: Request, enrollment: Enrollment, step: Step)
     now = deps.clock.now()
     mails = AppointmentMails(deps.links, mail_from=deps.settings.mail_from)
     async with deps.store.transaction() as tx:
-        seat = await webinar_store.registration_on_topic(tx, enrollment.id, step.topic or "")
+        seat = (
+            await webinar_store.registration_on_subject(tx, enrollment.id, step.topic)
+            if step.topic
+            else None
+        )
         registered_on = await webinar_store.session(tx, seat.session_id) if seat else None
-        upcoming = await webinar_store.open_sessions(tx, step.topic or "", now, limit=3)
+        upcoming = (
+            await webinar_store.open_sessions(tx, step.topic, now, limit=3) if step.topic else []
+        )
     return pages_of(request).TemplateResponse(
         request,
         "not_shown_again.html",

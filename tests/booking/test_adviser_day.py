@@ -127,7 +127,7 @@ async def seed(store: Store, day: Day) -> None:
             reason="declaration", phone="+33231123456",
         )  # fmt: skip
         await webinar_store.save_session(
-            tx, session_id=day.session_id, topic="declaration",
+            tx, session_id=day.session_id, subject="declaration",
             title="Déclarer et payer ses cotisations", starts_at=NOW + timedelta(days=8),
             ends_at=NOW + timedelta(days=8, hours=1),
             join_url="https://webinaires.example.fr/declaration", seats=40, now=NOW,

@@ -86,7 +86,7 @@ async def test_the_last_webinar_seat_goes_to_one_of_two_people_clicking_together
         await webinar_store.save_session(
             tx,
             session_id="compte-en-ligne-1",
-            topic="online_account",
+            subject="online_account",
             title="Bien démarrer avec votre compte en ligne",
             starts_at=THURSDAY_2PM,
             ends_at=THURSDAY_2PM + timedelta(hours=1),

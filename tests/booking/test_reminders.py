@@ -122,7 +122,7 @@ async def test_karim_is_reminded_of_his_webinar_the_day_before_and_the_hour_befo
         await webinar_store.save_session(
             tx,
             session_id="declaration-2026-03-05",
-            topic="declaration",
+            subject="declaration",
             title="Déclarer et payer ses cotisations",
             starts_at=starts,
             ends_at=starts + timedelta(hours=1),
@@ -200,7 +200,7 @@ async def test_an_erased_person_leaves_no_seat_taken_and_no_note_behind(
         await webinar_store.save_session(
             tx,
             session_id="protection-sociale",
-            topic="social_protection",
+            subject="social_protection",
             title="Votre protection sociale",
             starts_at=starts,
             ends_at=starts + timedelta(hours=1),

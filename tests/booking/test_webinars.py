@@ -70,7 +70,7 @@ async def session(store: Store, session_id: str, starts_at: datetime, seats: int
         await webinar_store.save_session(
             tx,
             session_id=session_id,
-            topic="online_account",
+            subject="online_account",
             title="Bien démarrer avec votre compte en ligne",
             starts_at=starts_at,
             ends_at=starts_at + timedelta(hours=1),
@@ -114,7 +114,7 @@ async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invi
         page = await http.get(path_of(links[0]))
         assert "Confirmer mon inscription" in page.text
         async with store.transaction() as tx:
-            assert await webinar_store.registration_on_topic(tx, jeanne, "online_account") is None
+            assert await webinar_store.registration_on_subject(tx, jeanne, "online_account") is None
         done = await http.post(path_of(links[0]))
         assert "Votre inscription est confirmée" in done.text
         # the confirmation carries the calendar invitation, in UTC
@@ -165,11 +165,11 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
     catalogue = load_catalogue(ROOT / "journeys" / "webinars.yaml")
     assert catalogue is not None
     planned = plan_sessions(catalogue, date(2026, 3, 2))
-    online = [s for s in planned if s.topic == "online_account"]
+    online = [s for s in planned if s.subject == "online_account"]
     # Tuesdays at 10:00 in Paris: 09:00 UTC in winter, 08:00 UTC in summer
     assert online[0].starts_at == TUESDAY_10AM - timedelta(days=7)
     assert datetime(2026, 4, 7, 8, 0, tzinfo=UTC) in [s.starts_at for s in online]
-    assert {s.topic for s in planned} == {"online_account", "declaration", "social_protection"}
+    assert {s.subject for s in planned} == {"online_account", "declaration", "social_protection"}
 
     await seed_sessions(store, catalogue, NOW)
     # an adviser changes a session's seats; seeding again keeps the change
@@ -180,7 +180,7 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
         await webinar_store.save_session(
             tx,
             session_id=first,
-            topic=found.topic,
+            subject=found.subject,
             title=found.title,
             starts_at=found.starts_at,
             ends_at=found.ends_at,

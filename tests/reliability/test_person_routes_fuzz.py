@@ -92,7 +92,7 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
             await webinar_store.save_session(
                 tx,
                 session_id=session_id,
-                topic="declaration",
+                subject="declaration",
                 title="Déclarer son chiffre d'affaires",
                 starts_at=THURSDAY_2PM + timedelta(days=7),
                 ends_at=THURSDAY_2PM + timedelta(days=7, hours=1),

@@ -87,7 +87,7 @@ async def jean_everywhere(site: Site) -> Enrollment:
         await webinar_store.save_session(
             tx,
             session_id=session_id,
-            topic="declaration",
+            subject="declaration",
             title="Déclarer son chiffre d'affaires",
             starts_at=THURSDAY_2PM + timedelta(days=7),
             ends_at=THURSDAY_2PM + timedelta(days=7, hours=1),

@@ -13,7 +13,7 @@ import pytest
 
 from services.core import appointments, webinars
 from services.core.appointment_mails import AppointmentMails
-from services.core.appointment_rules import TOPICS
+from services.core.appointment_rules import SUBJECTS
 from services.core.letters import letter_context
 from services.core.mail.render import Renderer
 from services.core.store import adviser_requests as request_store
@@ -48,10 +48,10 @@ def internal(link: str) -> str | None:
 async def seed_bookable(site: Site) -> str:
     """A webinar session on every topic, an adviser's slot in Calvados and in Rhône."""
     async with site.store.transaction() as tx:
-        for number, topic in enumerate(TOPICS):
+        for number, topic in enumerate(SUBJECTS):
             starts = MONDAY_MORNING + timedelta(days=10 + number)
             await webinar_store.save_session(
-                tx, session_id=f"session-{topic}", topic=topic, title=TOPICS[topic],
+                tx, session_id=f"session-{topic}", subject=topic, title=SUBJECTS[topic],
                 starts_at=starts, ends_at=starts + timedelta(hours=1),
                 join_url=f"https://webinaires.example.fr/{topic}", seats=30, now=MONDAY_MORNING,
             )  # fmt: skip

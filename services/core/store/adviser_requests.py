@@ -15,16 +15,17 @@ from services.core.store.booking_tables import (
     adviser_requests,
 )
 from services.core.store.repository import Tx
+from services.core.values import REQUEST_KIND, REQUEST_STATUS, RequestKind
 
 
 def _request(row: Row[Any]) -> AdviserRequest:
     return AdviserRequest(
         id=row.id,
         enrollment_id=row.enrollment_id,
-        kind=row.kind,
+        kind=REQUEST_KIND(row.kind),
         note=row.note,
         slot_ids=tuple(s for s in (row.slot_ids or "").split(",") if s),
-        status=row.status,
+        status=REQUEST_STATUS(row.status),
         created_at=row.created_at,
         reason=row.reason,
         phone=row.phone,
@@ -38,7 +39,7 @@ async def add_request(
     *,
     request_id: str,
     enrollment_id: str,
-    kind: str,
+    kind: RequestKind,
     now: datetime,
     note: str | None = None,
     slot_ids: Sequence[str] = (),
@@ -83,7 +84,7 @@ async def request(tx: Tx, request_id: str) -> AdviserRequest | None:
     return _request(row) if row else None
 
 
-async def open_requests(tx: Tx, kind: str | None = None) -> list[AdviserRequest]:
+async def open_requests(tx: Tx, kind: RequestKind | None = None) -> list[AdviserRequest]:
     query = select(adviser_requests).where(adviser_requests.c.status == "open")
     if kind is not None:
         query = query.where(adviser_requests.c.kind == kind)

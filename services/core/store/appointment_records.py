@@ -1,11 +1,22 @@
 """The records of appointments and webinars the store hands out and takes in: advisers,
 their slots, the appointments booked on them, the requests and offers of the advisers'
-inbox, webinar sessions, registrations, reminders. Plain data: no SQLAlchemy here."""
+inbox, webinar sessions, registrations, reminders. Plain data (no SQLAlchemy here), typed
+by the closed sets of `services.core.values`, which the store checks when it reads a row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+from services.core.values import (
+    AppointmentStatus,
+    BookingSource,
+    Channel,
+    ReminderKind,
+    RequestKind,
+    RequestStatus,
+    WebinarSubject,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +37,7 @@ class NewSlot:
     series_id: str | None
     starts_at: datetime
     ends_at: datetime
-    channel: str
+    channel: Channel
     department: str
     capacity: int
 
@@ -39,7 +50,7 @@ class Slot:
     series_id: str | None
     starts_at: datetime
     ends_at: datetime
-    channel: str
+    channel: Channel
     department: str
     capacity: int
     booked: int
@@ -55,14 +66,14 @@ class Appointment:
     enrollment_id: str
     slot_id: str
     seat: int | None
-    status: str
-    source: str
+    status: AppointmentStatus
+    source: BookingSource
     sequence: int
     booked_at: datetime
     cancelled_at: datetime | None
     starts_at: datetime
     ends_at: datetime
-    channel: str
+    channel: Channel
     department: str
     adviser_id: str
     adviser_name: str
@@ -74,10 +85,10 @@ class Appointment:
 class AdviserRequest:
     id: str
     enrollment_id: str
-    kind: str
+    kind: RequestKind
     note: str | None
     slot_ids: tuple[str, ...]
-    status: str
+    status: RequestStatus
     created_at: datetime
     reason: str | None = None
     phone: str | None = None
@@ -88,7 +99,7 @@ class AdviserRequest:
 @dataclass(frozen=True, slots=True)
 class WebinarSession:
     id: str
-    topic: str
+    subject: WebinarSubject
     title: str
     starts_at: datetime
     ends_at: datetime
@@ -106,7 +117,7 @@ class Registration:
     id: str
     session_id: str
     enrollment_id: str
-    topic: str
+    subject: WebinarSubject
     seat: int
     registered_at: datetime
 
@@ -114,6 +125,6 @@ class Registration:
 @dataclass(frozen=True, slots=True)
 class Reminder:
     id: str
-    kind: str
+    kind: ReminderKind
     subject_id: str
     due_at: datetime

@@ -18,6 +18,7 @@ from services.core.store.booking_tables import (
 from services.core.store.dialects import free_seat
 from services.core.store.repository import Tx
 from services.core.store.slots import slot
+from services.core.values import APPOINTMENT_STATUS, BOOKING_SOURCE, CHANNEL, BookingSource
 
 
 def _appointment_query() -> Any:
@@ -42,14 +43,14 @@ def _appointment(row: Row[Any]) -> Appointment:
         enrollment_id=row.enrollment_id,
         slot_id=row.slot_id,
         seat=row.seat,
-        status=row.status,
-        source=row.source,
+        status=APPOINTMENT_STATUS(row.status),
+        source=BOOKING_SOURCE(row.source),
         sequence=row.sequence,
         booked_at=row.booked_at,
         cancelled_at=row.cancelled_at,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
-        channel=row.channel,
+        channel=CHANNEL(row.channel),
         department=row.department,
         adviser_id=row.adviser_id,
         adviser_name=row.adviser_name,
@@ -64,7 +65,7 @@ async def take_slot_seat(
     appointment_id: str,
     enrollment_id: str,
     slot_id: str,
-    source: str,
+    source: BookingSource,
     now: datetime,
     video_url: str | None = None,
     phone: str | None = None,

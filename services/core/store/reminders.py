@@ -14,6 +14,7 @@ from services.core.store.booking_tables import (
 )
 from services.core.store.dialects import insert_for
 from services.core.store.repository import Tx
+from services.core.values import REMINDER_KIND
 
 
 async def plan_reminder(
@@ -59,7 +60,9 @@ async def claim_due_reminders(tx: Tx, now: datetime, limit: int) -> list[Reminde
         .values(status="sent", sent_at=now)
     )
     return [
-        Reminder(id=row.id, kind=row.kind, subject_id=row.subject_id, due_at=row.due_at)
+        Reminder(
+            id=row.id, kind=REMINDER_KIND(row.kind), subject_id=row.subject_id, due_at=row.due_at
+        )
         for row in rows
     ]
 

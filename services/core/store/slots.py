@@ -18,6 +18,7 @@ from services.core.store.booking_tables import (
     slots,
 )
 from services.core.store.repository import Tx
+from services.core.values import CHANNEL
 
 _booked = (
     select(func.count())
@@ -43,7 +44,7 @@ def _slot(row: Row[Any]) -> Slot:
         series_id=row.series_id,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
-        channel=row.channel,
+        channel=CHANNEL(row.channel),
         department=row.department,
         capacity=row.capacity,
         booked=int(row.booked or 0),

@@ -17,6 +17,7 @@ from services.core.store.booking_tables import (
 )
 from services.core.store.dialects import free_seat, insert_for
 from services.core.store.repository import Tx
+from services.core.values import WEBINAR_SUBJECT, WebinarSubject
 
 _registered = (
     select(func.count())
@@ -29,7 +30,7 @@ _registered = (
 def _session(row: Row[Any]) -> WebinarSession:
     return WebinarSession(
         id=row.id,
-        topic=row.topic,
+        subject=WEBINAR_SUBJECT(row.subject),
         title=row.title,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
@@ -47,7 +48,7 @@ async def save_session(
     tx: Tx,
     *,
     session_id: str,
-    topic: str,
+    subject: WebinarSubject,
     title: str,
     starts_at: datetime,
     ends_at: datetime,
@@ -58,7 +59,7 @@ async def save_session(
 ) -> None:
     """Create a session, or change it (`overwrite`) when its id exists."""
     values = {
-        "topic": topic,
+        "subject": subject,
         "title": title,
         "starts_at": starts_at,
         "ends_at": ends_at,
@@ -89,13 +90,13 @@ async def sessions(tx: Tx, after: datetime | None = None) -> list[WebinarSession
 
 
 async def open_sessions(
-    tx: Tx, topic: str, after: datetime, *, limit: int = 3
+    tx: Tx, subject: WebinarSubject, after: datetime, *, limit: int = 3
 ) -> list[WebinarSession]:
-    """The next sessions on `topic` starting after `after` that still have a seat."""
+    """The next sessions on `subject` starting after `after` that still have a seat."""
     rows = await tx.connection.execute(
         _session_query()
         .where(
-            webinar_sessions.c.topic == topic,
+            webinar_sessions.c.subject == subject,
             webinar_sessions.c.starts_at > after,
             _registered < webinar_sessions.c.seats,
         )
@@ -109,7 +110,7 @@ async def take_webinar_seat(
     tx: Tx, *, registration_id: str, enrollment_id: str, session_id: str, now: datetime
 ) -> bool:
     """Register for a session; False when it is full. May raise IntegrityError when another
-    registration took the same seat at the same moment (or this person's topic is taken)."""
+    registration took the same seat at the same moment (or this person's subject is taken)."""
     found = await session(tx, session_id)
     if found is None:
         return False
@@ -123,7 +124,7 @@ async def take_webinar_seat(
             id=registration_id,
             session_id=session_id,
             enrollment_id=enrollment_id,
-            topic=found.topic,
+            subject=found.subject,
             seat=seat,
             registered_at=now,
         )
@@ -136,7 +137,7 @@ def _registration(row: Row[Any]) -> Registration:
         id=row.id,
         session_id=row.session_id,
         enrollment_id=row.enrollment_id,
-        topic=row.topic,
+        subject=WEBINAR_SUBJECT(row.subject),
         seat=row.seat,
         registered_at=row.registered_at,
     )
@@ -151,12 +152,14 @@ async def registration(tx: Tx, registration_id: str) -> Registration | None:
     return _registration(row) if row else None
 
 
-async def registration_on_topic(tx: Tx, enrollment_id: str, topic: str) -> Registration | None:
+async def registration_on_subject(
+    tx: Tx, enrollment_id: str, subject: WebinarSubject
+) -> Registration | None:
     row = (
         await tx.connection.execute(
             select(webinar_registrations).where(
                 webinar_registrations.c.enrollment_id == enrollment_id,
-                webinar_registrations.c.topic == topic,
+                webinar_registrations.c.subject == subject,
             )
         )
     ).first()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.core import webinars as webinar_seats
-from services.core.appointment_rules import TOPICS
+from services.core.appointment_rules import SUBJECTS
 from services.core.journeys.calendar import PARIS
 from services.core.store import console as console_store
 from services.core.store import webinars as webinar_store
@@ -83,8 +83,8 @@ async def webinar(request: Request, session_id: str, adviser: CurrentAdviser) ->
 
 
 def _session_fields(form: dict[str, str]) -> dict[str, Any]:
-    topic = form.get("sujet", "")
-    if topic not in TOPICS:
+    subject = form.get("sujet", "")
+    if subject not in SUBJECTS:
         raise Refused("sujet", "Sujet : choisissez un sujet de la liste.")
     try:
         day = date.fromisoformat(form.get("jour", ""))
@@ -114,12 +114,12 @@ def _session_fields(form: dict[str, str]) -> dict[str, Any]:
         raise Refused(
             "lien", "Lien de connexion : l'adresse complète, en https:// (ex. https://…)."
         ) from None
-    title = form.get("titre", "").strip() or TOPICS[topic]
+    title = form.get("titre", "").strip() or SUBJECTS[subject]
     if len(title) > 200:
         raise Refused("titre", "Titre : 200 caractères au plus.")
     starts = datetime.combine(day, hour, tzinfo=PARIS)
     return {
-        "topic": topic,
+        "subject": subject,
         "title": title,
         "starts_at": starts,
         "ends_at": starts + timedelta(minutes=minutes),
