@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 from faststream.kafka import KafkaBroker
 
-from services.core.booking_mail import BookingMails, JourneyExtras
+from services.core.appointment_mails import AppointmentMails, JourneyExtras
 from services.core.broker.bus import KafkaBus
 from services.core.broker.consumer import ConsumerOptions
 from services.core.broker.embedded import EmbeddedKafka, free_port
@@ -135,7 +135,7 @@ async def running(
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     options = consumer_options(settings)
-    booking_mails = BookingMails(links, mail_from=settings.mail_from)
+    booking_mails = AppointmentMails(links, mail_from=settings.mail_from)
     journey_extras = JourneyExtras(booking_mails, clock)
     runtime = Runtime(
         settings=settings,

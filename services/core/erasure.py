@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import delete, func, select, update
 
-from services.core.booking_events import AppointmentCancelled
+from services.core.appointment_events import AppointmentCancelled
 from services.core.events import derived_event_id
 from services.core.lifecycle import outgoing
 from services.core.mail.french import datetime_fr
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
+from services.core.store import appointments as appointment_store
 from services.core.store import ledger, people
+from services.core.store import reminders as reminder_store
 from services.core.store.booking_tables import (
     adviser_notes,
     adviser_requests,
@@ -46,7 +49,7 @@ from services.core.store.retention import forget_mails, redact_outbox
 from services.core.store.tables import planned_steps
 
 #: The inbox item that tells an adviser an appointment went with an erasure.
-CANCELLATION = "cancellation"
+CANCELLATION: Final = "cancellation"
 
 
 async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
@@ -92,12 +95,12 @@ async def erase_person(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
 
 
 async def _cancel_appointments_ahead(tx: Tx, enrollment: Enrollment, now: datetime) -> None:
-    for appointment in await booking_store.appointments_of(tx, enrollment.id):
+    for appointment in await appointment_store.appointments_of(tx, enrollment.id):
         if appointment.status != "booked" or appointment.starts_at <= now:
             continue
-        if not await booking_store.cancel_appointment(tx, appointment.id, now):
+        if not await appointment_store.cancel_appointment(tx, appointment.id, now):
             continue
-        await booking_store.cancel_reminders(tx, appointment.id)
+        await reminder_store.cancel_reminders(tx, appointment.id)
         cancelled = AppointmentCancelled(
             event_id=derived_event_id("appointment.cancelled", appointment.id),
             occurred_at=now,
@@ -109,7 +112,7 @@ async def _cancel_appointments_ahead(tx: Tx, enrollment: Enrollment, now: dateti
         )
         await tx.add_outbox(outgoing(cancelled), now)
         # the adviser learns it in the inbox (no name: there is none left to give)
-        await booking_store.add_request(
+        await request_store.add_request(
             tx,
             request_id=str(uuid.uuid4()),
             enrollment_id=enrollment.id,

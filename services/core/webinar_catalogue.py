@@ -10,9 +10,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.booking import TOPICS
+from services.core.appointment_rules import SUBJECTS
 from services.core.journeys.calendar import PARIS, is_working_day
-from services.core.store import booking as booking_store
+from services.core.journeys.model import WebinarSubject
+from services.core.store import webinars as webinar_store
 from services.core.store.repository import Store
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -21,7 +22,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 class Series(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    topic: Literal["online_account", "declaration", "social_protection"]
+    subject: WebinarSubject
     title: str = Field(min_length=1, max_length=200)
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
     time: time
@@ -42,7 +43,7 @@ class PlannedSession(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
-    topic: str
+    subject: WebinarSubject
     title: str
     starts_at: datetime
     ends_at: datetime
@@ -59,7 +60,7 @@ def load_catalogue(path: Path) -> Catalogue | None:
 
 def plan_sessions(catalogue: Catalogue, today: date) -> list[PlannedSession]:
     """Every session of every series from `today` on, public holidays skipped. A session's
-    id is its topic and day, so that planning again finds the same ids."""
+    id is its subject and day, so that planning again finds the same ids."""
     sessions = []
     end = today + timedelta(weeks=catalogue.horizon_weeks)
     for series in catalogue.series:
@@ -72,9 +73,9 @@ def plan_sessions(catalogue: Catalogue, today: date) -> list[PlannedSession]:
                 begins = datetime.combine(day, series.time, tzinfo=PARIS)
                 sessions.append(
                     PlannedSession(
-                        id=f"{series.topic}-{day.isoformat()}",
-                        topic=series.topic,
-                        title=series.title or TOPICS[series.topic],
+                        id=f"{series.subject}-{day.isoformat()}",
+                        subject=series.subject,
+                        title=series.title or SUBJECTS[series.subject],
                         starts_at=begins.astimezone(UTC),
                         ends_at=(begins + timedelta(minutes=series.duration_minutes)).astimezone(
                             UTC
@@ -95,10 +96,10 @@ async def seed_sessions(store: Store, catalogue: Catalogue | None, now: datetime
     planned = plan_sessions(catalogue, now.astimezone(PARIS).date())
     async with store.transaction() as tx:
         for session in planned:
-            await booking_store.save_session(
+            await webinar_store.save_session(
                 tx,
                 session_id=session.id,
-                topic=session.topic,
+                subject=session.subject,
                 title=session.title,
                 starts_at=session.starts_at,
                 ends_at=session.ends_at,

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 
-from services.core import agenda
-from services.core.booking_mail import BookingMails
+from services.core import appointments
+from services.core.appointment_mails import AppointmentMails
 from services.core.clock import Clock
-from services.core.store import booking as booking_store
+from services.core.store import appointments as appointment_store
 from services.core.store import ledger
-from services.core.store.booking import CLOSING_REASONS, Reminder
+from services.core.store import reminders as reminder_store
+from services.core.store import webinars as webinar_store
+from services.core.store.appointment_records import Reminder
+from services.core.store.closed_journeys import CLOSING_REASONS
 from services.core.store.records import Enrollment, NewMail
 from services.core.store.repository import Store, Tx
 
@@ -31,7 +34,7 @@ class Reminders:
     """Writes the booking reminders that are due into the ledger."""
 
     def __init__(
-        self, store: Store, mails: BookingMails, clock: Clock, *, batch: int = 100
+        self, store: Store, mails: AppointmentMails, clock: Clock, *, batch: int = 100
     ) -> None:
         self._store = store
         self._mails = mails
@@ -42,12 +45,12 @@ class Reminders:
         """Write every reminder due by now into the ledger; returns how many mails were
         written. First, the seats of people whose business closed (or whose data was
         erased) go back to others."""
-        await agenda.release_closed_journeys(self._store, self._clock.now())
+        await appointments.release_closed_journeys(self._store, self._clock.now())
         written = 0
         while True:
             now = self._clock.now()
             async with self._store.transaction() as tx:
-                due = await booking_store.claim_due_reminders(tx, now, self._batch)
+                due = await reminder_store.claim_due_reminders(tx, now, self._batch)
                 for reminder in due:
                     mail = await self._compose(tx, reminder)
                     if mail is not None and await ledger.add_mail(tx, mail, now):
@@ -58,7 +61,7 @@ class Reminders:
     async def _compose(self, tx: Tx, reminder: Reminder) -> NewMail | None:
         now = self._clock.now()
         if reminder.kind == "appointment":
-            appointment = await booking_store.appointment(tx, reminder.subject_id)
+            appointment = await appointment_store.appointment(tx, reminder.subject_id)
             if appointment is None or appointment.status != "booked":
                 return None
             enrollment = await tx.enrollment(appointment.enrollment_id)
@@ -66,10 +69,10 @@ class Reminders:
                 return None
             assert enrollment is not None
             return self._mails.appointment_mail("reminder", enrollment, appointment, now)
-        registration = await booking_store.registration(tx, reminder.subject_id)
+        registration = await webinar_store.registration(tx, reminder.subject_id)
         if registration is None:
             return None
-        session = await booking_store.session(tx, registration.session_id)
+        session = await webinar_store.session(tx, registration.session_id)
         enrollment = await tx.enrollment(registration.enrollment_id)
         if session is None or not _reachable(enrollment):
             return None

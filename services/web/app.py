@@ -95,9 +95,9 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
     app.include_router(person.router)
-    from services.web import booking, console
+    from services.web import appointments, console
 
-    app.include_router(booking.router)
+    app.include_router(appointments.router)
     console.install(app)
     app.include_router(signup.router)
     app.include_router(archive.router)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from services.core.events import BusinessCreated, encode
 from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
-from services.core.mail.commands import gallery
+from services.core.mail.gallery import gallery
 from services.core.siren import luhn_valid
 from services.core.topics import BUSINESS_EVENTS
 from services.web.app import DevTools, paris_time

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core.booking_mail import BookingMails
+from services.core.appointment_mails import AppointmentMails
 from services.core.erasure import erase_person
 from services.core.events import EnrollmentEnded, derived_event_id
 from services.core.letters import compose_letter, letter_context, message_id_for
@@ -24,8 +24,8 @@ from services.core.lifecycle import unsubscribe as unsubscribe_person
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
 from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
-from services.core.store import booking as booking_store
 from services.core.store import ledger, people
+from services.core.store import webinars as webinar_store
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.app import WebDeps
@@ -241,11 +241,17 @@ async def _not_shown_again(request: Request, enrollment: Enrollment, step: Step)
     for: where they stand and what comes next on the topic, instead of a dead end."""
     deps = deps_of(request)
     now = deps.clock.now()
-    mails = BookingMails(deps.links, mail_from=deps.settings.mail_from)
+    mails = AppointmentMails(deps.links, mail_from=deps.settings.mail_from)
     async with deps.store.transaction() as tx:
-        seat = await booking_store.registration_on_topic(tx, enrollment.id, step.topic or "")
-        registered_on = await booking_store.session(tx, seat.session_id) if seat else None
-        upcoming = await booking_store.open_sessions(tx, step.topic or "", now, limit=3)
+        seat = (
+            await webinar_store.registration_on_subject(tx, enrollment.id, step.topic)
+            if step.topic
+            else None
+        )
+        registered_on = await webinar_store.session(tx, seat.session_id) if seat else None
+        upcoming = (
+            await webinar_store.open_sessions(tx, step.topic, now, limit=3) if step.topic else []
+        )
     return pages_of(request).TemplateResponse(
         request,
         "not_shown_again.html",

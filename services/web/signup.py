@@ -273,7 +273,7 @@ def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> NewMail:
         company_name=signup.company_name,
         account_created=False,
         journey_version="",
-        status="pending",
+        status="active",  # not stored: the person the confirmation mail speaks to
         end_reason=None,
         opted_out_kinds=frozenset(),
         started_at=now,

@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core.store import booking as booking_store
-from services.core.store.booking import NewSlot
+from services.core.store import advisers as adviser_store
+from services.core.store import slots as slot_store
+from services.core.store.appointment_records import NewSlot
 from services.core.store.records import NewEnrollment
 from services.core.store.repository import Store
 from tests.support import new_siren
@@ -61,7 +62,7 @@ async def enroll(
 async def add_adviser(store: Store, name: str = "Sophie Lefèvre") -> str:
     adviser_id = str(uuid.uuid4())
     async with store.transaction() as tx:
-        await booking_store.save_adviser(
+        await adviser_store.save_adviser(
             tx,
             adviser_id=adviser_id,
             email=f"{adviser_id[:8]}@urssaf.example.fr",
@@ -83,7 +84,7 @@ async def open_slot(
 ) -> str:
     slot_id = str(uuid.uuid4())
     async with store.transaction() as tx:
-        await booking_store.add_slots(
+        await slot_store.add_slots(
             tx,
             [
                 NewSlot(

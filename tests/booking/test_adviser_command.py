@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
-from services.core.store import booking as booking_store
+from services.core.store import advisers as adviser_store
+from services.core.store import appointment_records
 from services.core.store.migrate import upgrade
 from services.core.store.repository import Store
 from services.web.console.auth import password_matches
 
 
-def adviser_of(url: str, email: str) -> booking_store.Adviser | None:
-    async def read() -> booking_store.Adviser | None:
+def adviser_of(url: str, email: str) -> appointment_records.Adviser | None:
+    async def read() -> appointment_records.Adviser | None:
         store = Store.open(url)
         try:
             async with store.transaction() as tx:
-                return await booking_store.adviser_by_email(tx, email)
+                return await adviser_store.adviser_by_email(tx, email)
         finally:
             await store.close()
 

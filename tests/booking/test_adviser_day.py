@@ -20,12 +20,15 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from services.core import agenda
-from services.core.booking_mail import BookingMails
+from services.core import webinars
+from services.core.appointment_mails import AppointmentMails
 from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
-from services.core.store import booking as booking_store
-from services.core.store.booking import NewSlot
+from services.core.store import adviser_requests as request_store
+from services.core.store import advisers as adviser_store
+from services.core.store import slots as slot_store
+from services.core.store import webinars as webinar_store
+from services.core.store.appointment_records import NewSlot
 from services.core.store.migrate import upgrade_async
 from services.core.store.records import NewEnrollment
 from services.core.store.repository import Store
@@ -90,7 +93,7 @@ async def seed(store: Store, day: Day) -> None:
                 )
             )  # fmt: skip
             if number % 3 == 0:
-                await booking_store.add_request(
+                await request_store.add_request(
                     tx, request_id=str(uuid.uuid4()), enrollment_id=enrollment_id,
                     kind="request", now=NOW - timedelta(hours=number % 48),
                     note="Une question sur mes cotisations", reason="payment",
@@ -118,13 +121,13 @@ async def seed(store: Store, day: Day) -> None:
         await tx.insert_steps(day.jeanne, steps, ids=keys)
         for key, step in zip(keys[:2], steps[:2], strict=True):
             await tx.finish_send(key, step.due_at)
-        await booking_store.add_request(
+        await request_store.add_request(
             tx, request_id=str(uuid.uuid4()), enrollment_id=day.jeanne, kind="request",
             now=NOW - timedelta(hours=2), note="Comment déclarer mon chiffre d'affaires ?",
             reason="declaration", phone="+33231123456",
         )  # fmt: skip
-        await booking_store.save_session(
-            tx, session_id=day.session_id, topic="declaration",
+        await webinar_store.save_session(
+            tx, session_id=day.session_id, subject="declaration",
             title="Déclarer et payer ses cotisations", starts_at=NOW + timedelta(days=8),
             ends_at=NOW + timedelta(days=8, hours=1),
             join_url="https://webinaires.example.fr/declaration", seats=40, now=NOW,
@@ -152,10 +155,10 @@ async def day(mailbox: MailCatcher, tmp_path_factory: pytest.TempPathFactory) ->
         adviser = await create_adviser(store, SOPHIE, "Sophie Lefèvre", PASSWORD, NOW)
         assert adviser
         async with store.transaction() as tx:
-            found = await booking_store.adviser_by_email(tx, SOPHIE)
+            found = await adviser_store.adviser_by_email(tx, SOPHIE)
             assert found is not None
             starts = NOW + timedelta(days=3, hours=6)  # Thursday 15:00 in Paris
-            await booking_store.add_slots(
+            await slot_store.add_slots(
                 tx,
                 [NewSlot(id=f"slot-{channel}", adviser_id=found.id, series_id=None,
                          starts_at=starts + timedelta(hours=hour),
@@ -274,9 +277,9 @@ async def test_sophie_works_jeannes_request_from_her_siren_to_a_video_appointmen
 
 async def every_page(day: Day) -> dict[str, str]:
     """The console's pages and the person's pages, by name."""
-    mails = BookingMails(day.web.links, mail_from="premiers-mois@localhost")
+    mails = AppointmentMails(day.web.links, mail_from="premiers-mois@localhost")
     person = day.web.links.for_person(day.jeanne)
-    registered = await agenda.register(
+    registered = await webinars.register(
         day.web.store, day.web.clock.now(), enrollment_id=day.jeanne, session_id=day.session_id
     )
     base = day.base

@@ -12,12 +12,14 @@ from html import unescape
 import httpx
 import pytest
 
-from services.core import agenda
+from services.core import appointments
 from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.lifecycle import end_enrollment
-from services.core.store import booking as booking_store
+from services.core.store import appointments as appointment_store
 from services.core.store import ledger
+from services.core.store import slots as slot_store
+from services.core.store import webinars as webinar_store
 from services.core.store.records import NewMail
 from services.core.store.repository import Store
 from tests.booking.conftest import NOW, add_adviser, enroll, open_slot
@@ -61,7 +63,7 @@ async def test_sophie_opens_a_weekly_slot_and_sees_it_repeat_every_week(
     assert page.text.count('class="creneau"') == 4
     # at 14:00 Paris time, before and after the change to summer time (29 March)
     async with store.transaction() as tx:
-        slots = await booking_store.upcoming_slots(tx, NOW)
+        slots = await slot_store.upcoming_slots(tx, NOW)
     assert [s.starts_at.strftime("%d %H:%M") for s in slots] == [
         "05 13:00", "12 13:00", "19 13:00", "26 13:00",
     ]  # fmt: skip
@@ -71,7 +73,7 @@ async def test_sophie_opens_a_weekly_slot_and_sees_it_repeat_every_week(
         departement="14", places="1", semaines="2",
     )  # fmt: skip
     async with store.transaction() as tx:
-        later = [s for s in await booking_store.upcoming_slots(tx, NOW) if s.channel == "video"]
+        later = [s for s in await slot_store.upcoming_slots(tx, NOW) if s.channel == "video"]
     assert [s.starts_at.strftime("%m-%d %H:%M") for s in later] == ["03-26 13:00", "04-02 12:00"]
 
 
@@ -84,7 +86,7 @@ async def test_sophie_answers_a_request_by_offering_two_slots_and_jeanne_accepts
         departement="14", places="1", semaines="2",
     )  # fmt: skip
     jeanne = await enroll(store)
-    await agenda.ask_for_adviser(store, NOW, enrollment_id=jeanne, note="Mes cotisations")
+    await appointments.ask_for_adviser(store, NOW, enrollment_id=jeanne, note="Mes cotisations")
 
     # the requests show Jeanne's, with her message and "sans précision" for a reason
     inbox = await sophie.get("/conseillers/demandes")
@@ -158,7 +160,7 @@ async def test_an_ignored_appointment_offer_is_not_a_request_but_sophie_can_book
     (confirmation,) = await catcher.wait_for(lambda ms: len(ms) >= 1)
     assert confirmation.subject.startswith("Rendez-vous confirmé")
     async with store.transaction() as tx:
-        (appointment,) = await booking_store.appointments_of(tx, jeanne)
+        (appointment,) = await appointment_store.appointments_of(tx, jeanne)
     assert appointment.phone == "+33612345678"
 
 
@@ -173,7 +175,7 @@ async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
     )  # fmt: skip
     assert saved.status_code == 303
     async with store.transaction() as tx:
-        (created,) = await booking_store.sessions(tx)
+        (created,) = await webinar_store.sessions(tx)
     assert created.starts_at.strftime("%Y-%m-%d %H:%M") == "2026-03-12 16:30"
     edit = await sophie.get(f"/conseillers/webinaires/{created.id}")
     assert 'value="40"' in edit.text
@@ -186,7 +188,7 @@ async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
         },
     )  # fmt: skip
     async with store.transaction() as tx:
-        (changed,) = await booking_store.sessions(tx)
+        (changed,) = await webinar_store.sessions(tx)
     assert changed.seats == 25 and changed.starts_at.strftime("%H:%M") == "17:00"
 
     # three people of the AE track: two letters sent, one failed, one unsubscribed
@@ -194,7 +196,7 @@ async def test_sophie_edits_a_webinar_session_and_reads_the_dashboard(
     await letters(store, welcome="sent", letter_01="failed")
     # the reader of letter 1 books an appointment the day after it
     slot = await open_slot(store, await add_adviser(store), starts_at=NOW + timedelta(days=5))
-    await agenda.book(
+    await appointments.book(
         store, NOW + timedelta(days=2), enrollment_id=reader, slot_id=slot, source="person"
     )
     await letters(store, welcome="sent", unsubscribe=True)
@@ -279,7 +281,7 @@ async def test_sophie_cannot_open_a_slot_nobody_could_hold_and_is_told_which_fie
     # what she typed stays in the form; nothing was opened
     assert f'value="{form["departement"]}"' in refused.text
     async with store.transaction() as tx:
-        assert await booking_store.upcoming_slots(tx, NOW) == []
+        assert await slot_store.upcoming_slots(tx, NOW) == []
 
 
 async def test_sophie_opens_a_weeks_pattern_on_working_days_only(
@@ -299,7 +301,7 @@ async def test_sophie_opens_a_weeks_pattern_on_working_days_only(
         (await sophie.get(opened.headers["location"])).text
     )
     async with store.transaction() as tx:
-        slots = await booking_store.upcoming_slots(tx, NOW)
+        slots = await slot_store.upcoming_slots(tx, NOW)
     days = sorted({s.starts_at.strftime("%a %d") for s in slots})
     assert days == ["Fri 10", "Fri 17", "Mon 13", "Wed 08", "Wed 15"]
     assert {s.starts_at.strftime("%H:%M") for s in slots} == {"07:00", "12:30"}  # summer time

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.core import agenda
+from services.core import webinars
 from services.core.broker.embedded import EmbeddedKafka
 from services.core.catcher import CaughtMail, MailCatcher
 from services.core.store.migrate import upgrade_async
@@ -61,7 +61,7 @@ async def test_jeanne_is_invited_to_a_webinar_registers_and_is_reminded_by_the_s
     async with story.runtime.store.transaction() as tx:
         enrollment = await tx.active_enrollment(event["siren"])
     assert enrollment is not None
-    await agenda.register(
+    await webinars.register(
         story.runtime.store,
         story.clock.now(),
         enrollment_id=enrollment.id,
@@ -85,7 +85,7 @@ async def test_the_web_view_of_a_webinar_invitation_shows_the_sessions_it_offers
 ) -> None:
     import httpx
 
-    from services.core.booking_mail import BookingMails, JourneyExtras
+    from services.core.appointment_mails import AppointmentMails, JourneyExtras
     from services.web.app import WebDeps, create_app
 
     event = business_created(email=JEANNE, activity_start="2026-03-02")
@@ -112,7 +112,7 @@ async def test_the_web_view_of_a_webinar_invitation_shows_the_sessions_it_offers
             links=runtime.links,
             smtp=runtime.smtp,
             extras=JourneyExtras(
-                BookingMails(runtime.links, mail_from=runtime.settings.mail_from),
+                AppointmentMails(runtime.links, mail_from=runtime.settings.mail_from),
                 runtime.clock,
             ),
         )

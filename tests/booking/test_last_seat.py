@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from services.core import agenda
-from services.core.store import booking as booking_store
-from services.core.store.booking_tables import appointments
+from services.core import appointments, webinars
+from services.core.store import appointments as appointment_store
+from services.core.store import slots as slot_store
+from services.core.store import webinars as webinar_store
+from services.core.store.booking_tables import appointments as appointment_rows
 from services.core.store.repository import Store
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
 
@@ -20,7 +22,7 @@ from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_
 async def _outcome(call: asyncio.Future[object] | object) -> str:
     try:
         await call  # type: ignore[misc]
-    except agenda.SlotFull:
+    except appointments.SlotFull:
         return "full"
     return "booked"
 
@@ -41,14 +43,16 @@ async def test_jeanne_and_karim_click_the_last_slot_at_once_and_only_one_gets_it
         results = await asyncio.gather(
             *(
                 _outcome(
-                    agenda.book(store, NOW, enrollment_id=person, slot_id=slot_id, source="person")
+                    appointments.book(
+                        store, NOW, enrollment_id=person, slot_id=slot_id, source="person"
+                    )
                 )
                 for person in (jeanne, karim)
             )
         )
         outcomes.append(sorted(results))
         async with store.transaction() as tx:
-            found = await booking_store.slot(tx, slot_id)
+            found = await slot_store.slot(tx, slot_id)
         assert found is not None and found.booked == 1
 
     # each time exactly one of them has it, the other is told it is full
@@ -64,7 +68,9 @@ async def test_a_slot_for_three_takes_three_out_of_eight_people_clicking_togethe
 
     results = await asyncio.gather(
         *(
-            _outcome(agenda.book(store, NOW, enrollment_id=p, slot_id=slot_id, source="person"))
+            _outcome(
+                appointments.book(store, NOW, enrollment_id=p, slot_id=slot_id, source="person")
+            )
             for p in people
         )
     )
@@ -77,10 +83,10 @@ async def test_the_last_webinar_seat_goes_to_one_of_two_people_clicking_together
 ) -> None:
     # a session on the online account with one seat left
     async with store.transaction() as tx:
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx,
             session_id="compte-en-ligne-1",
-            topic="online_account",
+            subject="online_account",
             title="Bien démarrer avec votre compte en ligne",
             starts_at=THURSDAY_2PM,
             ends_at=THURSDAY_2PM + timedelta(hours=1),
@@ -93,14 +99,14 @@ async def test_the_last_webinar_seat_goes_to_one_of_two_people_clicking_together
 
     results = await asyncio.gather(
         *(
-            _outcome(agenda.register(store, NOW, enrollment_id=p, session_id="compte-en-ligne-1"))
+            _outcome(webinars.register(store, NOW, enrollment_id=p, session_id="compte-en-ligne-1"))
             for p in (jeanne, karim)
         )
     )
 
     assert sorted(results) == ["booked", "full"]
     async with store.transaction() as tx:
-        session = await booking_store.session(tx, "compte-en-ligne-1")
+        session = await webinar_store.session(tx, "compte-en-ligne-1")
     assert session is not None and session.registered == 1 and session.free == 0
 
 
@@ -115,16 +121,16 @@ async def test_the_database_itself_refuses_a_second_booking_of_the_same_seat(
     row = {"slot_id": slot_id, "seat": 1, "status": "booked", "source": "person", "booked_at": NOW}
     async with store.transaction() as tx:
         await tx.connection.execute(
-            insert(appointments).values(id="a-1", enrollment_id=jeanne, **row)
+            insert(appointment_rows).values(id="a-1", enrollment_id=jeanne, **row)
         )
     with pytest.raises(IntegrityError):
         async with store.transaction() as tx:
             await tx.connection.execute(
-                insert(appointments).values(id="a-2", enrollment_id=karim, **row)
+                insert(appointment_rows).values(id="a-2", enrollment_id=karim, **row)
             )
     # a cancelled appointment gives its seat back (its seat is emptied)
     async with store.transaction() as tx:
-        assert await booking_store.cancel_appointment(tx, "a-1", NOW)
+        assert await appointment_store.cancel_appointment(tx, "a-1", NOW)
         await tx.connection.execute(
-            insert(appointments).values(id="a-2", enrollment_id=karim, **row)
+            insert(appointment_rows).values(id="a-2", enrollment_id=karim, **row)
         )

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.core import agenda
-from services.core.booking_mail import BookingMails
+from services.core import appointments
+from services.core.appointment_mails import AppointmentMails
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
 from services.core.links import LinkMaker
@@ -36,7 +36,7 @@ class Services:
         self.clock = clock
         self.store = store
         self.catcher = catcher
-        self.mails = BookingMails(
+        self.mails = AppointmentMails(
             LinkMaker(PUBLIC_URL, Tokens([SECRET], clock)), mail_from=MAIL_FROM
         )
         self.smtp = SmtpTransport(catcher.url)
@@ -75,7 +75,7 @@ async def jeanne_books_thursday(services: Services) -> tuple[str, str]:
     sophie = await add_adviser(services.store)
     slot = await open_slot(services.store, sophie, starts_at=THURSDAY_2PM)
     jeanne = await enroll(services.store)
-    booked = await agenda.book(
+    booked = await appointments.book(
         services.store,
         services.clock.now(),
         enrollment_id=jeanne,
@@ -149,7 +149,7 @@ async def test_cancelling_the_appointment_cancels_its_reminder_not_yet_sent(
     # the reminder is written on Wednesday morning; Jeanne cancels before the mailer runs
     services.clock.advance_to(WEDNESDAY_9AM)
     await services.reminders.send_due()
-    await agenda.cancel(
+    await appointments.cancel(
         services.store,
         services.clock.now(),
         appointment_id=appointment_id,

@@ -8,15 +8,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core import agenda
-from services.core.booking import appointment_reminder_at, working_day_before
-from services.core.booking_mail import BookingMails
+from services.core import appointments, webinars
+from services.core.appointment_mails import AppointmentMails
+from services.core.appointment_rules import appointment_reminder_at, working_day_before
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
 from services.core.lifecycle import end_enrollment
 from services.core.links import LinkMaker
 from services.core.smtp import SmtpTransport
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
+from services.core.store import appointments as appointment_store
+from services.core.store import slots as slot_store
+from services.core.store import webinars as webinar_store
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.mailer.deliver import RetryPolicy
@@ -52,7 +55,7 @@ async def reminders(
 ) -> AsyncIterator[SchedulerAndMailer]:
     links = LinkMaker(PUBLIC_URL, Tokens([SECRET], clock))
     smtp = SmtpTransport(catcher.url)
-    mails = BookingMails(links, mail_from=MAIL_FROM)
+    mails = AppointmentMails(links, mail_from=MAIL_FROM)
     post = LedgerMailer(
         store, renderer(), smtp, clock, mail_from=MAIL_FROM, retry=RetryPolicy(delays=())
     )
@@ -81,7 +84,7 @@ async def test_jeanne_is_reminded_of_her_appointment_on_wednesday_morning(
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
     jeanne = await enroll(store)
-    await agenda.book(store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person")
+    await appointments.book(store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person")
 
     # Wednesday 08:59 in Paris: not yet
     clock.advance_to(datetime(2026, 3, 4, 7, 59, tzinfo=UTC))
@@ -101,10 +104,10 @@ async def test_a_cancelled_appointment_is_not_recalled(
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
     jeanne = await enroll(store)
-    booked = await agenda.book(
+    booked = await appointments.book(
         store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person"
     )
-    await agenda.cancel(store, clock.now(), appointment_id=booked.appointment.id, by="person")
+    await appointments.cancel(store, clock.now(), appointment_id=booked.appointment.id, by="person")
     clock.advance(timedelta(days=3))
     assert await reminders.send_due() == 0
     assert catcher.mails == []
@@ -116,10 +119,10 @@ async def test_karim_is_reminded_of_his_webinar_the_day_before_and_the_hour_befo
     # a session on Thursday 5 March, 17:30 in Paris (16:30 UTC)
     starts = datetime(2026, 3, 5, 16, 30, tzinfo=UTC)
     async with store.transaction() as tx:
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx,
             session_id="declaration-2026-03-05",
-            topic="declaration",
+            subject="declaration",
             title="Déclarer et payer ses cotisations",
             starts_at=starts,
             ends_at=starts + timedelta(hours=1),
@@ -128,7 +131,7 @@ async def test_karim_is_reminded_of_his_webinar_the_day_before_and_the_hour_befo
             now=NOW,
         )
     karim = await enroll(store, first_name="Karim", email="karim@example.fr", track="ti")
-    await agenda.register(
+    await webinars.register(
         store, clock.now(), enrollment_id=karim, session_id="declaration-2026-03-05"
     )
 
@@ -155,7 +158,7 @@ async def test_when_jeannes_business_closes_her_slot_goes_back_to_others(
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
     jeanne = await enroll(store)
-    await agenda.book(store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person")
+    await appointments.book(store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person")
     async with store.transaction() as tx:
         enrollment = await tx.enrollment(jeanne)
         assert enrollment is not None
@@ -165,8 +168,8 @@ async def test_when_jeannes_business_closes_her_slot_goes_back_to_others(
     clock.advance(timedelta(days=2))
     assert await reminders.send_due() == 0
     async with store.transaction() as tx:
-        found = await booking_store.slot(tx, slot)
-        (appointment,) = await booking_store.appointments_of(tx, jeanne)
+        found = await slot_store.slot(tx, slot)
+        (appointment,) = await appointment_store.appointments_of(tx, jeanne)
     assert found is not None and found.free == 1
     assert appointment.status == "cancelled"
     assert catcher.mails == []
@@ -178,7 +181,7 @@ async def test_unsubscribing_from_the_letters_keeps_the_appointment_and_its_remi
     sophie = await add_adviser(store)
     slot = await open_slot(store, sophie, starts_at=THURSDAY_2PM)
     jeanne = await enroll(store)
-    await agenda.book(store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person")
+    await appointments.book(store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person")
     async with store.transaction() as tx:
         enrollment = await tx.enrollment(jeanne)
         assert enrollment is not None
@@ -194,10 +197,10 @@ async def test_an_erased_person_leaves_no_seat_taken_and_no_note_behind(
 ) -> None:
     starts = THURSDAY_2PM
     async with store.transaction() as tx:
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx,
             session_id="protection-sociale",
-            topic="social_protection",
+            subject="social_protection",
             title="Votre protection sociale",
             starts_at=starts,
             ends_at=starts + timedelta(hours=1),
@@ -206,8 +209,12 @@ async def test_an_erased_person_leaves_no_seat_taken_and_no_note_behind(
             now=NOW,
         )
     jeanne = await enroll(store)
-    await agenda.register(store, clock.now(), enrollment_id=jeanne, session_id="protection-sociale")
-    await agenda.ask_for_adviser(store, clock.now(), enrollment_id=jeanne, note="Mon IBAN est…")
+    await webinars.register(
+        store, clock.now(), enrollment_id=jeanne, session_id="protection-sociale"
+    )
+    await appointments.ask_for_adviser(
+        store, clock.now(), enrollment_id=jeanne, note="Mon IBAN est…"
+    )
     async with store.transaction() as tx:
         enrollment = await tx.enrollment(jeanne)
         assert enrollment is not None
@@ -215,6 +222,6 @@ async def test_an_erased_person_leaves_no_seat_taken_and_no_note_behind(
 
     assert await reminders.send_due() == 0
     async with store.transaction() as tx:
-        session = await booking_store.session(tx, "protection-sociale")
-        assert await booking_store.open_requests(tx) == []
+        session = await webinar_store.session(tx, "protection-sociale")
+        assert await request_store.open_requests(tx) == []
     assert session is not None and session.free == 1

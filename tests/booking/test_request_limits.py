@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from services.core.catcher import MailCatcher
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
 from services.core.store.repository import Store
 from tests.booking.conftest import NOW, enroll
 from tests.booking.test_person_booking import path_of
@@ -25,7 +25,7 @@ async def web(store: Store, catcher: MailCatcher) -> AsyncIterator[Web]:
 
 async def open_requests(store: Store) -> int:
     async with store.transaction() as tx:
-        return len(await booking_store.open_requests(tx, "request"))
+        return len(await request_store.open_requests(tx, "request"))
 
 
 async def test_twenty_requests_in_a_row_leave_three_in_the_inbox(web: Web, store: Store) -> None:
@@ -81,5 +81,5 @@ async def test_a_note_on_several_lines_is_kept(web: Web, store: Store) -> None:
         )
     assert answer.status_code == 303
     async with store.transaction() as tx:
-        (request,) = await booking_store.open_requests(tx, "request")
+        (request,) = await request_store.open_requests(tx, "request")
     assert request.note == "Bonjour,\r\nune question\tsur l'ACRE"

@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core import agenda
-from services.core.booking_mail import BookingMails, JourneyExtras
+from services.core import webinars
+from services.core.appointment_mails import AppointmentMails, JourneyExtras
 from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
-from services.core.store import booking as booking_store
 from services.core.store import ledger
+from services.core.store import webinars as webinar_store
 from services.core.store.repository import Store
 from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
 from services.mailer.deliver import Mailer, RetryPolicy
@@ -44,7 +44,7 @@ async def web(store: Store, catcher: MailCatcher) -> AsyncIterator[Web]:
 
 
 def mailer(web: Web) -> Mailer:
-    mails = BookingMails(web.links, mail_from=web.deps.settings.mail_from)
+    mails = AppointmentMails(web.links, mail_from=web.deps.settings.mail_from)
     assert web.deps.smtp is not None
     return Mailer(
         web.store,
@@ -67,10 +67,10 @@ async def plan_invitations(store: Store, enrollment_id: str, *steps: Invitation)
 
 async def session(store: Store, session_id: str, starts_at: datetime, seats: int) -> None:
     async with store.transaction() as tx:
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx,
             session_id=session_id,
-            topic="online_account",
+            subject="online_account",
             title="Bien démarrer avec votre compte en ligne",
             starts_at=starts_at,
             ends_at=starts_at + timedelta(hours=1),
@@ -92,7 +92,7 @@ async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invi
     await session(store, "open-1", TUESDAY_10AM + timedelta(days=7), seats=20)
     await session(store, "open-2", TUESDAY_10AM + timedelta(days=14), seats=20)
     karim = await enroll(store, first_name="Karim", email="karim@example.fr")
-    await agenda.register(store, NOW, enrollment_id=karim, session_id="full")
+    await webinars.register(store, NOW, enrollment_id=karim, session_id="full")
     jeanne = await enroll(store)
     first, again = await plan_invitations(
         store,
@@ -114,7 +114,7 @@ async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invi
         page = await http.get(path_of(links[0]))
         assert "Confirmer mon inscription" in page.text
         async with store.transaction() as tx:
-            assert await booking_store.registration_on_topic(tx, jeanne, "online_account") is None
+            assert await webinar_store.registration_on_subject(tx, jeanne, "online_account") is None
         done = await http.post(path_of(links[0]))
         assert "Votre inscription est confirmée" in done.text
         # the confirmation carries the calendar invitation, in UTC
@@ -149,7 +149,7 @@ async def test_no_invitation_when_every_session_of_the_topic_is_full(
 ) -> None:
     await session(store, "full", TUESDAY_10AM, seats=1)
     karim = await enroll(store, first_name="Karim", email="karim@example.fr")
-    await agenda.register(store, NOW, enrollment_id=karim, session_id="full")
+    await webinars.register(store, NOW, enrollment_id=karim, session_id="full")
     jeanne = await enroll(store)
     (step,) = await plan_invitations(
         store, jeanne, Invitation("webinar-online-account", "online_account")
@@ -165,22 +165,22 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
     catalogue = load_catalogue(ROOT / "journeys" / "webinars.yaml")
     assert catalogue is not None
     planned = plan_sessions(catalogue, date(2026, 3, 2))
-    online = [s for s in planned if s.topic == "online_account"]
+    online = [s for s in planned if s.subject == "online_account"]
     # Tuesdays at 10:00 in Paris: 09:00 UTC in winter, 08:00 UTC in summer
     assert online[0].starts_at == TUESDAY_10AM - timedelta(days=7)
     assert datetime(2026, 4, 7, 8, 0, tzinfo=UTC) in [s.starts_at for s in online]
-    assert {s.topic for s in planned} == {"online_account", "declaration", "social_protection"}
+    assert {s.subject for s in planned} == {"online_account", "declaration", "social_protection"}
 
     await seed_sessions(store, catalogue, NOW)
     # an adviser changes a session's seats; seeding again keeps the change
     first = online[0].id
     async with store.transaction() as tx:
-        found = await booking_store.session(tx, first)
+        found = await webinar_store.session(tx, first)
         assert found is not None
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx,
             session_id=first,
-            topic=found.topic,
+            subject=found.subject,
             title=found.title,
             starts_at=found.starts_at,
             ends_at=found.ends_at,
@@ -190,7 +190,7 @@ async def test_the_catalogue_plans_weekly_sessions_in_paris_time_and_keeps_edits
         )
     await seed_sessions(store, catalogue, NOW)
     async with store.transaction() as tx:
-        kept = await booking_store.session(tx, first)
+        kept = await webinar_store.session(tx, first)
     assert kept is not None and kept.seats == 12
 
 
@@ -231,7 +231,7 @@ async def test_jeanne_gives_her_seat_back_by_mail_and_the_past_session_offers_th
     await session(store, "tuesday", TUESDAY_10AM, seats=1)
     await session(store, "next-week", TUESDAY_10AM + timedelta(days=7), seats=20)
     jeanne = await enroll(store)
-    mails = BookingMails(web.links, mail_from=web.deps.settings.mail_from)
+    mails = AppointmentMails(web.links, mail_from=web.deps.settings.mail_from)
     register_url = path_of(mails.register_url("tuesday", jeanne))
     async with client(web) as http:
         # Jeanne takes the last seat on Tuesday
@@ -246,7 +246,7 @@ async def test_jeanne_gives_her_seat_back_by_mail_and_the_past_session_offers_th
         page = await http.get(unregister)
         assert "Annuler mon inscription" in page.text
         async with store.transaction() as tx:
-            assert (await booking_store.session(tx, "tuesday")).free == 0  # type: ignore[union-attr]
+            assert (await webinar_store.session(tx, "tuesday")).free == 0  # type: ignore[union-attr]
         # her click gives it back: the seat is free and a mail removes it from her calendar
         done = await http.post(unregister)
         assert "Votre inscription est annulée" in done.text
@@ -257,7 +257,7 @@ async def test_jeanne_gives_her_seat_back_by_mail_and_the_past_session_offers_th
         assert str(cancelled["UID"]) == uid and int(cancelled["SEQUENCE"]) == 1
         assert str(calendar_of(cancellation)["METHOD"]) == "CANCEL"
         async with store.transaction() as tx:
-            assert (await booking_store.session(tx, "tuesday")).free == 1  # type: ignore[union-attr]
+            assert (await webinar_store.session(tx, "tuesday")).free == 1  # type: ignore[union-attr]
         # twice is harmless
         assert "déjà été annulée" in (await http.post(unregister)).text
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from services.core import agenda
-from services.core.booking_mail import BookingMails
+from services.core import appointments
+from services.core.appointment_mails import AppointmentMails
 from services.core.broker.embedded import EmbeddedKafka
 from services.core.catcher import CaughtMail, MailCatcher
-from services.core.store import booking as booking_store
+from services.core.store import advisers as adviser_store
 from services.core.store import ledger
-from services.core.store.booking import NewSlot
+from services.core.store import slots as slot_store
+from services.core.store.appointment_records import NewSlot
 from services.core.store.records import Mail, NewEnrollment
 from tests.flow.harness import MONDAY_MORNING, ServiceProcess, Story, mailer_apart
 from tests.support import new_siren, until
@@ -81,7 +82,7 @@ async def jeanne_books_wednesday(story: Story) -> str:
                 started_at=MONDAY_MORNING,
             )
         )
-        await booking_store.save_adviser(
+        await adviser_store.save_adviser(
             tx,
             adviser_id=adviser_id,
             email="sophie.lefevre@urssaf.example.fr",
@@ -89,7 +90,7 @@ async def jeanne_books_wednesday(story: Story) -> str:
             password_hash="not-used",
             now=MONDAY_MORNING,
         )
-        await booking_store.add_slots(
+        await slot_store.add_slots(
             tx,
             [
                 NewSlot(
@@ -105,8 +106,8 @@ async def jeanne_books_wednesday(story: Story) -> str:
             ],
             MONDAY_MORNING,
         )
-    mails = BookingMails(story.runtime.links, mail_from=story.runtime.settings.mail_from)
-    booked = await agenda.book(
+    mails = AppointmentMails(story.runtime.links, mail_from=story.runtime.settings.mail_from)
+    booked = await appointments.book(
         store,
         story.clock.now(),
         enrollment_id=enrollment_id,

@@ -22,13 +22,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from services.core import agenda
-from services.core.booking_mail import APPOINTMENT, OFFER, REGISTRATION, WEBINAR
+from services.core import appointments, webinars
+from services.core.appointment_mails import APPOINTMENT, OFFER, REGISTRATION, WEBINAR
 from services.core.clock import VirtualClock
 from services.core.journeys.loader import load_journeys
 from services.core.links import LETTER, PERSON, UNSUBSCRIBE
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
 from services.core.store import people
+from services.core.store import webinars as webinar_store
 from services.core.store.migrate import upgrade_async
 from services.core.store.people import Signup
 from services.core.store.repository import Store
@@ -73,14 +74,14 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
         adviser = await add_adviser(store)
         slot = await open_slot(store, adviser, starts_at=THURSDAY_2PM, capacity=3)
         offered = await open_slot(store, adviser, starts_at=THURSDAY_2PM + timedelta(days=1))
-        booked = await agenda.book(
+        booked = await appointments.book(
             store, clock.now(), enrollment_id=jeanne, slot_id=slot, source="person"
         )
         offer_id = str(uuid.uuid4())
         session_id = "fuzz-webinaire"
         signup_id = str(uuid.uuid4())
         async with store.transaction() as tx:
-            await booking_store.add_request(
+            await request_store.add_request(
                 tx,
                 request_id=offer_id,
                 enrollment_id=jeanne,
@@ -88,10 +89,10 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
                 now=clock.now(),
                 slot_ids=[offered],
             )
-            await booking_store.save_session(
+            await webinar_store.save_session(
                 tx,
                 session_id=session_id,
-                topic="declaration",
+                subject="declaration",
                 title="Déclarer son chiffre d'affaires",
                 starts_at=THURSDAY_2PM + timedelta(days=7),
                 ends_at=THURSDAY_2PM + timedelta(days=7, hours=1),
@@ -116,7 +117,7 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
                 ),
             )
             welcome = next(s for s in await tx.steps(jeanne) if s.step_id == "welcome")
-        registered = await agenda.register(
+        registered = await webinars.register(
             store, clock.now(), enrollment_id=jeanne, session_id=session_id
         )
     finally:

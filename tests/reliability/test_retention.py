@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.core.clock import VirtualClock
-from services.core.store import booking, people
+from services.core.store import adviser_requests as request_store
+from services.core.store import people
 from services.core.store.people import Signup
 from services.core.store.records import NewEnrollment
 from services.core.store.repository import Store
@@ -102,7 +103,7 @@ async def test_what_jeanne_wrote_to_an_adviser_goes_with_her_address(store: Stor
     clock = VirtualClock(START, speed=0)
     await enroll(store, "e-jeanne", "732829320", "jeanne@example.fr")
     async with store.transaction() as tx:
-        await booking.add_request(
+        await request_store.add_request(
             tx,
             request_id="r-jeanne",
             enrollment_id="e-jeanne",
@@ -114,7 +115,7 @@ async def test_what_jeanne_wrote_to_an_adviser_goes_with_her_address(store: Stor
     clock.advance_to(START + timedelta(days=11) + RETENTION)
     assert await purge_expired(store, clock, RETENTION) == 1
     async with store.transaction() as tx:
-        request = await booking.request(tx, "r-jeanne")
+        request = await request_store.request(tx, "r-jeanne")
     assert request is not None
     assert request.note is None  # the request itself stays in the adviser's history
     assert request.enrollment_id == "e-jeanne"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.booking_mail import BookingMails, JourneyExtras
+from services.core.appointment_mails import AppointmentMails, JourneyExtras
 from services.core.broker.memory_bus import MemoryBus
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
@@ -123,7 +123,7 @@ async def site(
             links=links,
             smtp=smtp,
             # as in production: a webinar invitation's web view shows its sessions
-            extras=JourneyExtras(BookingMails(links, mail_from=settings.mail_from), clock),
+            extras=JourneyExtras(AppointmentMails(links, mail_from=settings.mail_from), clock),
         )
     )
     client = httpx.AsyncClient(

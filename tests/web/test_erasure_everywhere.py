@@ -13,8 +13,9 @@ from datetime import timedelta
 
 from sqlalchemy import String, func, select
 
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
 from services.core.store import ledger
+from services.core.store import webinars as webinar_store
 from services.core.store.booking_tables import appointments, webinar_registrations
 from services.core.store.records import Enrollment, NewMail
 from services.core.store.tables import metadata
@@ -83,10 +84,10 @@ async def jean_everywhere(site: Site) -> Enrollment:
     # he takes a seat in a webinar next week
     session_id = f"webinaire-{uuid.uuid4().hex[:8]}"
     async with site.store.transaction() as tx:
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx,
             session_id=session_id,
-            topic="declaration",
+            subject="declaration",
             title="Déclarer son chiffre d'affaires",
             starts_at=THURSDAY_2PM + timedelta(days=7),
             ends_at=THURSDAY_2PM + timedelta(days=7, hours=1),
@@ -146,7 +147,7 @@ async def test_erasing_his_data_leaves_nothing_of_jean_in_any_column(site: Site)
     async with site.store.transaction() as tx:
         rows = (await tx.connection.execute(select(appointments))).all()
         seats = (await tx.connection.execute(select(webinar_registrations))).all()
-        inbox = await booking_store.open_requests(tx)
+        inbox = await request_store.open_requests(tx)
     assert [(row.status, row.seat) for row in rows] == [("cancelled", None)]
     assert seats == []
     # the adviser is told in the console's inbox, without a name

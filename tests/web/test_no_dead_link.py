@@ -11,14 +11,17 @@ from html import unescape
 
 import pytest
 
-from services.core import agenda
-from services.core.booking import TOPICS
-from services.core.booking_mail import BookingMails
+from services.core import appointments, webinars
+from services.core.appointment_mails import AppointmentMails
+from services.core.appointment_rules import SUBJECTS
 from services.core.letters import letter_context
 from services.core.mail.render import Renderer
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
+from services.core.store import advisers as adviser_store
 from services.core.store import ledger
-from services.core.store.booking import NewSlot
+from services.core.store import slots as slot_store
+from services.core.store import webinars as webinar_store
+from services.core.store.appointment_records import NewSlot
 from services.core.store.records import Enrollment
 from tests.flow.harness import MONDAY_MORNING
 from tests.web.conftest import PUBLIC_URL, Site
@@ -45,20 +48,20 @@ def internal(link: str) -> str | None:
 async def seed_bookable(site: Site) -> str:
     """A webinar session on every topic, an adviser's slot in Calvados and in Rhône."""
     async with site.store.transaction() as tx:
-        for number, topic in enumerate(TOPICS):
+        for number, topic in enumerate(SUBJECTS):
             starts = MONDAY_MORNING + timedelta(days=10 + number)
-            await booking_store.save_session(
-                tx, session_id=f"session-{topic}", topic=topic, title=TOPICS[topic],
+            await webinar_store.save_session(
+                tx, session_id=f"session-{topic}", subject=topic, title=SUBJECTS[topic],
                 starts_at=starts, ends_at=starts + timedelta(hours=1),
                 join_url=f"https://webinaires.example.fr/{topic}", seats=30, now=MONDAY_MORNING,
             )  # fmt: skip
-        await booking_store.save_adviser(
+        await adviser_store.save_adviser(
             tx, adviser_id="sophie", email="sophie@urssaf.example.fr", name="Sophie Lefèvre",
             password_hash="unused", now=MONDAY_MORNING,
         )  # fmt: skip
         for department in ("14", "69"):
             starts = MONDAY_MORNING + timedelta(days=3, hours=5)
-            await booking_store.add_slots(
+            await slot_store.add_slots(
                 tx,
                 [NewSlot(id=f"slot-{department}", adviser_id="sophie", series_id=None,
                          starts_at=starts, ends_at=starts + timedelta(minutes=30),
@@ -71,7 +74,7 @@ async def seed_bookable(site: Site) -> str:
 async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict[str, str]:
     """The HTML of every mail the person can receive: each step of their journey, then the
     mails of an appointment (booked, reminded, cancelled) and of a webinar seat."""
-    mails = BookingMails(site.links, mail_from="premiers-mois@localhost")
+    mails = AppointmentMails(site.links, mail_from="premiers-mois@localhost")
     now = site.clock.now()
     out = {}
     async with site.store.transaction() as tx:
@@ -80,7 +83,7 @@ async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict
             extra = await mails.journey_extras(tx, person, step, now)
             context = letter_context(person, step, site.links, extra or {})
             out[step.step_id] = renderer.render(step.template, context).html
-    booked = await agenda.book(
+    booked = await appointments.book(
         site.store, now, enrollment_id=person.id, slot_id=f"slot-{person.department}",
         source="adviser", video_url="https://visio.example.fr/salle-1",
     )  # fmt: skip
@@ -88,17 +91,17 @@ async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict
         mails.appointment_mail(kind, booked.enrollment, booked.appointment, now)
         for kind in ("confirmation", "reminder", "cancellation")
     ]
-    seat = await agenda.register(
+    seat = await webinars.register(
         site.store, now, enrollment_id=person.id, session_id="session-declaration"
     )
     async with site.store.transaction() as tx:
-        session = await booking_store.session(tx, "session-declaration")
+        session = await webinar_store.session(tx, "session-declaration")
         assert session is not None
         written += [
             mails.webinar_mail(kind, seat.enrollment, session, seat.registration, now)
             for kind in ("registration_confirmation", "reminder", "cancellation")
         ]
-        await booking_store.add_request(
+        await request_store.add_request(
             tx, request_id=f"offer-{person.siren}", enrollment_id=person.id, kind="offer",
             now=now, slot_ids=[f"slot-{person.department}"],
         )  # fmt: skip

@@ -17,7 +17,7 @@ from services.core.journeys.referential import References
 Track = Literal["ae", "ti"]
 StepKind = Literal["letter", "notification", "webinar_invitation", "appointment_offer"]
 DeclarationFrequency = Literal["monthly", "quarterly"]
-WebinarTopic = Literal["online_account", "declaration", "social_protection"]
+WebinarSubject = Literal["online_account", "declaration", "social_protection"]
 SkipReason = Literal["account_created"]
 RuleName = Literal[
     "first_declaration",
@@ -57,7 +57,7 @@ class PlannedStep(BaseModel, frozen=True):
     theme: int | None
     due_at: datetime  # tz-aware, UTC, inside a send window
     deadline: date | None  # for notifications: the key date it warns about
-    topic: WebinarTopic | None = None
+    topic: WebinarSubject | None = None  # the webinar subject of an invitation step
     title: str = ""  # the step's short French title from the journey file
 
 
@@ -134,7 +134,7 @@ class JourneyStep(BaseModel):
     template: str = Field(pattern=r"^[a-z0-9_]+$", max_length=60)
     title: str = Field(min_length=1, max_length=120)
     theme: int | None = Field(default=None, ge=1, le=THEME_COUNT)
-    topic: WebinarTopic | None = None
+    topic: WebinarSubject | None = None  # the webinar subject of an invitation step
     # When it is due: exactly one of these.
     offset: Span | None = None  # from the activity start
     after_enrollment: Span | None = None  # from the enrollment

@@ -73,13 +73,13 @@ adviser_requests = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("enrollment_id", String(36), ForeignKey("enrollments.id"), nullable=False),
-    Column("kind", String(20), nullable=False),  # request | adviser | offer
+    Column("kind", String(20), nullable=False),  # request | adviser | cancellation | offer
     Column("note", Text),
     Column("slot_ids", Text),  # an offer: the slots offered, comma-separated
     Column("status", String(10), nullable=False),  # open | done
     Column("created_at", UtcDateTime, nullable=False),
     Column("handled_at", UtcDateTime),
-    Column("reason", String(40)),  # one of services.core.booking.REASONS, None: sans précision
+    Column("reason", String(40)),  # appointment_rules.REASONS; None: sans précision
     Column("phone", String(20)),  # E.164
     Column("handled_by", String(200)),  # the adviser's name who marked it "traité"
     Index("ix_adviser_requests_status", "status"),
@@ -102,7 +102,9 @@ webinar_sessions = Table(
     "webinar_sessions",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("topic", String(32), nullable=False),  # online_account | declaration | social_protection
+    # the webinar's subject (online_account | declaration | social_protection); the column
+    # keeps its first name, `topic`
+    Column("topic", String(32), nullable=False, key="subject"),
     Column("title", String(200), nullable=False),
     Column("starts_at", UtcDateTime, nullable=False),
     Column("ends_at", UtcDateTime, nullable=False),
@@ -110,7 +112,7 @@ webinar_sessions = Table(
     Column("seats", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("seats >= 0", name="ck_webinar_sessions_seats"),
-    Index("ix_webinar_sessions_topic_starts_at", "topic", "starts_at"),
+    Index("ix_webinar_sessions_topic_starts_at", "subject", "starts_at"),
 )
 
 webinar_registrations = Table(
@@ -119,11 +121,11 @@ webinar_registrations = Table(
     Column("id", String(36), primary_key=True),
     Column("session_id", String(64), ForeignKey("webinar_sessions.id"), nullable=False),
     Column("enrollment_id", String(36), ForeignKey("enrollments.id"), nullable=False),
-    Column("topic", String(32), nullable=False),
+    Column("topic", String(32), nullable=False, key="subject"),
     Column("seat", Integer, nullable=False),
     Column("registered_at", UtcDateTime, nullable=False),
     Index("uq_webinar_registrations_session_id_seat", "session_id", "seat", unique=True),
-    Index("uq_webinar_registrations_enrollment_id_topic", "enrollment_id", "topic", unique=True),
+    Index("uq_webinar_registrations_enrollment_id_topic", "enrollment_id", "subject", unique=True),
 )
 
 # A reminder mail to send at `due_at`: the working day before an appointment, the day

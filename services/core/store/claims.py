@@ -27,6 +27,7 @@ from services.core.store import ledger
 from services.core.store.records import DueStep, NewMail
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments, planned_steps
+from services.core.values import STEP_KIND
 
 #: Statuses of a step whose mail went (or is going) out: it counts for "one a day".
 MAILED = ("emitted", "sending", "sent", "failed")
@@ -177,7 +178,7 @@ async def claim_due_steps(
                 enrollment_id=row.enrollment_id,
                 siren=people_rows[row.enrollment_id].siren,
                 step_id=row.step_id,
-                kind=row.kind,
+                kind=STEP_KIND(row.kind),
                 due_at=row.due_at,
             )
             for row in to_emit

@@ -13,6 +13,12 @@ from services.core.store import ledger
 from services.core.store.people_tables import pending_signups
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments, mails
+from services.core.values import (
+    DECLARATION_FREQUENCY,
+    REGIME,
+    DeclarationFrequency,
+    Regime,
+)
 
 #: How long a sign-up's confirmation link works; the sign-up is forgotten after it.
 SIGNUP_LINK_TTL = timedelta(days=7)
@@ -26,8 +32,8 @@ class Signup:
 
     id: str
     siren: str
-    regime: str
-    declaration_frequency: str | None
+    regime: Regime
+    declaration_frequency: DeclarationFrequency | None
     activity_start: date
     department: str
     email: str
@@ -73,8 +79,8 @@ async def signup(tx: Tx, signup_id: str) -> Signup | None:
     return Signup(
         id=row.id,
         siren=row.siren,
-        regime=row.regime,
-        declaration_frequency=row.declaration_frequency,
+        regime=REGIME(row.regime),
+        declaration_frequency=DECLARATION_FREQUENCY.optional(row.declaration_frequency),
         activity_start=row.activity_start,
         department=row.department,
         email=row.email,

@@ -1,4 +1,6 @@
-"""Plain records the store hands out and takes in (no SQLAlchemy outside the store)."""
+"""Plain records the store hands out and takes in (no SQLAlchemy outside the store): the
+entities, their fields typed by the closed sets of `services.core.values`, which the store
+checks when it reads a row."""
 
 from __future__ import annotations
 
@@ -6,6 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, Protocol, get_args
+
+from services.core.values import (
+    BounceKind,
+    DeclarationFrequency,
+    EndReason,
+    EnrollmentStatus,
+    Regime,
+    StepKind,
+    StepStatus,
+    Track,
+    WebinarSubject,
+)
 
 
 class StepPlan(Protocol):
@@ -31,9 +45,9 @@ class StepPlan(Protocol):
 class NewEnrollment:
     id: str
     siren: str
-    track: str
-    regime: str
-    declaration_frequency: str | None
+    track: Track
+    regime: Regime
+    declaration_frequency: DeclarationFrequency | None
     activity_start: date
     department: str
     email: str
@@ -48,9 +62,9 @@ class NewEnrollment:
 class Enrollment:
     id: str
     siren: str
-    track: str
-    regime: str
-    declaration_frequency: str | None
+    track: Track
+    regime: Regime
+    declaration_frequency: DeclarationFrequency | None
     activity_start: date
     department: str
     email: str | None
@@ -59,9 +73,9 @@ class Enrollment:
     company_name: str | None
     account_created: bool
     journey_version: str
-    status: str
-    end_reason: str | None
-    opted_out_kinds: frozenset[str]
+    status: EnrollmentStatus
+    end_reason: EndReason | None
+    opted_out_kinds: frozenset[StepKind]
     started_at: datetime
     ended_at: datetime | None
     # the journey is paused: mails to this address bounce (see deliverability.py)
@@ -74,19 +88,20 @@ class Step:
     id: str  # the deterministic id of its step.due event
     enrollment_id: str
     step_id: str
-    kind: str
+    # a transactional mail's context speaks of a step too (never stored as a step)
+    kind: StepKind | Literal["transactional"]
     template: str
     theme: int | None
-    topic: str | None
+    topic: WebinarSubject | None  # an invitation's webinar subject
     due_at: datetime
     deadline: date | None
-    status: str
+    status: StepStatus
     emit_count: int
     attempts: int
     message_id: str | None
     sent_at: datetime | None
     error: str | None
-    bounce: str | None = None  # permanent | temporary | complaint, once sent
+    bounce: BounceKind | None = None  # once sent
     bounce_reason: str | None = None
 
 
@@ -98,7 +113,7 @@ class DueStep(NamedTuple):
     enrollment_id: str
     siren: str
     step_id: str
-    kind: str
+    kind: StepKind
     due_at: datetime
 
 

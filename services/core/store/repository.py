@@ -29,6 +29,17 @@ from services.core.store.records import (
     StepPlan,
 )
 from services.core.store.tables import enrollments, outbox, planned_steps, processed_events
+from services.core.values import (
+    BOUNCE_KIND,
+    DECLARATION_FREQUENCY,
+    END_REASON,
+    ENROLLMENT_STATUS,
+    REGIME,
+    STEP_KIND,
+    STEP_STATUS,
+    TRACK,
+    WEBINAR_SUBJECT,
+)
 
 PENDING = ("planned", "emitted")
 UNCONFIRMED = ("emitted", "sending")
@@ -468,9 +479,9 @@ def enrollment_of_row(row: Row[Any]) -> Enrollment:
     return Enrollment(
         id=row.id,
         siren=row.siren,
-        track=row.track,
-        regime=row.regime,
-        declaration_frequency=row.declaration_frequency,
+        track=TRACK(row.track),
+        regime=REGIME(row.regime),
+        declaration_frequency=DECLARATION_FREQUENCY.optional(row.declaration_frequency),
         activity_start=row.activity_start,
         department=row.department,
         email=row.email,
@@ -479,9 +490,9 @@ def enrollment_of_row(row: Row[Any]) -> Enrollment:
         company_name=row.company_name,
         account_created=bool(row.account_created),
         journey_version=row.journey_version,
-        status=row.status,
-        end_reason=row.end_reason,
-        opted_out_kinds=frozenset(k for k in kinds.split(",") if k),
+        status=ENROLLMENT_STATUS(row.status),
+        end_reason=END_REASON.optional(row.end_reason),
+        opted_out_kinds=frozenset(STEP_KIND(k) for k in kinds.split(",") if k),
         started_at=row.started_at,
         ended_at=row.ended_at,
         undeliverable_since=row.undeliverable_since,
@@ -495,7 +506,7 @@ def _due_step(row: Any) -> DueStep:
         enrollment_id=row.enrollment_id,
         siren=row.siren,
         step_id=row.step_id,
-        kind=row.kind,
+        kind=STEP_KIND(row.kind),
         due_at=row.due_at,
     )
 
@@ -506,18 +517,18 @@ def step_of_row(row: Row[Any]) -> Step:
         id=row.id,
         enrollment_id=row.enrollment_id,
         step_id=row.step_id,
-        kind=row.kind,
+        kind=STEP_KIND(row.kind),
         template=row.template,
         theme=row.theme,
-        topic=row.topic,
+        topic=WEBINAR_SUBJECT.optional(row.topic),
         due_at=row.due_at,
         deadline=deadline,
-        status=row.status,
+        status=STEP_STATUS(row.status),
         emit_count=row.emit_count,
         attempts=row.attempts,
         message_id=row.message_id,
         sent_at=row.sent_at,
         error=row.error,
-        bounce=row.bounce,
+        bounce=BOUNCE_KIND.optional(row.bounce),
         bounce_reason=row.bounce_reason,
     )

@@ -23,8 +23,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.core.addresses import InvalidAddress, mail_address
-from services.core.store import booking as booking_store
-from services.core.store.booking import Adviser
+from services.core.store import advisers as adviser_store
+from services.core.store.appointment_records import Adviser
 from services.core.store.repository import Store
 from services.core.tokens import InvalidToken
 from services.web.console.passwords import MAX_LENGTH, check_password
@@ -66,7 +66,7 @@ async def create_adviser(store: Store, email: str, name: str, password: str, now
     password = check_password(password, context=(address, name))
     password_hash = await asyncio.to_thread(hash_password, password)
     async with store.transaction() as tx:
-        return await booking_store.save_adviser(
+        return await adviser_store.save_adviser(
             tx,
             adviser_id=str(uuid.uuid4()),
             email=address,
@@ -99,7 +99,7 @@ async def current_adviser(request: Request) -> Adviser:
         raise LoginRequired from None
     adviser_id, _, epoch = subject.partition(":")
     async with deps.store.transaction() as tx:
-        found = await booking_store.adviser(tx, adviser_id)
+        found = await adviser_store.adviser(tx, adviser_id)
     if found is None or str(found.session_epoch) != epoch:
         raise LoginRequired
     request.state.adviser = found
@@ -252,7 +252,7 @@ async def login(
     adviser = None
     if _is_address(account):  # what is not an address names no account (and never a NUL)
         async with deps.store.transaction() as tx:
-            adviser = await booking_store.adviser_by_email(tx, account)
+            adviser = await adviser_store.adviser_by_email(tx, account)
     # argon2 takes a good part of a second: off the event loop, and outside any
     # transaction (on SQLite a transaction holds the write lock)
     matches = await asyncio.to_thread(
@@ -266,7 +266,7 @@ async def login(
         return _login_page(request, error=refused, email=email, status=401)
     throttle.succeeded(account, client)
     async with deps.store.transaction() as tx:
-        await booking_store.record_login(tx, adviser.id)
+        await adviser_store.record_login(tx, adviser.id)
     response = RedirectResponse(_safe_next(suite), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -282,7 +282,7 @@ async def login(
 
 async def logout(request: Request, adviser: Adviser) -> Response:
     async with deps_of(request).store.transaction() as tx:
-        await booking_store.end_sessions(tx, adviser.id)
+        await adviser_store.end_sessions(tx, adviser.id)
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/conseillers")
     return response

@@ -14,8 +14,8 @@ from babel.dates import format_date
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core.store import booking as booking_store
 from services.core.store import console as console_store
+from services.core.store import uptake
 from services.core.store.console import AccountShare, LetterRates
 from services.web.console.auth import CurrentAdviser, current_adviser
 from services.web.console.pages import page
@@ -59,7 +59,7 @@ async def dashboard(request: Request, adviser: CurrentAdviser) -> Response:
     deps = deps_of(request)
     rates, shares = await _figures(request)
     async with deps.store.transaction() as tx:
-        bookings = await booking_store.booking_figures(tx)
+        bookings = await uptake.booking_figures(tx)
     tracks = []
     for track, label in TRACKS.items():
         rows = [_row(deps.settings.journeys_dir, r) for r in rates if r.track == track]

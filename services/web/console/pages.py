@@ -12,25 +12,26 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.core import agenda
-from services.core.booking import (
+from services.core import appointments
+from services.core.appointment_mails import AppointmentMails
+from services.core.appointment_rules import (
     CHANNELS,
     CLOSES,
     DURATIONS,
     MAX_CAPACITY,
     MAX_WEEKS,
     OPENS,
-    TOPICS,
+    SUBJECTS,
     WEEKDAYS,
     SlotRefused,
     week_pattern,
 )
-from services.core.booking_mail import BookingMails
 from services.core.departments import DEPARTMENTS, department_code, department_label
 from services.core.journeys.calendar import PARIS
 from services.core.phone import display_phone
-from services.core.store import booking as booking_store
-from services.core.store.booking import Adviser, NewSlot
+from services.core.store import appointments as appointment_store
+from services.core.store import slots as slot_store
+from services.core.store.appointment_records import Adviser, NewSlot
 from services.web.console.auth import (
     CurrentAdviser,
     checked_form,
@@ -47,9 +48,9 @@ fallback = APIRouter(prefix="/conseillers", dependencies=[Depends(current_advise
 SLOTS_SHOWN = 200
 
 
-def mails_of(request: Request) -> BookingMails:
+def mails_of(request: Request) -> AppointmentMails:
     deps = deps_of(request)
-    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
+    return AppointmentMails(deps.links, mail_from=deps.settings.mail_from)
 
 
 def page(
@@ -60,7 +61,7 @@ def page(
         "csrf": csrf_token(request, adviser),
         "now": deps_of(request).clock.now(),
         "channels": CHANNELS,
-        "topics": TOPICS,
+        "subjects": SUBJECTS,
         "tracks": TRACKS,
         "tracks_short": TRACKS_SHORT,
         "departments": DEPARTMENTS,
@@ -91,7 +92,7 @@ async def home(request: Request, adviser: CurrentAdviser) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        upcoming = await booking_store.upcoming_appointments(tx, now)
+        upcoming = await appointment_store.upcoming_appointments(tx, now)
         people = {a.enrollment_id: await tx.enrollment(a.enrollment_id) for a in upcoming}
         requests = await console_store.find_requests(tx, console_store.RequestFilter())
     return page(
@@ -115,7 +116,7 @@ async def cancel_appointment(
     await checked_form(request)
     deps = deps_of(request)
     now = deps.clock.now()
-    await agenda.cancel(
+    await appointments.cancel(
         deps.store, now, appointment_id=appointment_id, by="adviser", mails=mails_of(request)
     )
     return back("/conseillers/", "Rendez-vous annulé ; la personne est prévenue par courriel.")
@@ -150,7 +151,7 @@ async def _slots_page(
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        slots = await booking_store.upcoming_slots(tx, now, limit=SLOTS_SHOWN + 1)
+        slots = await slot_store.upcoming_slots(tx, now, limit=SLOTS_SHOWN + 1)
     return page(
         request,
         adviser,
@@ -259,7 +260,7 @@ async def open_slots(request: Request, adviser: CurrentAdviser) -> Response:
         )
     series = str(uuid.uuid4()) if len(future) > 1 else None
     async with deps.store.transaction() as tx:
-        await booking_store.add_slots(
+        await slot_store.add_slots(
             tx,
             [
                 NewSlot(
@@ -268,7 +269,7 @@ async def open_slots(request: Request, adviser: CurrentAdviser) -> Response:
                     series_id=series,
                     starts_at=begins,
                     ends_at=ends,
-                    channel=channel,
+                    channel="video" if channel == "video" else "phone",
                     department=department,
                     capacity=capacity,
                 )
@@ -288,7 +289,7 @@ async def open_slots(request: Request, adviser: CurrentAdviser) -> Response:
 async def delete_slot(request: Request, slot_id: str, adviser: CurrentAdviser) -> Response:
     await checked_form(request)
     async with deps_of(request).store.transaction() as tx:
-        deleted = await booking_store.delete_free_slot(tx, slot_id)
+        deleted = await slot_store.delete_free_slot(tx, slot_id)
     return back(
         "/conseillers/creneaux",
         "Créneau supprimé." if deleted else "Ce créneau a des réservations : annulez-les d'abord.",

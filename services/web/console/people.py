@@ -15,14 +15,16 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core import agenda
-from services.core.booking import REASONS
+from services.core import appointments
+from services.core.appointment_rules import REASONS
 from services.core.departments import DEPARTMENTS
 from services.core.phone import NotAPhoneNumber, french_phone
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
+from services.core.store import appointments as appointment_store
 from services.core.store import console as console_store
 from services.core.store import ledger
-from services.core.store.booking import Adviser
+from services.core.store import slots as slot_store
+from services.core.store.appointment_records import Adviser
 from services.core.store.console import PAGE_SIZE, RequestFilter
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
@@ -152,9 +154,9 @@ async def _person_page(
         requests = await console_store.requests_of(tx, enrollment_id)
         notes = await console_store.notes_of(tx, enrollment_id)
         seats = await console_store.seats_of(tx, enrollment_id)
-        appointments = await booking_store.appointments_of(tx, enrollment_id)
+        appointments = await appointment_store.appointments_of(tx, enrollment_id)
         free = (
-            await booking_store.free_slots(tx, enrollment.department, now, now + SLOT_HORIZON)
+            await slot_store.free_slots(tx, enrollment.department, now, now + SLOT_HORIZON)
             if enrollment.status == "active"
             else []
         )
@@ -260,7 +262,7 @@ async def open_request(request: Request, enrollment_id: str, adviser: CurrentAdv
     async with deps.store.transaction() as tx:
         if await tx.enrollment(enrollment_id) is None:
             return page(request, adviser, "not_found.html", {}, status=404)
-        await booking_store.add_request(
+        await request_store.add_request(
             tx, request_id=str(uuid.uuid4()), enrollment_id=enrollment_id, kind="adviser",
             now=deps.clock.now(), note=note or None, reason=reason or None, phone=phone,
         )  # fmt: skip
@@ -321,7 +323,7 @@ async def book_for_person(
                 "telephone", "Téléphone : un numéro français, par exemple 06 12 34 56 78."
             )
     try:
-        await agenda.book(
+        await appointments.book(
             deps.store,
             now,
             enrollment_id=enrollment_id,
@@ -331,9 +333,9 @@ async def book_for_person(
             phone=phone,
             mails=mails_of(request),
         )
-    except agenda.SlotFull:
+    except appointments.SlotFull:
         return back(here, "Ce créneau vient d'être pris : choisissez-en un autre.")
-    except agenda.NotBookable:
+    except appointments.NotBookable:
         return back(here, "Ce créneau ne convient pas à cette personne.")
     return back(here, "Rendez-vous réservé ; la confirmation est partie par courriel.")
 
@@ -353,7 +355,7 @@ async def offer_slots(request: Request, enrollment_id: str, adviser: CurrentAdvi
         enrollment = await tx.enrollment(enrollment_id)
         if enrollment is None or enrollment.status != "active" or not enrollment.email:
             return back(here, "Cette personne ne reçoit plus de courriels.")
-        await booking_store.add_request(
+        await request_store.add_request(
             tx,
             request_id=request_id,
             enrollment_id=enrollment_id,

@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core import agenda
-from services.core.booking import TOPICS
+from services.core import webinars as webinar_seats
+from services.core.appointment_rules import SUBJECTS
 from services.core.journeys.calendar import PARIS
-from services.core.store import booking as booking_store
 from services.core.store import console as console_store
-from services.core.store.booking import Adviser
+from services.core.store import webinars as webinar_store
+from services.core.store.appointment_records import Adviser
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
 from services.web.console.people import video_link
@@ -47,7 +47,7 @@ async def _webinars_page(
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        sessions = await booking_store.sessions(tx)
+        sessions = await webinar_store.sessions(tx)
         registered = await console_store.registrants(tx, editing.id) if editing is not None else []
     upcoming = [s for s in sessions if s.ends_at > now]
     past = [s for s in sessions if s.ends_at <= now][::-1][:PAST_SHOWN]
@@ -76,15 +76,15 @@ async def webinars(request: Request, adviser: CurrentAdviser) -> Response:
 @router.get("/webinaires/{session_id}", response_class=HTMLResponse)
 async def webinar(request: Request, session_id: str, adviser: CurrentAdviser) -> Response:
     async with deps_of(request).store.transaction() as tx:
-        found = await booking_store.session(tx, session_id)
+        found = await webinar_store.session(tx, session_id)
     if found is None:
         return page(request, adviser, "not_found.html", {}, status=404)
     return await _webinars_page(request, adviser, editing=found)
 
 
 def _session_fields(form: dict[str, str]) -> dict[str, Any]:
-    topic = form.get("sujet", "")
-    if topic not in TOPICS:
+    subject = form.get("sujet", "")
+    if subject not in SUBJECTS:
         raise Refused("sujet", "Sujet : choisissez un sujet de la liste.")
     try:
         day = date.fromisoformat(form.get("jour", ""))
@@ -114,12 +114,12 @@ def _session_fields(form: dict[str, str]) -> dict[str, Any]:
         raise Refused(
             "lien", "Lien de connexion : l'adresse complète, en https:// (ex. https://…)."
         ) from None
-    title = form.get("titre", "").strip() or TOPICS[topic]
+    title = form.get("titre", "").strip() or SUBJECTS[subject]
     if len(title) > 200:
         raise Refused("titre", "Titre : 200 caractères au plus.")
     starts = datetime.combine(day, hour, tzinfo=PARIS)
     return {
-        "topic": topic,
+        "subject": subject,
         "title": title,
         "starts_at": starts,
         "ends_at": starts + timedelta(minutes=minutes),
@@ -135,7 +135,7 @@ async def save_webinar(request: Request, adviser: CurrentAdviser) -> Response:
     now = deps.clock.now()
     session_id = form.get("id", "").strip()
     async with deps.store.transaction() as tx:
-        editing = await booking_store.session(tx, session_id) if session_id else None
+        editing = await webinar_store.session(tx, session_id) if session_id else None
     if session_id and editing is None:
         return page(request, adviser, "not_found.html", {}, status=404)
     try:
@@ -159,7 +159,7 @@ async def save_webinar(request: Request, adviser: CurrentAdviser) -> Response:
             status=422,
         )
     async with deps.store.transaction() as tx:
-        await booking_store.save_session(
+        await webinar_store.save_session(
             tx, session_id=session_id or f"webinaire-{uuid.uuid4().hex[:8]}", now=now, **fields
         )
     return back("/conseillers/webinaires", "Session enregistrée.")
@@ -173,11 +173,11 @@ async def cancel_seat(request: Request, registration_id: str, adviser: CurrentAd
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        found = await booking_store.registration(tx, registration_id)
-        session = await booking_store.session(tx, found.session_id) if found else None
+        found = await webinar_store.registration(tx, registration_id)
+        session = await webinar_store.session(tx, found.session_id) if found else None
     if found is None or session is None:
         return page(request, adviser, "not_found.html", {}, status=404)
-    given_back = await agenda.unregister(
+    given_back = await webinar_seats.unregister(
         deps.store, now, registration_id=registration_id, mails=mails_of(request)
     )
     here = f"/conseillers/webinaires/{session.id}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from services.core.booking import NO_REASON, REASONS
+from services.core.appointment_rules import NO_REASON, REASONS
 from services.core.journeys.loader import load_journeys
 
 TRACKS = {"ae": "Auto-entrepreneur (9 mois)", "ti": "Travailleur indépendant (15 mois)"}

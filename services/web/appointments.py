@@ -20,13 +20,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.core import agenda
-from services.core.booking import CHANNELS, REASONS
-from services.core.booking_mail import APPOINTMENT, OFFER, REGISTRATION, WEBINAR, BookingMails
+from services.core import appointments, webinars
+from services.core.appointment_mails import (
+    APPOINTMENT,
+    OFFER,
+    REGISTRATION,
+    WEBINAR,
+    AppointmentMails,
+)
+from services.core.appointment_rules import CHANNELS, REASONS
 from services.core.departments import department_label
 from services.core.links import PERSON
 from services.core.phone import NotAPhoneNumber, french_phone
-from services.core.store import booking as booking_store
+from services.core.store import adviser_requests as request_store
+from services.core.store import appointments as appointment_store
+from services.core.store import slots as slot_store
+from services.core.store import webinars as webinar_store
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.deps import deps_of, pages_of
 
@@ -40,9 +49,9 @@ NOTICE = timedelta(hours=2)  # a slot can be booked until two hours before it st
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _mails(request: Request) -> BookingMails:
+def _mails(request: Request) -> AppointmentMails:
     deps = deps_of(request)
-    return BookingMails(deps.links, mail_from=deps.settings.mail_from)
+    return AppointmentMails(deps.links, mail_from=deps.settings.mail_from)
 
 
 def _bad_link(request: Request, expired: bool) -> Response:
@@ -75,13 +84,13 @@ async def offer_page(request: Request, token: str) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        offer = await booking_store.request(tx, request_id)
+        offer = await request_store.request(tx, request_id)
         if offer is None:
             return _bad_link(request, expired=True)
-        offered = [await booking_store.slot(tx, slot_id) for slot_id in offer.slot_ids]
+        offered = [await slot_store.slot(tx, slot_id) for slot_id in offer.slot_ids]
         mine = [
             a
-            for a in await booking_store.appointments_of(tx, offer.enrollment_id)
+            for a in await appointment_store.appointments_of(tx, offer.enrollment_id)
             if a.status == "booked"
         ]
     slots = [s for s in offered if s is not None and s.free > 0 and s.starts_at > now + NOTICE]
@@ -95,7 +104,7 @@ async def accept_offer(request: Request, token: str, creneau: Annotated[str, For
         return request_id
     deps = deps_of(request)
     async with deps.store.transaction() as tx:
-        offer = await booking_store.request(tx, request_id)
+        offer = await request_store.request(tx, request_id)
     if offer is None or creneau not in offer.slot_ids:
         return _bad_link(request, expired=True)
     return await _book(
@@ -117,7 +126,7 @@ async def booking_page(request: Request, token: str) -> Response:
         appointment_id = None
     if appointment_id is not None:
         async with deps_of(request).store.transaction() as tx:
-            found = await booking_store.appointment(tx, appointment_id)
+            found = await appointment_store.appointment(tx, appointment_id)
         if found is None:
             return _bad_link(request, expired=True)
         person_url = _mails(request).booking_url(found.enrollment_id)
@@ -144,12 +153,12 @@ async def _booking_page(
         enrollment = await tx.enrollment(enrollment_id)
         if enrollment is None or enrollment.status != "active":
             return _page(request, "ended.html", {}, status=410)
-        free = await booking_store.free_slots(
+        free = await slot_store.free_slots(
             tx, enrollment.department, now + NOTICE, now + BOOKING_HORIZON
         )
         booked = [
             a
-            for a in await booking_store.appointments_of(tx, enrollment_id)
+            for a in await appointment_store.appointments_of(tx, enrollment_id)
             if a.status == "booked" and a.ends_at > now
         ]
     mails = _mails(request)
@@ -187,7 +196,7 @@ async def _book(
     deps = deps_of(request)
     now = deps.clock.now()
     try:
-        booked = await agenda.book(
+        booked = await appointments.book(
             deps.store,
             now,
             enrollment_id=enrollment_id,
@@ -195,9 +204,9 @@ async def _book(
             source=source,
             mails=_mails(request),
         )
-    except agenda.SlotFull:
+    except appointments.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
-    except agenda.NotBookable:
+    except appointments.NotBookable:
         return RedirectResponse(f"{back}?erreur=indisponible", status_code=303)
     mails = _mails(request)
     return _page(
@@ -246,11 +255,11 @@ async def ask_for_adviser(
             "message",
             "Votre question contient un caractère invisible ou de contrôle : modifiez-la.",
         )
-    if len(message) > agenda.NOTE_LENGTH:
+    if len(message) > appointments.NOTE_LENGTH:
         return await refuse("message", "Votre question : 1 000 caractères au plus.")
     deps = deps_of(request)
     try:
-        await agenda.ask_for_adviser(
+        await appointments.ask_for_adviser(
             deps.store,
             deps.clock.now(),
             enrollment_id=enrollment_id,
@@ -258,9 +267,9 @@ async def ask_for_adviser(
             reason=motif or None,
             phone=phone,
         )
-    except agenda.NotBookable:
+    except appointments.NotBookable:
         return _page(request, "ended.html", {}, status=410)
-    except agenda.TooManyRequests:
+    except appointments.TooManyRequests:
         return await _booking_page(
             request,
             token,
@@ -283,7 +292,7 @@ async def _appointment(request: Request, token: str) -> Any:
     if isinstance(appointment_id, Response):
         return appointment_id
     async with deps_of(request).store.transaction() as tx:
-        found = await booking_store.appointment(tx, appointment_id)
+        found = await appointment_store.appointment(tx, appointment_id)
         enrollment = await tx.enrollment(found.enrollment_id) if found else None
     if found is None or enrollment is None:
         return _bad_link(request, expired=True)
@@ -307,7 +316,7 @@ async def cancel(request: Request, token: str) -> Response:
     appointment, enrollment = found
     deps = deps_of(request)
     now = deps.clock.now()
-    await agenda.cancel(
+    await appointments.cancel(
         deps.store, now, appointment_id=appointment.id, by="person", mails=_mails(request)
     )
     rebook = deps.links.for_person(enrollment.id).appointment
@@ -323,7 +332,7 @@ async def move_page(request: Request, token: str) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        free = await booking_store.free_slots(
+        free = await slot_store.free_slots(
             tx, enrollment.department, now + NOTICE, now + BOOKING_HORIZON
         )
     return _page(
@@ -347,16 +356,16 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
     deps = deps_of(request)
     now = deps.clock.now()
     try:
-        moved = await agenda.move(
+        moved = await appointments.move(
             deps.store,
             now,
             appointment_id=appointment.id,
             slot_id=creneau,
             mails=_mails(request),
         )
-    except agenda.SlotFull:
+    except appointments.SlotFull:
         return RedirectResponse(f"/rendez-vous/{token}/deplacer?erreur=complet", status_code=303)
-    except agenda.NotBookable:
+    except appointments.NotBookable:
         return RedirectResponse(
             f"/rendez-vous/{token}/deplacer?erreur=indisponible", status_code=303
         )
@@ -380,21 +389,21 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
 @router.get("/webinaires/inscription/{session_id}/{token}", response_class=HTMLResponse)
 async def registration_page(request: Request, session_id: str, token: str) -> Response:
     """One session: a button to register; when it is past, full, or the person already
-    has a seat on the topic, the next sessions on the same topic (never a dead end)."""
+    has a seat on the subject, the next sessions on the same subject (never a dead end)."""
     enrollment_id = _subject(request, WEBINAR, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        session = await booking_store.session(tx, session_id)
+        session = await webinar_store.session(tx, session_id)
         if session is None:
             return _bad_link(request, expired=True)
-        existing = await booking_store.registration_on_topic(tx, enrollment_id, session.topic)
-        registered_on = await booking_store.session(tx, existing.session_id) if existing else None
+        existing = await webinar_store.registration_on_subject(tx, enrollment_id, session.subject)
+        registered_on = await webinar_store.session(tx, existing.session_id) if existing else None
         following = [
             s
-            for s in await booking_store.open_sessions(tx, session.topic, now, limit=4)
+            for s in await webinar_store.open_sessions(tx, session.subject, now, limit=4)
             if s.id != session.id
         ][:3]
     mails = _mails(request)
@@ -424,19 +433,19 @@ async def register(request: Request, session_id: str, token: str) -> Response:
     now = deps.clock.now()
     back = f"/webinaires/inscription/{session_id}/{token}"
     try:
-        done = await agenda.register(
+        done = await webinars.register(
             deps.store,
             now,
             enrollment_id=enrollment_id,
             session_id=session_id,
             mails=_mails(request),
         )
-    except agenda.SlotFull:
+    except appointments.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
-    except agenda.NotBookable:
+    except appointments.NotBookable:
         return RedirectResponse(f"{back}?erreur=indisponible", status_code=303)
     async with deps.store.transaction() as tx:
-        session = await booking_store.session(tx, done.registration.session_id)
+        session = await webinar_store.session(tx, done.registration.session_id)
     assert session is not None
     mailed = done.new and bool(done.enrollment.email)  # its confirmation is in the ledger
     return _page(
@@ -458,8 +467,8 @@ async def join(request: Request, token: str) -> Response:
     if isinstance(registration_id, Response):
         return registration_id
     async with deps_of(request).store.transaction() as tx:
-        found = await booking_store.registration(tx, registration_id)
-        session = await booking_store.session(tx, found.session_id) if found else None
+        found = await webinar_store.registration(tx, registration_id)
+        session = await webinar_store.session(tx, found.session_id) if found else None
     if session is None:
         return _bad_link(request, expired=True)
     return RedirectResponse(session.join_url, status_code=303)
@@ -473,8 +482,8 @@ async def _seat(request: Request, token: str) -> Any:
     if isinstance(registration_id, Response):
         return registration_id
     async with deps_of(request).store.transaction() as tx:
-        found = await booking_store.registration(tx, registration_id)
-        session = await booking_store.session(tx, found.session_id) if found else None
+        found = await webinar_store.registration(tx, registration_id)
+        session = await webinar_store.session(tx, found.session_id) if found else None
     if found is None or session is None:
         return None
     return found, session
@@ -512,7 +521,7 @@ async def unregister(request: Request, token: str) -> Response:
     registration, session = found
     deps = deps_of(request)
     now = deps.clock.now()
-    given_back = await agenda.unregister(
+    given_back = await webinars.unregister(
         deps.store, now, registration_id=registration.id, mails=_mails(request)
     )
     if given_back is None:

@@ -1,5 +1,6 @@
-"""Booking operations: each is one transaction holding the change, its reminders, its mail
-(written into the ledger, for the mailer to send) and the event that announces it
+"""Appointments: booking a seat in an adviser's slot, moving it, cancelling it, asking to
+be called back. Each operation is one transaction holding the change, its reminders, its
+mail (written into the ledger, for the mailer to send) and the event that announces it
 (outbox). Shared by the person's pages and the adviser console.
 
 Taking the last seat is settled by the database: when two bookings pick the same seat at
@@ -16,20 +17,22 @@ from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from services.core.booking import appointment_reminder_at, webinar_reminders_at
-from services.core.booking_events import (
+from services.core.appointment_events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRequested,
     BookingSource,
-    WebinarRegistered,
 )
-from services.core.booking_mail import BookingMails
+from services.core.appointment_mails import AppointmentMails
+from services.core.appointment_rules import appointment_reminder_at
 from services.core.events import derived_event_id
 from services.core.lifecycle import outgoing
-from services.core.store import booking as booking_store
-from services.core.store import ledger
-from services.core.store.booking import Appointment, Registration
+from services.core.store import adviser_requests as request_store
+from services.core.store import appointments as appointment_store
+from services.core.store import closed_journeys, ledger
+from services.core.store import reminders as reminder_store
+from services.core.store import slots as slot_store
+from services.core.store.appointment_records import Appointment
 from services.core.store.records import Enrollment
 from services.core.store.repository import Store, Tx
 
@@ -58,7 +61,7 @@ class Booking:
     enrollment: Enrollment
 
 
-async def _enrollment(tx: Tx, enrollment_id: str) -> Enrollment:
+async def active_enrollment(tx: Tx, enrollment_id: str) -> Enrollment:
     enrollment = await tx.enrollment(enrollment_id)
     if enrollment is None or enrollment.status != "active":
         raise NotBookable("this journey has ended")
@@ -74,7 +77,7 @@ async def book(
     source: BookingSource,
     video_url: str | None = None,
     phone: str | None = None,
-    mails: BookingMails | None = None,
+    mails: AppointmentMails | None = None,
 ) -> Booking:
     """Book a seat of `slot_id` for the person (with the video link an adviser entered, or
     the number to call); raises SlotFull or NotBookable. With `mails`, the confirmation
@@ -83,13 +86,13 @@ async def book(
     for _ in range(ATTEMPTS):
         try:
             async with store.transaction() as tx:
-                enrollment = await _enrollment(tx, enrollment_id)
-                slot = await booking_store.slot(tx, slot_id)
+                enrollment = await active_enrollment(tx, enrollment_id)
+                slot = await slot_store.slot(tx, slot_id)
                 if slot is None or slot.starts_at <= now:
                     raise NotBookable("this slot is past or unknown")
                 if slot.department != enrollment.department:
                     raise NotBookable("this slot is for another department")
-                if not await booking_store.take_slot_seat(
+                if not await appointment_store.take_slot_seat(
                     tx,
                     appointment_id=appointment_id,
                     enrollment_id=enrollment_id,
@@ -100,7 +103,7 @@ async def book(
                     phone=phone,
                 ):
                     raise SlotFull(slot_id)
-                appointment = await booking_store.appointment(tx, appointment_id)
+                appointment = await appointment_store.appointment(tx, appointment_id)
                 assert appointment is not None
                 await _after_booking(tx, enrollment, appointment, now, mails)
                 return Booking(appointment, enrollment)
@@ -115,7 +118,7 @@ async def move(
     *,
     appointment_id: str,
     slot_id: str,
-    mails: BookingMails | None = None,
+    mails: AppointmentMails | None = None,
 ) -> Booking:
     """Move a booked appointment to another slot: same appointment (calendar UID), SEQUENCE+1;
     with `mails`, its new confirmation is written into the ledger in the same transaction
@@ -123,20 +126,20 @@ async def move(
     for _ in range(ATTEMPTS):
         try:
             async with store.transaction() as tx:
-                current = await booking_store.appointment(tx, appointment_id)
+                current = await appointment_store.appointment(tx, appointment_id)
                 if current is None or current.status != "booked":
                     raise NotBookable("this appointment is not booked")
-                enrollment = await _enrollment(tx, current.enrollment_id)
-                slot = await booking_store.slot(tx, slot_id)
+                enrollment = await active_enrollment(tx, current.enrollment_id)
+                slot = await slot_store.slot(tx, slot_id)
                 if slot is None or slot.starts_at <= now or slot.id == current.slot_id:
                     raise NotBookable("this slot is past, unknown or the same")
                 if slot.department != enrollment.department:
                     raise NotBookable("this slot is for another department")
-                if not await booking_store.move_to_slot(tx, appointment_id, slot_id):
+                if not await appointment_store.move_to_slot(tx, appointment_id, slot_id):
                     raise SlotFull(slot_id)
-                moved = await booking_store.appointment(tx, appointment_id)
+                moved = await appointment_store.appointment(tx, appointment_id)
                 assert moved is not None
-                await booking_store.cancel_reminders(tx, appointment_id)
+                await reminder_store.cancel_reminders(tx, appointment_id)
                 if mails is not None:
                     await _cancel_reminder_mail(tx, mails, current, now)
                 await _after_booking(tx, enrollment, moved, now, mails)
@@ -151,21 +154,21 @@ async def _after_booking(
     enrollment: Enrollment,
     appointment: Appointment,
     now: datetime,
-    mails: BookingMails | None,
+    mails: AppointmentMails | None,
 ) -> None:
     if mails is not None and enrollment.email:
         mail = mails.appointment_mail("confirmation", enrollment, appointment, now)
         await ledger.add_mail(tx, mail, now)
     due = appointment_reminder_at(appointment.starts_at, now)
     if due is not None:
-        await booking_store.plan_reminder(
+        await reminder_store.plan_reminder(
             tx,
             reminder_id=f"appointment:{appointment.id}:{appointment.sequence}",
             kind="appointment",
             subject_id=appointment.id,
             due_at=due,
         )
-    await booking_store.close_requests(tx, enrollment.id, now)
+    await request_store.close_requests(tx, enrollment.id, now)
     booked = AppointmentBooked(
         event_id=derived_event_id("appointment.booked", appointment.id, str(appointment.sequence)),
         occurred_at=now,
@@ -188,19 +191,19 @@ async def cancel(
     *,
     appointment_id: str,
     by: Literal["person", "adviser", "journey_ended"],
-    mails: BookingMails | None = None,
+    mails: AppointmentMails | None = None,
 ) -> Booking | None:
     """Cancel and free the seat; None when it was not booked (twice is harmless). With
     `mails`, the cancellation is written into the ledger in the same transaction, and a
     reminder written but not yet sent is cancelled."""
     async with store.transaction() as tx:
-        if not await booking_store.cancel_appointment(tx, appointment_id, now):
+        if not await appointment_store.cancel_appointment(tx, appointment_id, now):
             return None
-        appointment = await booking_store.appointment(tx, appointment_id)
+        appointment = await appointment_store.appointment(tx, appointment_id)
         assert appointment is not None
         enrollment = await tx.enrollment(appointment.enrollment_id)
         assert enrollment is not None
-        await booking_store.cancel_reminders(tx, appointment_id)
+        await reminder_store.cancel_reminders(tx, appointment_id)
         if mails is not None:
             await _cancel_reminder_mail(tx, mails, appointment, now)
             if enrollment.email:
@@ -220,7 +223,7 @@ async def cancel(
 
 
 async def _cancel_reminder_mail(
-    tx: Tx, mails: BookingMails, appointment: Appointment, now: datetime
+    tx: Tx, mails: AppointmentMails, appointment: Appointment, now: datetime
 ) -> None:
     """Cancel the reminder written for any earlier time of this appointment (each move or
     cancellation raised its sequence) that the mailer has not sent yet."""
@@ -236,8 +239,8 @@ async def release_closed_journeys(store: Store, now: datetime) -> int:
     whose data was erased (no mail: the journey is over), and clear the notes they left
     for the advisers; returns how many seats went back."""
     async with store.transaction() as tx:
-        ids = await booking_store.appointments_of_closed_journeys(tx, now)
-        released = await booking_store.forget_closed_journeys(tx, now)
+        ids = await closed_journeys.appointments_of_closed_journeys(tx, now)
+        released = await closed_journeys.forget_closed_journeys(tx, now)
     for appointment_id in ids:
         if await cancel(store, now, appointment_id=appointment_id, by="journey_ended"):
             released += 1
@@ -258,11 +261,11 @@ async def ask_for_adviser(
     `TooManyRequests` past `REQUESTS_PER_DAY` in a day."""
     request_id = str(uuid.uuid4())
     async with store.transaction() as tx:
-        enrollment = await _enrollment(tx, enrollment_id)
+        enrollment = await active_enrollment(tx, enrollment_id)
         since = now - timedelta(days=1)
-        if await booking_store.requests_since(tx, enrollment_id, since) >= REQUESTS_PER_DAY:
+        if await request_store.requests_since(tx, enrollment_id, since) >= REQUESTS_PER_DAY:
             raise TooManyRequests(enrollment_id)
-        await booking_store.add_request(
+        await request_store.add_request(
             tx,
             request_id=request_id,
             enrollment_id=enrollment_id,
@@ -282,103 +285,3 @@ async def ask_for_adviser(
         )
         await tx.add_outbox(outgoing(requested), now)
     return request_id
-
-
-@dataclass(frozen=True, slots=True)
-class WebinarBooking:
-    registration: Registration
-    enrollment: Enrollment
-    new: bool  # False: the person had already registered on this topic
-
-
-async def register(
-    store: Store,
-    now: datetime,
-    *,
-    enrollment_id: str,
-    session_id: str,
-    mails: BookingMails | None = None,
-) -> WebinarBooking:
-    """Register for a session (one per topic); raises SlotFull or NotBookable. With
-    `mails`, the confirmation is written into the ledger in the registration's
-    transaction."""
-    registration_id = str(uuid.uuid4())
-    for _ in range(ATTEMPTS):
-        try:
-            async with store.transaction() as tx:
-                enrollment = await _enrollment(tx, enrollment_id)
-                session = await booking_store.session(tx, session_id)
-                if session is None or session.starts_at <= now:
-                    raise NotBookable("this session is past or unknown")
-                existing = await booking_store.registration_on_topic(
-                    tx, enrollment_id, session.topic
-                )
-                if existing is not None:
-                    return WebinarBooking(existing, enrollment, new=False)
-                if not await booking_store.take_webinar_seat(
-                    tx,
-                    registration_id=registration_id,
-                    enrollment_id=enrollment_id,
-                    session_id=session_id,
-                    now=now,
-                ):
-                    raise SlotFull(session_id)
-                registration = await booking_store.registration(tx, registration_id)
-                assert registration is not None
-                for kind, due in webinar_reminders_at(session.starts_at, now):
-                    await booking_store.plan_reminder(
-                        tx,
-                        reminder_id=f"{kind}:{registration_id}",
-                        kind=kind,
-                        subject_id=registration_id,
-                        due_at=due,
-                    )
-                registered = WebinarRegistered(
-                    event_id=derived_event_id("webinar.registered", registration_id),
-                    occurred_at=now,
-                    siren=enrollment.siren,
-                    enrollment_id=enrollment_id,
-                    registration_id=registration_id,
-                    session_id=session_id,
-                    topic=session.topic,
-                    starts_at=session.starts_at,
-                )
-                await tx.add_outbox(outgoing(registered), now)
-                if mails is not None and enrollment.email:
-                    mail = mails.webinar_mail(
-                        "registration_confirmation", enrollment, session, registration, now
-                    )
-                    await ledger.add_mail(tx, mail, now)
-                return WebinarBooking(registration, enrollment, new=True)
-        except IntegrityError:
-            continue
-    raise SlotFull(session_id)
-
-
-async def unregister(
-    store: Store, now: datetime, *, registration_id: str, mails: BookingMails | None = None
-) -> WebinarBooking | None:
-    """Give a webinar seat back (its reminders cancelled); None when it was already given
-    back or the session has begun. With `mails`, the calendar cancellation (ICS CANCEL) is
-    written into the ledger in the same transaction."""
-    async with store.transaction() as tx:
-        registration = await booking_store.registration(tx, registration_id)
-        if registration is None:
-            return None
-        session = await booking_store.session(tx, registration.session_id)
-        if session is None or session.starts_at <= now:
-            return None
-        enrollment = await tx.enrollment(registration.enrollment_id)
-        assert enrollment is not None
-        await booking_store.cancel_reminders(tx, registration_id)
-        await booking_store.delete_registration(tx, registration_id)
-        if mails is not None:
-            reminders = [
-                mails.webinar_mail_id(registration, "reminder", kind)
-                for kind in ("webinar_day", "webinar_hour")
-            ]
-            await ledger.cancel(tx, reminders, "inscription annulée", now)
-            if enrollment.email:
-                mail = mails.webinar_mail("cancellation", enrollment, session, registration, now)
-                await ledger.add_mail(tx, mail, now)
-        return WebinarBooking(registration, enrollment, new=False)

@@ -1,5 +1,5 @@
 """Pure rules of appointments and webinars: when reminders go, how a weekly slot repeats,
-the words a person reads for a channel or a topic. No I/O."""
+the words a person reads for a channel or a webinar subject. No I/O."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ REASONS = {
 NO_REASON = "Sans précision"
 
 CHANNELS = {"phone": "Téléphone", "video": "Visioconférence"}
-TOPICS = {
+SUBJECTS = {
     "online_account": "Le compte en ligne",
     "declaration": "Déclarer et payer ses cotisations",
     "social_protection": "Votre protection sociale",

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, Literal
 
-from services.core.booking import TOPICS
+from services.core.appointment_rules import SUBJECTS
 from services.core.clock import Clock
 from services.core.events import derived_event_id
 from services.core.letters import letter_context, message_id_for
 from services.core.links import LinkMaker
 from services.core.mail.ledger_mail import INVITATION
-from services.core.store import booking as booking_store
-from services.core.store.booking import Appointment, Registration, WebinarSession
+from services.core.store import webinars as webinar_store
+from services.core.store.appointment_records import Appointment, Registration, WebinarSession
 from services.core.store.records import Enrollment, NewMail, Step
 from services.core.store.repository import Tx
 
@@ -36,7 +36,7 @@ WebinarMail = Literal["registration_confirmation", "reminder", "cancellation"]
 CHANNEL_LOCATION = {"phone": "Par téléphone", "video": "En visioconférence"}
 
 
-class BookingMails:
+class AppointmentMails:
     """Composes the mails of appointments and webinars for one person."""
 
     def __init__(self, links: LinkMaker, *, mail_from: str) -> None:
@@ -153,7 +153,7 @@ class BookingMails:
         extra = {
             "session": {
                 "title": session.title,
-                "topic": session.topic,
+                "topic": session.subject,
                 "starts_at": session.starts_at,
                 "ends_at": session.ends_at,
                 "join_url": self.join_url(registration.id),
@@ -253,19 +253,21 @@ class BookingMails:
         self, tx: Tx, enrollment: Enrollment, step: Step, now: datetime
     ) -> dict[str, Any] | None:
         """The `extra` of a journey step's mail; None when the step has nothing to offer
-        (the person registered on this topic already, or no session has a seat left)."""
+        (the person registered on this subject already, or no session has a seat left)."""
         if step.kind != "webinar_invitation":
             return {}
-        topic = step.topic or ""
-        if await booking_store.registration_on_topic(tx, enrollment.id, topic) is not None:
+        subject = step.topic
+        if subject is None:
+            return None
+        if await webinar_store.registration_on_subject(tx, enrollment.id, subject) is not None:
             return None
         # sessions far enough ahead to read the mail and register
-        sessions = await booking_store.open_sessions(tx, topic, now + timedelta(hours=12))
+        sessions = await webinar_store.open_sessions(tx, subject, now + timedelta(hours=12))
         if not sessions:
             return None
         return {
-            "topic": topic,
-            "topic_label": TOPICS.get(topic, topic),
+            "topic": subject,  # the mail templates' name, kept in the ledger's data
+            "topic_label": SUBJECTS[subject],
             "sessions": [
                 {
                     "id": session.id,
@@ -306,7 +308,7 @@ class JourneyExtras:
     """The mailer's `extras` provider: what a journey step's mail needs beyond the letter
     context (the sessions of a webinar invitation), or None to skip the step."""
 
-    def __init__(self, mails: BookingMails, clock: Clock) -> None:
+    def __init__(self, mails: AppointmentMails, clock: Clock) -> None:
         self._mails = mails
         self._clock = clock
 
