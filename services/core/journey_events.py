@@ -1,7 +1,7 @@
 """Every event this service publishes on `journey.events`, as one type.
 
 The output models live in `events.py` and, for appointments and webinars, in
-`booking_events.py` (which builds on `events.py`); this union gathers them where both are
+`appointment_events.py` (which builds on `events.py`); this union gathers them where both are
 known. The outbox takes only these (`lifecycle.outgoing`), and the AsyncAPI document
 (docs/asyncapi.yaml) lists them: a new output event joins this union, or mypy refuses it.
 """
@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from services.core.booking_events import (
+from services.core.appointment_events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRequested,

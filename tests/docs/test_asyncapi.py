@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 
 from services.cli import main
-from services.core.booking_events import (
+from services.core.appointment_events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRequested,
