@@ -12,15 +12,20 @@ from services.core.topics import BUSINESS_EVENTS
 from services.intake.enroll import Intake
 
 GROUP = "premiers-mois-intake"
-# up to 1,000 events a transaction: each batch costs a fetch, a BEGIN, five statements,
-# a COMMIT and an offset commit; 1,000 ran 1.3-1.4x the enrollments/s of 200 in the bench
-BATCH = 1000
 
 
 def register(
-    broker: KafkaBroker, intake: Intake, bus: EventBus, clock: Clock, options: ConsumerOptions
+    broker: KafkaBroker,
+    intake: Intake,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+    *,
+    batch: int,
 ) -> None:
-    # batches: one transaction (one commit) for many events, each still recorded by its id
+    # batches of up to `batch` events (PM_INTAKE_BATCH): one transaction (one commit) for
+    # many events, each still recorded by its id; each batch costs a fetch, a BEGIN, five
+    # statements, a COMMIT and an offset commit
     subscribe_keyed_batch(
         broker,
         BUSINESS_EVENTS,
@@ -29,5 +34,5 @@ def register(
         bus=bus,
         clock=clock,
         options=options,
-        max_records=BATCH,
+        max_records=batch,
     )

@@ -13,12 +13,19 @@ from services.mailer.batch import MailerBatch
 from services.mailer.deliver import Mailer
 
 GROUP = "premiers-mois-mailer"
-BATCH = 200  # messages fetched at once (their steps are begun in one transaction)
 
 
 def register(
-    broker: KafkaBroker, mailer: Mailer, bus: EventBus, clock: Clock, options: ConsumerOptions
+    broker: KafkaBroker,
+    mailer: Mailer,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+    *,
+    batch: int,
 ) -> None:
+    # up to `batch` messages fetched at once (PM_MAILER_BATCH): their steps are begun in
+    # one transaction
     subscribe_batch(
         broker,
         JOURNEY_EVENTS,
@@ -27,5 +34,5 @@ def register(
         bus=bus,
         clock=clock,
         options=options,
-        max_records=BATCH,
+        max_records=batch,
     )
