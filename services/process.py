@@ -54,7 +54,8 @@ from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler import app as scheduler_app
 from services.scheduler.reminders import Reminders
 from services.scheduler.ticks import Scheduler
-from services.web.app import DevTools, WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import DevTools, WebDeps
 from services.web.health import ALL_CHECKS, HealthChecks
 from services.web.ops import create_ops_app
 

@@ -26,7 +26,8 @@ from services.core.links import PERSON
 from services.core.settings import Settings
 from services.core.store.migrate import upgrade_async
 from services.core.store.records import Step
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import WebDeps
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, until
 

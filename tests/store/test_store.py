@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from services.core.events import step_due_event_id
 from services.core.store.records import NewEnrollment, OutgoingEvent
 from services.core.store.repository import Store
-from services.core.store.tables import metadata
+from services.core.store.schema import metadata
 from tests.support import new_siren
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -30,7 +30,8 @@ from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import WebDeps
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
 from tests.support import as_bytes, business_created
 

@@ -17,7 +17,7 @@ from services.core.store import booking as booking_store
 from services.core.store import ledger
 from services.core.store.booking_tables import appointments, webinar_registrations
 from services.core.store.records import Enrollment, NewMail
-from services.core.store.tables import metadata
+from services.core.store.schema import metadata
 from services.scheduler.retention import purge_expired
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
 from tests.support import as_bytes, new_siren

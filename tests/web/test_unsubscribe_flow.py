@@ -15,7 +15,8 @@ from services.core.catcher import MailCatcher
 from services.core.journeys.calendar import PARIS, paris_day
 from services.core.store.migrate import upgrade_async
 from services.core.topics import BUSINESS_EVENTS
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import WebDeps
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, until
 
