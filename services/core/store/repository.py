@@ -24,7 +24,6 @@ from services.core.store.records import (
     Enrollment,
     NewEnrollment,
     OutgoingEvent,
-    SendPermit,
     Step,
     StepPlan,
 )
@@ -291,18 +290,6 @@ class Tx:
             .values(track=track, regime=regime, journey_version=version, declaration_frequency=None)
         )
 
-    async def claim_due(self, now: datetime, limit: int) -> list[DueStep]:
-        """Claim, for up to `limit` people with a step due by `now`, the step the send
-        rules allow now (inside the send window, one journey mail a person a day, the
-        earliest first; a late notice expires) and mark it emitted.
-
-        On PostgreSQL the rows are locked with SKIP LOCKED, so several schedulers
-        can claim side by side without taking the same step. One step of what
-        `services.core.store.claims` does."""
-        from services.core.store import claims  # it builds on this module
-
-        return (await claims.claim_due_steps(self, now, limit)).due
-
     async def claim_unconfirmed(self, now: datetime, before: datetime, limit: int) -> list[DueStep]:
         """Claim steps emitted (or begun) before `before` whose send was never confirmed."""
         if self.dialect == "postgresql":
@@ -367,24 +354,6 @@ class Tx:
         return [_due_step(row) for row in rows]
 
     # --- sending ----------------------------------------------------------
-
-    async def begin_send(self, step_key: str, message_id: str, now: datetime) -> SendPermit | None:
-        """Record the attempt (at `now`) before talking SMTP; None when there is nothing to
-        send: already sent or failed, cancelled, the person's journey has ended — or an
-        attempt began after the step's last emission and may still be in flight (a
-        duplicate `step.due`): the scheduler re-emits the step if that attempt never
-        records its outcome, and the resend then carries the same Message-ID.
-
-        One step of what `services.core.store.sending` does for a batch."""
-        from services.core.store import sending  # it builds on this module
-
-        return await sending.begin_one(self, step_key, message_id, now)
-
-    async def finish_send(self, step_key: str, now: datetime) -> None:
-        """The SMTP server accepted the step's mail at `now`."""
-        from services.core.store import sending  # it builds on this module
-
-        await sending.mark_sent(self, [(step_key, now)])
 
     async def fail_send(self, step_key: str, reason: str, now: datetime) -> None:
         await self.connection.execute(
