@@ -77,15 +77,6 @@ async def test_the_migrations_build_exactly_the_tables_the_code_uses(store: Stor
     assert differences == []
 
 
-async def test_an_event_is_recorded_as_processed_once(store: Store) -> None:
-    async with store.transaction() as tx:
-        assert await tx.mark_processed("evt-1", "intake", NOW) is True
-    async with store.transaction() as tx:
-        assert await tx.mark_processed("evt-1", "intake", NOW) is False
-        # another consumer processes the same event on its own account
-        assert await tx.mark_processed("evt-1", "mailer", NOW) is True
-
-
 async def test_a_siren_has_one_active_journey_at_a_time(store: Store) -> None:
     siren = new_siren()
     await enroll(store, siren)

@@ -27,7 +27,7 @@ from services.core.store.records import (
     Step,
     StepPlan,
 )
-from services.core.store.tables import enrollments, outbox, planned_steps, processed_events
+from services.core.store.tables import enrollments, outbox, planned_steps
 
 PENDING = ("planned", "emitted")
 UNCONFIRMED = ("emitted", "sending")
@@ -94,19 +94,6 @@ class Tx:
     def __init__(self, connection: AsyncConnection, dialect: str) -> None:
         self.connection = connection
         self.dialect = dialect
-
-    # --- idempotence ------------------------------------------------------
-
-    async def mark_processed(self, event_id: str, consumer: str, now: datetime) -> bool:
-        """Record that `consumer` processed `event_id`; False if it already had."""
-        insert_ = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert_(processed_events)
-            .values(event_id=f"{consumer}:{event_id}"[:128], consumer=consumer, processed_at=now)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        result = await self.connection.execute(statement)
-        return bool(result.rowcount == 1)
 
     # --- enrollments ------------------------------------------------------
 

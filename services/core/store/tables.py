@@ -146,7 +146,9 @@ journey_versions = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
 )
 
-# Events already processed by a consumer (the same event_id twice is processed once).
+# Events processed by a consumer, as recorded before the intake's own log
+# (`intake_tables.py`, migration 0009): nothing writes or reads it any more; kept until
+# a migration drops it.
 processed_events = Table(
     "processed_events",
     metadata,
