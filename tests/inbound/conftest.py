@@ -21,7 +21,6 @@ from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.inbound.listener import InboundListener
 from services.inbound.receive import Inbound
-from tests.entry_points import begin_send
 from tests.support import new_siren
 
 MAIL_FROM = "Mes premiers mois avec l'Urssaf <premiers-mois@urssaf.example>"
@@ -105,7 +104,7 @@ class Mailbox:
                 ),
                 now,
             )
-            await begin_send(ledger, tx, mail_id, message_id, now)
+            await ledger.begin_send(tx, mail_id, message_id, now)
             await ledger.mark_sent(tx, [(mail_id, now)])
         return self.return_paths.for_message(message_id)
 

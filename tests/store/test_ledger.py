@@ -15,7 +15,6 @@ from services.core.store import ledger
 from services.core.store.migrate import alembic_config, upgrade_async
 from services.core.store.records import NewMail
 from services.core.store.repository import Store
-from tests.entry_points import begin_send
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JEANNE = "enr-jeanne"  # Jeanne Martin, restauratrice à Caen
@@ -138,7 +137,7 @@ async def test_a_person_s_mails_are_listed_in_due_order_with_their_status(store:
         )
     # the welcome letter is sent, the later letter expires
     async with store.transaction() as tx:
-        await begin_send(ledger, tx, f"{JEANNE}:welcome", "<welcome-jeanne@example.fr>", NOW)
+        await ledger.begin_send(tx, f"{JEANNE}:welcome", "<welcome-jeanne@example.fr>", NOW)
         await ledger.mark_sent(tx, [(f"{JEANNE}:welcome", NOW + timedelta(seconds=1))])
         assert await ledger.expire(tx, f"{JEANNE}:theme-2", "échéance passée", NOW) is True
     async with store.transaction() as tx:
@@ -156,7 +155,7 @@ async def test_a_mail_is_found_by_its_message_id_with_or_without_brackets(store:
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
         assert await ledger.mail_by_message_id(tx, "<abc@example.fr>") is None
-        await begin_send(ledger, tx, f"confirmation-{JEANNE}", "abc@example.fr", NOW)
+        await ledger.begin_send(tx, f"confirmation-{JEANNE}", "abc@example.fr", NOW)
     # a bounce names the Message-ID of the mail it returns
     async with store.transaction() as tx:
         bracketed = await ledger.mail_by_message_id(tx, "<abc@example.fr>")
@@ -170,12 +169,12 @@ async def test_a_resend_carries_the_message_id_of_the_first_attempt(store: Store
     key = f"confirmation-{JEANNE}"
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        first = await begin_send(ledger, tx, key, "<first@example.fr>", NOW)
+        first = await ledger.begin_send(tx, key, "<first@example.fr>", NOW)
     assert first is not None and (first.status, first.attempts) == ("sending", 1)
     # the mailer died before the outcome: the next attempt keeps the Message-ID
     later = NOW + timedelta(minutes=20)
     async with store.transaction() as tx:
-        again = await begin_send(ledger, tx, key, "<second@example.fr>", later)
+        again = await ledger.begin_send(tx, key, "<second@example.fr>", later)
     assert again is not None
     assert (again.message_id, again.attempts, again.attempted_at) == (
         "<first@example.fr>",
@@ -186,7 +185,7 @@ async def test_a_resend_carries_the_message_id_of_the_first_attempt(store: Store
         await ledger.mark_sent(tx, [(key, later)])
     # once sent, nothing sends it again
     async with store.transaction() as tx:
-        assert await begin_send(ledger, tx, key, "<third@example.fr>", later) is None
+        assert await ledger.begin_send(tx, key, "<third@example.fr>", later) is None
         sent = await ledger.mail(tx, key)
     assert sent is not None and (sent.status, sent.sent_at, sent.closed_at) == (
         "sent",
@@ -201,7 +200,7 @@ async def test_a_refusal_for_now_leaves_the_mail_due_and_a_refusal_for_good_fail
     key = f"confirmation-{JEANNE}"
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        await begin_send(ledger, tx, key, "<c@example.fr>", NOW)
+        await ledger.begin_send(tx, key, "<c@example.fr>", NOW)
         # 451: the server is busy, try later
         await ledger.defer(tx, key, "451 try again later", NOW)
         deferred = await ledger.mail(tx, key)
@@ -210,7 +209,7 @@ async def test_a_refusal_for_now_leaves_the_mail_due_and_a_refusal_for_good_fail
         "451 try again later",
     )
     async with store.transaction() as tx:
-        await begin_send(ledger, tx, key, "<c@example.fr>", NOW)
+        await ledger.begin_send(tx, key, "<c@example.fr>", NOW)
         # 550: no such mailbox
         assert await ledger.fail(tx, key, "550 no such user", NOW) is True
         failed = await ledger.mail(tx, key)
@@ -225,7 +224,7 @@ async def test_a_mail_already_being_sent_does_not_expire(store: Store) -> None:
     key = f"confirmation-{JEANNE}"
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        await begin_send(ledger, tx, key, "<c@example.fr>", NOW)
+        await ledger.begin_send(tx, key, "<c@example.fr>", NOW)
         # it may have reached the server already: it is resent, not expired
         assert await ledger.expire(tx, key, "trop tard", NOW) is False
         mail = await ledger.mail(tx, key)
@@ -244,7 +243,7 @@ async def test_an_ended_journey_cancels_what_is_due_and_keeps_what_was_sent(stor
             ],
             NOW,
         )
-        await begin_send(ledger, tx, f"{JEANNE}:welcome", "<w@example.fr>", NOW)
+        await ledger.begin_send(tx, f"{JEANNE}:welcome", "<w@example.fr>", NOW)
         await ledger.mark_sent(tx, [(f"{JEANNE}:welcome", NOW)])
     # Jeanne closes her business
     async with store.transaction() as tx:
@@ -263,7 +262,7 @@ async def test_an_ended_journey_cancels_what_is_due_and_keeps_what_was_sent(stor
 async def test_cancelling_names_the_mails_that_were_still_due(store: Store) -> None:
     async with store.transaction() as tx:
         await ledger.add_mails(tx, [booking_confirmation(), booking_confirmation(PAUL)], NOW)
-        await begin_send(ledger, tx, f"confirmation-{PAUL}", "<p@example.fr>", NOW)
+        await ledger.begin_send(tx, f"confirmation-{PAUL}", "<p@example.fr>", NOW)
         cancelled = await ledger.cancel(
             tx, [f"confirmation-{JEANNE}", f"confirmation-{PAUL}", "unknown"], "annulé", NOW
         )
@@ -275,7 +274,7 @@ async def test_erasure_keeps_what_a_mail_was_but_not_to_whom_nor_what_it_said(
 ) -> None:
     async with store.transaction() as tx:
         await ledger.add_mails(tx, [journey_letter("welcome", NOW), booking_confirmation()], NOW)
-        await begin_send(ledger, tx, f"{JEANNE}:welcome", "<w@example.fr>", NOW)
+        await ledger.begin_send(tx, f"{JEANNE}:welcome", "<w@example.fr>", NOW)
         await ledger.mark_sent(tx, [(f"{JEANNE}:welcome", NOW)])
     # Jeanne asks for her data to be erased
     async with store.transaction() as tx:
