@@ -17,6 +17,7 @@ from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.store import booking as booking_store
 from services.core.store import ledger
+from services.core.store.deliverability import find_mail
 from services.core.store.repository import Store
 from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
 from services.mailer.deliver import Mailer, RetryPolicy
@@ -208,7 +209,9 @@ async def test_the_web_view_of_an_invitation_shows_the_sessions_it_offered_when_
     (invitation,) = catcher.mails
     # the ledger holds it, sent, under the Message-ID the person received
     async with store.transaction() as tx:
-        kept = await ledger.mail_by_message_id(tx, invitation.message_id)
+        found = await find_mail(tx, invitation.message_id)
+        assert found is not None
+        kept = await ledger.mail(tx, found.key)
     assert kept is not None
     assert (kept.id, kept.kind, kept.status) == (key, "journey", "sent")
     assert kept.step_id == "webinar-online-account"

@@ -22,6 +22,7 @@ from services.core.store import ledger
 from services.core.store.booking import NewSlot
 from services.core.store.records import Mail, NewEnrollment
 from tests.flow.harness import MONDAY_MORNING, ServiceProcess, Story, mailer_apart
+from tests.store_reads import enrollments_by_email
 from tests.support import new_siren, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -119,7 +120,7 @@ async def jeanne_books_wednesday(story: Story) -> str:
 
 async def mails_to_jeanne(story: Story) -> list[Mail]:
     async with story.runtime.store.transaction() as tx:
-        (enrollment,) = await tx.enrollments_by_email(JEANNE)
+        (enrollment,) = await enrollments_by_email(tx, JEANNE)
         return await ledger.mails_of(tx, enrollment.id)
 
 

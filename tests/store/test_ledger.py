@@ -12,9 +12,11 @@ from alembic import command
 from sqlalchemy import inspect
 
 from services.core.store import ledger
+from services.core.store.deliverability import find_mail
 from services.core.store.migrate import alembic_config, upgrade_async
 from services.core.store.records import NewMail
 from services.core.store.repository import Store
+from tests.store_reads import count_mails
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JEANNE = "enr-jeanne"  # Jeanne Martin, restauratrice à Caen
@@ -142,7 +144,7 @@ async def test_a_person_s_mails_are_listed_in_due_order_with_their_status(store:
         assert await ledger.expire(tx, f"{JEANNE}:theme-2", "échéance passée", NOW) is True
     async with store.transaction() as tx:
         listed = [(m.template, m.status, m.reason) for m in await ledger.mails_of(tx, JEANNE)]
-        counts = await ledger.count_mails(tx)
+        counts = await count_mails(tx)
     assert listed == [
         ("welcome", "sent", None),
         ("appointment_confirmation", "due", None),
@@ -154,13 +156,14 @@ async def test_a_person_s_mails_are_listed_in_due_order_with_their_status(store:
 async def test_a_mail_is_found_by_its_message_id_with_or_without_brackets(store: Store) -> None:
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        assert await ledger.mail_by_message_id(tx, "<abc@example.fr>") is None
+        assert await find_mail(tx, "<abc@example.fr>") is None
         await ledger.begin_send(tx, f"confirmation-{JEANNE}", "abc@example.fr", NOW)
-    # a bounce names the Message-ID of the mail it returns
+    # a bounce names the Message-ID of the mail it returns (as inbound looks it up)
     async with store.transaction() as tx:
-        bracketed = await ledger.mail_by_message_id(tx, "<abc@example.fr>")
-        bare = await ledger.mail_by_message_id(tx, " abc@example.fr ")
-    assert bracketed is not None and bracketed.id == f"confirmation-{JEANNE}"
+        bracketed = await find_mail(tx, "<abc@example.fr>")
+        bare = await find_mail(tx, " abc@example.fr ")
+    assert bracketed is not None and bracketed.key == f"confirmation-{JEANNE}"
+    assert bracketed.in_ledger
     assert bare == bracketed
     assert bracketed.message_id == "<abc@example.fr>"
 

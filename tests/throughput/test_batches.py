@@ -29,6 +29,7 @@ from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.mailer.deliver import Mailer
 from tests.entry_points import enroll, take_in
+from tests.store_reads import enrollments_by_email
 from tests.support import as_bytes, business_created
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +145,7 @@ async def test_the_last_mail_of_a_journey_ends_it_at_once(
     last: list[str] = []
     for address in people:
         async with store.transaction() as tx:
-            (enrollment,) = await tx.enrollments_by_email(address)
+            (enrollment,) = await enrollments_by_email(tx, address)
             steps = await tx.steps(enrollment.id)
             last.append(steps[0].id)
             if address == people[0]:  # everything else of hers was cancelled meanwhile
@@ -156,8 +157,8 @@ async def test_the_last_mail_of_a_journey_ends_it_at_once(
         await transport.close()
 
     async with store.transaction() as tx:
-        (ended,) = await tx.enrollments_by_email(people[0])
-        (going_on,) = await tx.enrollments_by_email(people[1])
+        (ended,) = await enrollments_by_email(tx, people[0])
+        (going_on,) = await enrollments_by_email(tx, people[1])
         events = [json.loads(e.payload) for e in await tx.take_outbox(100)]
     assert (ended.status, ended.end_reason) == ("ended", "completed")
     assert going_on.status == "active"  # her journey goes on
@@ -177,7 +178,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     plans: dict[str, list[str]] = {}
     for address in people:
         async with store.transaction() as tx:
-            (enrollment,) = await tx.enrollments_by_email(address)
+            (enrollment,) = await enrollments_by_email(tx, address)
             steps = await tx.steps(enrollment.id)
             plans[address] = [step.id for step in steps if step.kind == "letter"][:3]
     batch = [plans[address][n] for n in range(3) for address in people]
@@ -201,7 +202,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     async with store.transaction() as tx:
         assert (await tx.count_steps())["sent"] == 12
         for address in people:
-            (enrollment,) = await tx.enrollments_by_email(address)
+            (enrollment,) = await enrollments_by_email(tx, address)
             sent = [s for s in await tx.steps(enrollment.id) if s.status == "sent"]
             assert [s.sent_at for s in sent] == [NOW] * 3  # accepted at NOW on the clock
         sent_events = [e for e in await tx.take_outbox(100) if '"message.sent"' in e.payload]

@@ -412,12 +412,6 @@ class Tx:
         # min() bypasses the column type on SQLite: normalise here
         return planned_steps.c.due_at.type.process_result_value(value, self.connection.dialect)  # type: ignore[no-any-return,attr-defined]
 
-    async def enrollments_by_email(self, email: str) -> list[Enrollment]:
-        rows = await self.connection.execute(
-            select(enrollments).where(enrollments.c.email == email)
-        )
-        return [enrollment_of_row(row) for row in rows]
-
 
 def enrollment_of_row(row: Row[Any]) -> Enrollment:
     kinds = row.opted_out_kinds or ""
