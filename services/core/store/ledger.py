@@ -260,31 +260,6 @@ async def forget_siren_without_journey(tx: Tx, siren: str, reason: str, now: dat
 # --- sending (the mailer) ----------------------------------------------------------
 
 
-async def begin_send(tx: Tx, mail_id: str, message_id: str, now: datetime) -> Mail | None:
-    """Record the attempt before talking SMTP: `sending`, one more attempt, and the
-    Message-ID (an earlier attempt's, if there was one: a resend carries the same). None
-    when the mail is no longer open."""
-    row = (
-        await tx.connection.execute(
-            select(mails).where(mails.c.id == mail_id, mails.c.status.in_(OPEN)).with_for_update()
-        )
-    ).first()
-    if row is None:
-        return None
-    kept = row.message_id or normal_message_id(message_id)
-    await tx.connection.execute(
-        update(mails)
-        .where(mails.c.id == mail_id)
-        .values(
-            status="sending",
-            message_id=kept,
-            attempts=mails.c.attempts + 1,
-            attempted_at=now,
-        )
-    )
-    return await mail(tx, mail_id)
-
-
 async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:
     """The SMTP server accepted these mails, each at its time."""
     if accepted:
