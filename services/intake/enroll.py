@@ -96,13 +96,11 @@ class Intake:
         # new businesses of the same day mostly share their facts, so their plans
         self._plans = plans if plans is not None else PlanCache()
 
-    async def process_messages(
-        self, messages: Sequence[Inbound], *, check_keys: bool = True
-    ) -> list[Rejected]:
+    async def process_messages(self, messages: Sequence[Inbound]) -> list[Rejected]:
         """Handle several messages (in their partition order) in one transaction; return
         those to dead-letter: not understood, keyed by other than their SIREN, an id
         reused with other content, or (alone) failing to apply for any reason."""
-        arrived, rejected = screen(messages, check_keys=check_keys)
+        arrived, rejected = screen(messages)
         if not arrived:
             return rejected
         try:
