@@ -39,8 +39,12 @@ def contract_broker() -> KafkaBroker:
     bus = MemoryBus()
     clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC), 0)
     options = ConsumerOptions()
-    intake_app.subscribe(broker, _never_keyed, bus, clock, options)
-    mailer_app.subscribe(broker, _never, bus, clock, options)
+    intake_app.subscribe(
+        broker, _never_keyed, bus, clock, options, batch=1
+    )  # the batch size is not part of the document
+    mailer_app.subscribe(
+        broker, _never, bus, clock, options, batch=1
+    )  # the batch size is not part of the document
     scheduler_app.declare_publishers(broker)
     web_app.declare_publishers(broker)
     return broker

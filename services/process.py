@@ -54,7 +54,8 @@ from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler import app as scheduler_app
 from services.scheduler.reminders import Reminders
 from services.scheduler.ticks import Scheduler
-from services.web.app import DevTools, WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import DevTools, WebDeps
 from services.web.health import ALL_CHECKS, HealthChecks
 from services.web.ops import create_ops_app
 
@@ -121,7 +122,15 @@ async def running(
     renderer = Renderer(settings.templates_dir, load_references(settings.journeys_dir))
     if "mailer" in names and not smtp_url:
         raise SettingsError("PM_SMTP_URL: required by the mailer")
-    smtp = SmtpTransport(smtp_url) if "mailer" in names and smtp_url else None
+    smtp = (
+        SmtpTransport(
+            smtp_url,
+            timeout=settings.smtp_timeout_seconds,
+            connections=settings.smtp_connections,
+        )
+        if "mailer" in names and smtp_url
+        else None
+    )
     # started last: nothing above leaves a client open
     bus = KafkaBus(bootstrap, compression=settings.kafka_compression)
     await bus.start()
@@ -158,6 +167,7 @@ async def running(
             redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
             reminders=Reminders(store, booking_mails, clock),
             retention=timedelta(days=settings.retention_days),
+            sweep_every=settings.sweep_seconds,
             min_lead_days={
                 step.id: step.min_lead_days
                 for journey in journeys.values()
@@ -176,6 +186,7 @@ async def running(
             mail_from=settings.mail_from,
             retry=retry,
             extras=journey_extras,
+            concurrency=settings.mailer_concurrency,
             return_paths=return_paths,
             redeliver_after=timedelta(seconds=settings.redeliver_after_seconds),
         ),
@@ -189,6 +200,7 @@ async def running(
             mail_from=settings.mail_from,
             retry_after=timedelta(seconds=settings.redeliver_after_seconds),
             retry=retry,
+            batch=settings.ledger_batch,
             return_paths=return_paths,
         ),
         return_paths=return_paths,
@@ -203,11 +215,15 @@ async def running(
         # the journey versions enrollments will record, kept so that their plans can be
         # computed again whatever the files say later
         await journey_versions.keep_loaded(store, journeys.values(), clock.now())
-        intake_app.register(broker, runtime.intake, bus, clock, options)
+        intake_app.register(
+            broker, runtime.intake, bus, clock, options, batch=settings.intake_batch
+        )
         watches.append(_watch(settings, bootstrap, intake_app.GROUP, BUSINESS_EVENTS))
     ledger_stop = asyncio.Event()
     if runtime.mailer is not None:
-        mailer_app.register(broker, runtime.mailer, bus, clock, options)
+        mailer_app.register(
+            broker, runtime.mailer, bus, clock, options, batch=settings.mailer_batch
+        )
         watches.append(_watch(settings, bootstrap, mailer_app.GROUP, JOURNEY_EVENTS))
     try:
         if "intake" in names or "mailer" in names:
@@ -219,7 +235,9 @@ async def running(
                 keep_sweeping(store, bus, clock, timedelta(days=settings.park_days))
             )
         if "scheduler" in names:
-            runtime.jobs = scheduler_app.start(runtime.scheduler, settings.tick_seconds)
+            runtime.jobs = scheduler_app.start(
+                runtime.scheduler, settings.tick_seconds, settings.housekeeping_seconds
+            )
         if runtime.ledger_mailer is not None:
             runtime.extras["ledger_task"] = asyncio.create_task(
                 runtime.ledger_mailer.run(ledger_stop, settings.tick_seconds)
@@ -252,7 +270,7 @@ async def running(
                 app, settings.web_host, settings.web_port
             )
             runtime.extras["gauges_task"] = asyncio.create_task(
-                keep_refreshing(store, clock, bootstrap)
+                keep_refreshing(store, clock, bootstrap, every=settings.gauges_seconds)
             )
         if settings.ops_port is not None:
             # probes and Prometheus, on their own listener (never the public web port)

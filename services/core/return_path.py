@@ -92,11 +92,6 @@ def envelope_sender(return_paths: ReturnPaths | None, message_id: str, mail_from
     return mail_from
 
 
-def message_key(message_id: str) -> str:
-    """What a return path carries of a Message-ID: its local part, lower case."""
-    return _local_part(message_id)
-
-
 def _sign(key: str, local: str) -> str:
     digest = hmac.new(key.encode(), b"premiers-mois:return-path:" + local.encode(), "sha256")
     return base64.b32encode(digest.digest()[:_SIGNATURE_BYTES]).decode("ascii").rstrip("=").lower()

@@ -13,15 +13,18 @@ from services.core.topics import BUSINESS_EVENTS
 from services.intake.enroll import Intake
 
 GROUP = "premiers-mois-intake"
-# up to 1,000 events a transaction: each batch costs a fetch, a BEGIN, five statements,
-# a COMMIT and an offset commit; 1,000 ran 1.3-1.4x the enrollments/s of 200 in the bench
-BATCH = 1000
 
 
 def register(
-    broker: KafkaBroker, intake: Intake, bus: EventBus, clock: Clock, options: ConsumerOptions
+    broker: KafkaBroker,
+    intake: Intake,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+    *,
+    batch: int,
 ) -> None:
-    subscribe(broker, intake.process_messages, bus, clock, options)
+    subscribe(broker, intake.process_messages, bus, clock, options, batch=batch)
 
 
 def subscribe(
@@ -30,6 +33,8 @@ def subscribe(
     bus: EventBus,
     clock: Clock,
     options: ConsumerOptions,
+    *,
+    batch: int,
 ) -> None:
     """The intake's subscription (`register`; the AsyncAPI document wires it with a handler
     that never runs)."""
@@ -42,7 +47,7 @@ def subscribe(
         bus=bus,
         clock=clock,
         options=options,
-        max_records=BATCH,
+        max_records=batch,
         payload=BusinessEvent,
         description=(
             "The business registry's events: a `business.created` enrolls the business on "

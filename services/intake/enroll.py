@@ -29,8 +29,6 @@ from services.core.events import (
     EnrollmentStarted,
     RegimeChanged,
     derived_event_id,
-    encode,
-    parse_business_event,
     step_due_event_id,
     step_due_event_ids,
 )
@@ -48,7 +46,7 @@ from services.core.store import bulk, intake_log, parking
 from services.core.store.records import Enrollment, NewEnrollment, OutgoingEvent
 from services.core.store.repository import Store, Tx
 from services.intake.parking import Parking
-from services.intake.screening import Arrived, fingerprint, screen
+from services.intake.screening import Arrived, screen
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +96,11 @@ class Intake:
         # new businesses of the same day mostly share their facts, so their plans
         self._plans = plans if plans is not None else PlanCache()
 
-    async def process(self, raw: bytes) -> Handled:
-        """Handle one raw message; raises `InvalidEvent` when it cannot be understood."""
-        return await self.apply(parse_business_event(raw))
-
-    async def process_batch(self, raws: Sequence[bytes]) -> list[Rejected]:
-        """Handle several raw values (in their partition order) read without their keys."""
-        return await self.process_messages([Inbound(raw) for raw in raws], check_keys=False)
-
-    async def process_messages(
-        self, messages: Sequence[Inbound], *, check_keys: bool = True
-    ) -> list[Rejected]:
+    async def process_messages(self, messages: Sequence[Inbound]) -> list[Rejected]:
         """Handle several messages (in their partition order) in one transaction; return
         those to dead-letter: not understood, keyed by other than their SIREN, an id
         reused with other content, or (alone) failing to apply for any reason."""
-        arrived, rejected = screen(messages, check_keys=check_keys)
+        arrived, rejected = screen(messages)
         if not arrived:
             return rejected
         try:
@@ -205,16 +193,6 @@ class Intake:
                 "steps": steps,
             },
         )
-
-    async def apply(self, event: BusinessEvent) -> Handled:
-        """Apply one event (in its own transaction) unless its id was taken in before."""
-        async with self._store.transaction() as tx:
-            now = self._clock.now()
-            arrival = intake_log.Arrival(event.event_id, fingerprint(event))
-            verdict = (await intake_log.admit(tx, [arrival], now)).verdict(arrival)
-            if verdict != "new":
-                return Handled(verdict)
-            return await self._apply(tx, event, now, raw=encode(event))
 
     async def _apply(self, tx: Tx, event: BusinessEvent, now: datetime, *, raw: bytes) -> Handled:
         if isinstance(event, BusinessCreated):

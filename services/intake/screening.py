@@ -32,10 +32,10 @@ def fingerprint(event: BusinessEvent) -> str:
 
 
 def screen(
-    records: Sequence[Inbound], *, check_keys: bool = True
+    records: Sequence[Inbound],
 ) -> tuple[list[Arrived], list[Rejected]]:
     """The messages understood as events, and those refused with their reason: not JSON,
-    not a valid event, or (`check_keys`) keyed by something other than their SIREN."""
+    not a valid event, or keyed by something other than their SIREN."""
     arrived: list[Arrived] = []
     rejected: list[Rejected] = []
     for index, record in enumerate(records):
@@ -44,7 +44,7 @@ def screen(
         except InvalidEvent as error:
             rejected.append(Rejected(index, error.reason))
             continue
-        if check_keys and record.key != event.siren.encode():
+        if record.key != event.siren.encode():
             shown = "none" if record.key is None else repr(record.key.decode("utf-8", "replace"))
             rejected.append(
                 Rejected(

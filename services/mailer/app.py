@@ -14,13 +14,18 @@ from services.mailer.batch import MailerBatch
 from services.mailer.deliver import Mailer
 
 GROUP = "premiers-mois-mailer"
-BATCH = 200  # messages fetched at once (their steps are begun in one transaction)
 
 
 def register(
-    broker: KafkaBroker, mailer: Mailer, bus: EventBus, clock: Clock, options: ConsumerOptions
+    broker: KafkaBroker,
+    mailer: Mailer,
+    bus: EventBus,
+    clock: Clock,
+    options: ConsumerOptions,
+    *,
+    batch: int,
 ) -> None:
-    subscribe(broker, MailerBatch(mailer), bus, clock, options)
+    subscribe(broker, MailerBatch(mailer), bus, clock, options, batch=batch)
 
 
 def subscribe(
@@ -29,6 +34,8 @@ def subscribe(
     bus: EventBus,
     clock: Clock,
     options: ConsumerOptions,
+    *,
+    batch: int,
 ) -> None:
     """The mailer's subscription (`register`; the AsyncAPI document wires it with a handler
     that never runs)."""
@@ -40,7 +47,7 @@ def subscribe(
         bus=bus,
         clock=clock,
         options=options,
-        max_records=BATCH,
+        max_records=batch,
         payload=JourneyEventMessage,
         description=(
             "The mailer reads the `step.due` events (the other types are skipped): it "

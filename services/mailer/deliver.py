@@ -130,9 +130,6 @@ class Mailer:
         self._return_paths = return_paths
         self._redeliver_after = redeliver_after
 
-    async def deliver(self, step_key: str) -> Outcome:
-        return (await self.deliver_many([step_key]))[0]
-
     async def deliver_many(self, step_keys: Sequence[str]) -> list[Outcome]:
         """Send the mails of these steps (a step named twice is sent once); the outcome of
         each, in their order. The outcomes are recorded before this returns."""

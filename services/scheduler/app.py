@@ -1,6 +1,6 @@
 """The scheduler service: two APScheduler interval jobs, emission (`Scheduler.emit`,
 every `PM_TICK_SECONDS` of real time) and housekeeping (`Scheduler.housekeeping`,
-every `HOUSEKEEPING_SECONDS`, or every tick if ticks are slower).
+every `PM_HOUSEKEEPING_SECONDS`, or every tick if ticks are slower).
 
 APScheduler only sets the pace; what is due is decided on the virtual clock, in
 the store. Several schedulers can run side by side on PostgreSQL (claims use SKIP
@@ -22,15 +22,14 @@ from services.scheduler.ticks import Scheduler, TickReport
 
 log = logging.getLogger(__name__)
 
-#: Housekeeping (re-emissions, ended journeys, reminders, purge) runs this often.
-HOUSEKEEPING_SECONDS = 1.0
-
 
 class Ticker:
     """Runs the scheduler's emission and housekeeping on APScheduler interval jobs; `stop`
     waits for the runs in flight to finish (claims and publications never cut in half)."""
 
-    def __init__(self, scheduler: Scheduler, tick_seconds: float) -> None:
+    def __init__(
+        self, scheduler: Scheduler, tick_seconds: float, housekeeping_seconds: float
+    ) -> None:
         self._jobs = AsyncIOScheduler(timezone="UTC")
         self._runs = [
             _Job(self._jobs, "emit", scheduler.emit, tick_seconds),
@@ -38,7 +37,7 @@ class Ticker:
                 self._jobs,
                 "housekeeping",
                 scheduler.housekeeping,
-                max(tick_seconds, HOUSEKEEPING_SECONDS),
+                max(tick_seconds, housekeeping_seconds),
             ),
         ]
 
@@ -113,7 +112,7 @@ def declare_publishers(broker: KafkaBroker) -> None:
     )
 
 
-def start(scheduler: Scheduler, tick_seconds: float) -> Ticker:
-    ticker = Ticker(scheduler, tick_seconds)
+def start(scheduler: Scheduler, tick_seconds: float, housekeeping_seconds: float) -> Ticker:
+    ticker = Ticker(scheduler, tick_seconds, housekeeping_seconds)
     ticker.start()
     return ticker

@@ -71,14 +71,6 @@ class Scheduler:
         self._min_lead_days = dict(min_lead_days or {})
         self._last_sweep: float | None = None
 
-    async def tick(self) -> TickReport:
-        """Everything at once: emission, then housekeeping, then the outbox again."""
-        report = await self.emit()
-        housekeeping = await self.housekeeping(sweep=True)
-        report.redelivered, report.completed = housekeeping.redelivered, housekeeping.completed
-        report.relayed += await self.relay_outbox()
-        return report
-
     async def emit(self) -> TickReport:
         """What sets the pace of the mails: the outbox relayed, the due steps published."""
         report = TickReport()

@@ -15,8 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.core.journeys.loader import load_journeys
 from services.core.mail.render import MailTemplateError
 from services.core.mail.samples import load_sample, with_public_url
-from services.web.app import WebDeps
-from services.web.deps import deps_of, pages_of
+from services.web.deps import WebDeps, deps_of, pages_of
 
 router = APIRouter()
 

@@ -1,11 +1,54 @@
-"""Reaching the process's objects from a request."""
+"""What the web's modules share: the process's objects (`WebDeps`, `DevTools` in `dev`),
+built once by `services/process.py`, and how a request reaches them. Every router imports
+them from here; only `app.py` imports the routers."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from services.web.app import WebDeps
+from services.core.broker.bus import EventBus
+from services.core.catcher import MailCatcher
+from services.core.clock import VirtualClock
+from services.core.links import LinkMaker
+from services.core.mail.render import Renderer
+from services.core.settings import Settings
+from services.core.smtp import SmtpTransport
+from services.core.store.records import Enrollment, Step
+from services.core.store.repository import Store, Tx
+from services.core.tokens import Tokens
+
+
+@dataclass(frozen=True)
+class DevTools:
+    """What only `premiers-mois dev` has: the clock to move, the mail catcher, the broker."""
+
+    clock: VirtualClock
+    catcher: MailCatcher | None
+    bootstrap: str
+    ops_url: str = ""  # the operations listener (/metrics), linked from the dev page
+
+
+@dataclass(frozen=True)
+class WebDeps:
+    settings: Settings
+    clock: VirtualClock
+    store: Store
+    bus: EventBus
+    renderer: Renderer
+    tokens: Tokens
+    links: LinkMaker
+    # the mailer's transport when it runs in this process (`dev`), for `/healthz` only:
+    # the web writes its mails into the ledger and never talks SMTP itself
+    smtp: SmtpTransport | None = None
+    dev: DevTools | None = None
+    # what a journey mail needs beyond the letter context (webinar sessions on offer):
+    # the mailer's provider, so that a letter's web view shows what the mail showed
+    extras: Callable[[Tx, Enrollment, Step], Awaitable[dict[str, Any] | None]] | None = None
 
 
 def deps_of(request: Request) -> WebDeps:

@@ -20,8 +20,8 @@ from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
 from services.core.mail.gallery import gallery
 from services.core.siren import luhn_valid
 from services.core.topics import BUSINESS_EVENTS
-from services.web.app import DevTools, paris_time
-from services.web.deps import deps_of, pages_of
+from services.web.deps import DevTools, deps_of, pages_of
+from services.web.typography import paris_time
 
 router = APIRouter()
 home_router = APIRouter()

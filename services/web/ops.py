@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.web import health
-from services.web.app import WebDeps
+from services.web.deps import WebDeps
 
 
 def create_ops_app(deps: WebDeps, checks: health.HealthChecks) -> FastAPI:

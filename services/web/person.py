@@ -28,8 +28,7 @@ from services.core.store import ledger, people
 from services.core.store import webinars as webinar_store
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
-from services.web.app import WebDeps
-from services.web.deps import deps_of, pages_of
+from services.web.deps import WebDeps, deps_of, pages_of
 from services.web.security import csrf_refused, csrf_valid, form_page
 
 router = APIRouter()

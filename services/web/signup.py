@@ -36,8 +36,7 @@ from services.core.store.people import Signup
 from services.core.store.records import Enrollment, NewMail, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.core.topics import BUSINESS_EVENTS
-from services.web.app import WebDeps
-from services.web.deps import deps_of, pages_of
+from services.web.deps import WebDeps, deps_of, pages_of
 from services.web.security import (
     client_key,
     csrf_refused,

@@ -5,9 +5,12 @@ tags of the rendered HTML (never inside a tag, a script, a style or a form field
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import jinja2
+
+from services.core.journeys.calendar import PARIS
 
 NBSP = "\u00a0"
 _KEEP = re.compile(r"(<(script|style|textarea|pre)\b.*?</\2>|<[^>]*>)", re.S | re.I)
@@ -33,3 +36,8 @@ class FrenchTemplate(jinja2.Template):
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         return french_spaces(super().render(*args, **kwargs))
+
+
+def paris_time(moment: datetime) -> str:
+    """A moment as people in France read it: 02/03/2026 09:00 (Paris time)."""
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")

@@ -38,6 +38,7 @@ from tests.booking.conftest import NOW
 from tests.booking.test_webinars import Invitation
 from tests.booking.web import ROOT, Web, body_text, web_app
 from tests.browser_support import chromium, needs_chromium
+from tests.entry_points import finish_send
 from tests.support import new_siren
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -120,7 +121,7 @@ async def seed(store: Store, day: Day) -> None:
         keys = [step_due_event_id(day.jeanne, s.step_id) for s in steps]
         await tx.insert_steps(day.jeanne, steps, ids=keys)
         for key, step in zip(keys[:2], steps[:2], strict=True):
-            await tx.finish_send(key, step.due_at)
+            await finish_send(tx, key, step.due_at)
         await request_store.add_request(
             tx, request_id=str(uuid.uuid4()), enrollment_id=day.jeanne, kind="request",
             now=NOW - timedelta(hours=2), note="Comment déclarer mon chiffre d'affaires ?",

@@ -25,6 +25,7 @@ from services.core.store.repository import Store
 from tests.booking.conftest import NOW, add_adviser, enroll, open_slot
 from tests.booking.test_webinars import Invitation
 from tests.booking.web import Web, adviser_account, body_text, client, hidden, sign_in, web_app
+from tests.entry_points import finish_send
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ async def test_an_ignored_appointment_offer_is_not_a_request_but_sophie_can_book
                         template="appointment_offer")],
             ids=[key],
         )  # fmt: skip
-        await tx.finish_send(key, NOW)
+        await finish_send(tx, key, NOW)
     web.clock.advance(timedelta(days=4))
     await sign_in(sophie, "sophie.lefevre@urssaf.example.fr")  # a new working day
     # she asked nothing: no request, no invented reason
@@ -236,7 +237,7 @@ async def letters(
         await tx.insert_steps(person, plans, ids=keys)
         for key, outcome in zip(keys, [welcome, letter_01], strict=False):
             if outcome == "sent":
-                await tx.finish_send(key, NOW + timedelta(days=keys.index(key)))
+                await finish_send(tx, key, NOW + timedelta(days=keys.index(key)))
             else:
                 await tx.fail_send(key, "550 no such user", NOW + timedelta(days=1))
         if unsubscribe:

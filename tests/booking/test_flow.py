@@ -86,7 +86,8 @@ async def test_the_web_view_of_a_webinar_invitation_shows_the_sessions_it_offers
     import httpx
 
     from services.core.appointment_mails import AppointmentMails, JourneyExtras
-    from services.web.app import WebDeps, create_app
+    from services.web.app import create_app
+    from services.web.deps import WebDeps
 
     event = business_created(email=JEANNE, activity_start="2026-03-02")
     await story.runtime.bus.publish(BUSINESS_EVENTS, event["siren"], as_bytes(event))

@@ -17,6 +17,7 @@ from services.core.catcher import MailCatcher
 from services.core.events import step_due_event_id
 from services.core.store import ledger
 from services.core.store import webinars as webinar_store
+from services.core.store.deliverability import find_mail
 from services.core.store.repository import Store
 from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
 from services.mailer.deliver import Mailer, RetryPolicy
@@ -102,7 +103,7 @@ async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invi
     )
 
     # her invitation offers the two sessions with seats, not the full one
-    assert await mailer(web).deliver(first) == "sent"
+    assert await mailer(web).deliver_many([first]) == ["sent"]
     (invitation,) = catcher.mails
     text = body_text(invitation)
     links = re.findall(r"http://\S+/webinaires/inscription/\S+", text)
@@ -137,7 +138,7 @@ async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invi
     assert len(catcher.mails) == 2
 
     # the next invitation on the same topic is skipped: no mail
-    assert await mailer(web).deliver(again) == "skipped"
+    assert await mailer(web).deliver_many([again]) == ["skipped"]
     async with store.transaction() as tx:
         statuses = {s.step_id: s.status for s in await tx.steps(jeanne)}
     assert statuses == {"webinar-online-account": "sent", "webinar-online-account-again": "skipped"}
@@ -155,7 +156,7 @@ async def test_no_invitation_when_every_session_of_the_topic_is_full(
         store, jeanne, Invitation("webinar-online-account", "online_account")
     )
 
-    assert await mailer(web).deliver(step) == "skipped"
+    assert await mailer(web).deliver_many([step]) == ["skipped"]
     assert catcher.mails == []
 
 
@@ -204,11 +205,13 @@ async def test_the_web_view_of_an_invitation_shows_the_sessions_it_offered_when_
     (key,) = await plan_invitations(
         store, jeanne, Invitation("webinar-online-account", "online_account")
     )
-    assert await mailer(web).deliver(key) == "sent"
+    assert await mailer(web).deliver_many([key]) == ["sent"]
     (invitation,) = catcher.mails
     # the ledger holds it, sent, under the Message-ID the person received
     async with store.transaction() as tx:
-        kept = await ledger.mail_by_message_id(tx, invitation.message_id)
+        found = await find_mail(tx, invitation.message_id)
+        assert found is not None
+        kept = await ledger.mail(tx, found.key)
     assert kept is not None
     assert (kept.id, kept.kind, kept.status) == (key, "journey", "sent")
     assert kept.step_id == "webinar-online-account"

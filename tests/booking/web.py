@@ -29,8 +29,9 @@ from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
 from services.web.console.auth import create_adviser
+from services.web.deps import WebDeps
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "booking-test-secret"

@@ -20,6 +20,7 @@ from services.core.catcher import CaughtMail, MailCatcher
 from services.core.store.migrate import upgrade_async
 from services.core.store.records import Enrollment
 from services.core.topics import JOURNEY_EVENTS
+from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, Story, services, settings_for
 from tests.inbound import samples
 from tests.support import as_bytes, business_created, until
@@ -98,7 +99,7 @@ async def run_clock(story: Story, until_moment: Any, *, every: timedelta) -> Non
     mailer sending at each stop."""
     while story.clock.now() < until_moment:
         story.clock.advance(every)
-        await story.runtime.scheduler.tick()
+        await one_pass(story.runtime.scheduler)
         await until(lambda: settled(story), timeout=60)
 
 

@@ -22,6 +22,7 @@ from services.core.letters import message_id_for
 from services.core.settings import DEFAULT_MAIL_FROM
 from services.core.store.migrate import upgrade_async
 from services.core.store.records import Step
+from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, Story, services, settings_for
 from tests.support import as_bytes, business_created, until
 
@@ -106,7 +107,7 @@ async def play_until(story: Story, end: datetime) -> None:
         await story.runtime.scheduler.emit_due()
         await until(lambda: settled(story))
     story.clock.advance_to(end)
-    await story.runtime.scheduler.tick()
+    await one_pass(story.runtime.scheduler)
 
 
 def mails_to(catcher: MailCatcher, address: str) -> list[CaughtMail]:

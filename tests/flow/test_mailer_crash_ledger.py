@@ -23,6 +23,7 @@ from services.core.store import slots as slot_store
 from services.core.store.appointment_records import NewSlot
 from services.core.store.records import Mail, NewEnrollment
 from tests.flow.harness import MONDAY_MORNING, ServiceProcess, Story, mailer_apart
+from tests.store_reads import enrollments_by_email
 from tests.support import new_siren, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -120,7 +121,7 @@ async def jeanne_books_wednesday(story: Story) -> str:
 
 async def mails_to_jeanne(story: Story) -> list[Mail]:
     async with story.runtime.store.transaction() as tx:
-        (enrollment,) = await tx.enrollments_by_email(JEANNE)
+        (enrollment,) = await enrollments_by_email(tx, JEANNE)
         return await ledger.mails_of(tx, enrollment.id)
 
 

@@ -26,8 +26,10 @@ from services.core.links import PERSON
 from services.core.settings import Settings
 from services.core.store.migrate import upgrade_async
 from services.core.store.records import Step
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import WebDeps
 from tests.flow.harness import Story, services, settings_for
+from tests.store_reads import enrollments_by_email
 from tests.support import as_bytes, business_created, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -61,7 +63,7 @@ async def publish(kafka: EmbeddedKafka, event: dict[str, Any]) -> None:
 
 async def steps_of(story: Story, email: str) -> list[Step]:
     async with story.runtime.store.transaction() as tx:
-        (enrollment,) = await tx.enrollments_by_email(email)
+        (enrollment,) = await enrollments_by_email(tx, email)
         return await tx.steps(enrollment.id)
 
 
@@ -99,7 +101,7 @@ def assert_sent_by_the_rules(mails: list[CaughtMail]) -> None:
 
 async def timeline_of(story: Story, settings: Settings, email: str) -> str:
     async with story.runtime.store.transaction() as tx:
-        (enrollment,) = await tx.enrollments_by_email(email)
+        (enrollment,) = await enrollments_by_email(tx, email)
     runtime = story.runtime
     app = create_app(
         WebDeps(

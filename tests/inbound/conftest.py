@@ -90,21 +90,24 @@ class Mailbox:
         message_id = message_id_for(mail_id, MAIL_FROM)
         now = self.clock.now()
         async with self.store.transaction() as tx:
-            await ledger.add_mail(
+            # the mailer begins it on its step.due (recorded `sending` with its Message-ID)
+            await ledger.record_journey_attempts(
                 tx,
-                NewMail(
-                    id=mail_id,
-                    template="welcome",
-                    kind="journey",
-                    due_at=now,
-                    enrollment_id=person.enrollment_id,
-                    recipient=person.email,
-                    step_id="welcome",
-                    step_kind="letter",
-                ),
+                [
+                    NewMail(
+                        id=mail_id,
+                        template="welcome",
+                        kind="journey",
+                        due_at=now,
+                        enrollment_id=person.enrollment_id,
+                        recipient=person.email,
+                        step_id="welcome",
+                        step_kind="letter",
+                        message_id=message_id,
+                    )
+                ],
                 now,
             )
-            await ledger.begin_send(tx, mail_id, message_id, now)
             await ledger.mark_sent(tx, [(mail_id, now)])
         return self.return_paths.for_message(message_id)
 

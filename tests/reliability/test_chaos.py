@@ -39,13 +39,12 @@ from services.core.broker.embedded import EmbeddedKafka
 from services.core.broker.topics import ensure_topics
 from services.core.catcher import CaughtMail, MailCatcher
 from services.core.letters import message_id_for
-from services.core.settings import DEFAULT_MAIL_FROM
+from services.core.settings import DEFAULT_MAIL_FROM, Settings
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.store.tables import enrollments, planned_steps
 from services.core.store.tables import mails as ledger
 from services.core.topics import BUSINESS_EVENTS
-from services.scheduler.app import HOUSEKEEPING_SECONDS
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.flow.harness import ServiceProcess, process_env, settings_for
 from tests.support import as_bytes, business_created, new_siren, until
@@ -72,6 +71,8 @@ WINDOW = timedelta(seconds=10)
 FINAL = {"sent", "failed", "cancelled", "skipped", "expired"}
 # the scheduler's emission tick (real seconds)
 TICK_SECONDS = 0.1
+# the processes keep the default housekeeping pace (PM_HOUSEKEEPING_SECONDS)
+HOUSEKEEPING_SECONDS: float = Settings.model_fields["housekeeping_seconds"].default
 # the send window lasts 9 hours (09:00-18:00 Paris)
 WINDOW_HOURS = 9
 FIRST_NAMES = ("Jeanne", "Paul", "Aïcha", "Éloïse", "Mathis", "Nguyễn", "Zoé", "Yann")

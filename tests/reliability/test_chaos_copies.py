@@ -34,11 +34,10 @@ from services.core.broker.embedded import EmbeddedKafka
 from services.core.broker.topics import ensure_topics
 from services.core.catcher import CaughtMail, MailCatcher
 from services.core.letters import message_id_for
-from services.core.settings import DEFAULT_MAIL_FROM
+from services.core.settings import DEFAULT_MAIL_FROM, Settings
 from services.core.store.migrate import upgrade_async
 from services.core.store.repository import Store
 from services.core.store.tables import enrollments, planned_steps
-from services.scheduler.app import HOUSEKEEPING_SECONDS
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.flow.harness import ServiceProcess, process_env, settings_for
 from tests.reliability.test_chaos import (
@@ -65,6 +64,8 @@ REDELIVER_AFTER = timedelta(days=6 * DAYS_PER_SECOND)
 COPIES = ("intake-1", "intake-2", "scheduler-1", "scheduler-2", "mailer-1", "mailer-2")
 KILLS = 8
 TICK_SECONDS = 0.1
+# the processes keep the default housekeeping pace (PM_HOUSEKEEPING_SECONDS)
+HOUSEKEEPING_SECONDS: float = Settings.model_fields["housekeeping_seconds"].default
 WINDOW = timedelta(seconds=10)
 # `expired`: a notice that a delay made too late (the send rules record it, unsent)
 FINAL = {"sent", "failed", "cancelled", "skipped", "expired"}

@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
+from services.core.broker.batch import Inbound, Rejected, subscribe_keyed_batch
 from services.core.broker.bus import KafkaBus
-from services.core.broker.consumer import subscribe
 from services.core.broker.embedded import EmbeddedKafka
 from services.core.broker.topics import ensure_topics
 from services.core.catcher import MailCatcher
@@ -86,12 +86,20 @@ async def test_corsican_businesses_dead_lettered_by_a_bug_are_enrolled_after_the
     await bus.start()
     buggy = KafkaBroker(kafka.bootstrap)
 
-    async def refuse_corsica(raw: bytes) -> None:
-        event = parse_business_event(raw)
-        if getattr(event, "department", "") in ("2A", "2B"):
-            raise InvalidEvent("department: unknown department code")
+    async def refuse_corsica(messages: Sequence[Inbound]) -> list[Rejected]:
+        rejected = []
+        for index, message in enumerate(messages):
+            try:
+                event = parse_business_event(message.value)
+            except InvalidEvent as error:
+                rejected.append(Rejected(index, error.reason))
+                continue
+            if getattr(event, "department", "") in ("2A", "2B"):
+                rejected.append(Rejected(index, "department: unknown department code"))
+        return rejected
 
-    subscribe(
+    # wired as the intake's own consumer is (services/intake/app.py)
+    subscribe_keyed_batch(
         buggy,
         BUSINESS_EVENTS,
         "premiers-mois-intake",

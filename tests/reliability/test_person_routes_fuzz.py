@@ -37,13 +37,14 @@ from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.web.signup import SIGNUP
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
+from tests.entry_points import enroll
 from tests.flow.harness import (
     MONDAY_MORNING,
     ROOT,
     SECRET,
 )
 from tests.reliability.web_process import running_web
-from tests.support import as_bytes, business_created
+from tests.support import business_created
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -68,9 +69,7 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
     store = Store.open(url)
     try:
         intake = Intake(store, load_journeys(ROOT / "journeys"), clock)
-        handled = await intake.process(as_bytes(business_created(department="14")))
-        jeanne = handled.enrollment_id
-        assert jeanne is not None
+        jeanne = (await enroll(intake, store, business_created(department="14"))).id
         adviser = await add_adviser(store)
         slot = await open_slot(store, adviser, starts_at=THURSDAY_2PM, capacity=3)
         offered = await open_slot(store, adviser, starts_at=THURSDAY_2PM + timedelta(days=1))

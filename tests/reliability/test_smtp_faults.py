@@ -22,6 +22,7 @@ from services.core.store.records import Step
 from services.core.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.mailer.deliver import RetryPolicy
 from services.process import Runtime, running
+from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, SECRET, settings_for
 from tests.support import as_bytes, business_created, until
 
@@ -157,7 +158,7 @@ async def test_a_mailbox_refused_for_good_fails_the_step_once_with_its_reason(
     clock = world.clock
     clock.advance(REDELIVER_AFTER * 3)
     for _ in range(3):
-        await world.scheduler.tick()
+        await one_pass(world.scheduler)
     assert len(refused) == 1
     step = await welcome_reaches(world, siren, "failed")
     assert step.attempts == 1

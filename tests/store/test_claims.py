@@ -15,6 +15,7 @@ from services.core.events import step_due_event_id
 from services.core.store import claims, ledger
 from services.core.store.records import NewEnrollment
 from services.core.store.repository import Store
+from tests.entry_points import finish_send
 from tests.support import new_siren
 
 # Monday 2 March 2026, 10:00 in Paris
@@ -77,7 +78,7 @@ async def claim(store: Store, now: datetime) -> claims.Claim:
 
 async def confirm_sent(store: Store, step_key: str, at: datetime) -> None:
     async with store.transaction() as tx:
-        await tx.finish_send(step_key, at)
+        await finish_send(tx, step_key, at)
 
 
 async def statuses(store: Store, enrollment_id: str) -> dict[str, str]:

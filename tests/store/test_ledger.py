@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,11 +13,15 @@ from alembic import command
 from sqlalchemy import inspect
 
 from services.core.store import ledger
+from services.core.store.deliverability import find_mail
 from services.core.store.migrate import alembic_config, upgrade_async
-from services.core.store.records import NewMail
-from services.core.store.repository import Store
+from services.core.store.records import Mail, NewMail
+from services.core.store.repository import Store, Tx
+from tests.store_reads import count_mails
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+#: How long the mailer waits before it tries a mail again (PM_REDELIVER_AFTER_SECONDS).
+RETRY_AFTER = timedelta(minutes=15)
 JEANNE = "enr-jeanne"  # Jeanne Martin, restauratrice à Caen
 PAUL = "enr-paul"  # Paul Durand, menuisier à Lyon
 
@@ -63,6 +68,19 @@ def journey_letter(step_id: str, due_at: datetime, enrollment_id: str = JEANNE) 
         step_id=step_id,
         step_kind="letter",
     )
+
+
+async def mailer_claims(tx: Tx, now: datetime, message_id: str) -> list[Mail]:
+    """The mailer's claim of the transactional mails due (or whose attempt never ended)."""
+    return await ledger.claim_to_send(
+        tx, now, retry_before=now - RETRY_AFTER, limit=10, message_id=lambda _id: message_id
+    )
+
+
+async def mailer_sends_journey_letter(tx: Tx, letter: NewMail, message_id: str) -> None:
+    """The mailer begins a journey letter on its `step.due`, and the server accepts it."""
+    await ledger.record_journey_attempts(tx, [replace(letter, message_id=message_id)], NOW)
+    await ledger.mark_sent(tx, [(letter.id, NOW)])
 
 
 async def test_a_mail_is_kept_with_the_data_it_is_rendered_with(store: Store) -> None:
@@ -137,12 +155,13 @@ async def test_a_person_s_mails_are_listed_in_due_order_with_their_status(store:
         )
     # the welcome letter is sent, the later letter expires
     async with store.transaction() as tx:
-        await ledger.begin_send(tx, f"{JEANNE}:welcome", "<welcome-jeanne@example.fr>", NOW)
-        await ledger.mark_sent(tx, [(f"{JEANNE}:welcome", NOW + timedelta(seconds=1))])
+        await mailer_sends_journey_letter(
+            tx, journey_letter("welcome", NOW), "<welcome-jeanne@example.fr>"
+        )
         assert await ledger.expire(tx, f"{JEANNE}:theme-2", "échéance passée", NOW) is True
     async with store.transaction() as tx:
         listed = [(m.template, m.status, m.reason) for m in await ledger.mails_of(tx, JEANNE)]
-        counts = await ledger.count_mails(tx)
+        counts = await count_mails(tx)
     assert listed == [
         ("welcome", "sent", None),
         ("appointment_confirmation", "due", None),
@@ -154,13 +173,14 @@ async def test_a_person_s_mails_are_listed_in_due_order_with_their_status(store:
 async def test_a_mail_is_found_by_its_message_id_with_or_without_brackets(store: Store) -> None:
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        assert await ledger.mail_by_message_id(tx, "<abc@example.fr>") is None
-        await ledger.begin_send(tx, f"confirmation-{JEANNE}", "abc@example.fr", NOW)
-    # a bounce names the Message-ID of the mail it returns
+        assert await find_mail(tx, "<abc@example.fr>") is None
+        assert len(await mailer_claims(tx, NOW, "abc@example.fr")) == 1
+    # a bounce names the Message-ID of the mail it returns (as inbound looks it up)
     async with store.transaction() as tx:
-        bracketed = await ledger.mail_by_message_id(tx, "<abc@example.fr>")
-        bare = await ledger.mail_by_message_id(tx, " abc@example.fr ")
-    assert bracketed is not None and bracketed.id == f"confirmation-{JEANNE}"
+        bracketed = await find_mail(tx, "<abc@example.fr>")
+        bare = await find_mail(tx, " abc@example.fr ")
+    assert bracketed is not None and bracketed.key == f"confirmation-{JEANNE}"
+    assert bracketed.in_ledger
     assert bare == bracketed
     assert bracketed.message_id == "<abc@example.fr>"
 
@@ -169,13 +189,14 @@ async def test_a_resend_carries_the_message_id_of_the_first_attempt(store: Store
     key = f"confirmation-{JEANNE}"
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        first = await ledger.begin_send(tx, key, "<first@example.fr>", NOW)
-    assert first is not None and (first.status, first.attempts) == ("sending", 1)
-    # the mailer died before the outcome: the next attempt keeps the Message-ID
+        (first,) = await mailer_claims(tx, NOW, "<first@example.fr>")
+    assert (first.id, first.status, first.attempts) == (key, "sending", 1)
+    # the mailer died before the outcome: once the wait is over, the next attempt keeps
+    # the Message-ID
     later = NOW + timedelta(minutes=20)
     async with store.transaction() as tx:
-        again = await ledger.begin_send(tx, key, "<second@example.fr>", later)
-    assert again is not None
+        assert await mailer_claims(tx, NOW + timedelta(minutes=10), "<second@example.fr>") == []
+        (again,) = await mailer_claims(tx, later, "<second@example.fr>")
     assert (again.message_id, again.attempts, again.attempted_at) == (
         "<first@example.fr>",
         2,
@@ -185,7 +206,7 @@ async def test_a_resend_carries_the_message_id_of_the_first_attempt(store: Store
         await ledger.mark_sent(tx, [(key, later)])
     # once sent, nothing sends it again
     async with store.transaction() as tx:
-        assert await ledger.begin_send(tx, key, "<third@example.fr>", later) is None
+        assert await mailer_claims(tx, later + RETRY_AFTER, "<third@example.fr>") == []
         sent = await ledger.mail(tx, key)
     assert sent is not None and (sent.status, sent.sent_at, sent.closed_at) == (
         "sent",
@@ -200,7 +221,7 @@ async def test_a_refusal_for_now_leaves_the_mail_due_and_a_refusal_for_good_fail
     key = f"confirmation-{JEANNE}"
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        await ledger.begin_send(tx, key, "<c@example.fr>", NOW)
+        assert len(await mailer_claims(tx, NOW, "<c@example.fr>")) == 1
         # 451: the server is busy, try later
         await ledger.defer(tx, key, "451 try again later", NOW)
         deferred = await ledger.mail(tx, key)
@@ -209,7 +230,8 @@ async def test_a_refusal_for_now_leaves_the_mail_due_and_a_refusal_for_good_fail
         "451 try again later",
     )
     async with store.transaction() as tx:
-        await ledger.begin_send(tx, key, "<c@example.fr>", NOW)
+        assert await mailer_claims(tx, NOW, "<d@example.fr>") == []  # not at once
+        assert len(await mailer_claims(tx, NOW + RETRY_AFTER, "<d@example.fr>")) == 1
         # 550: no such mailbox
         assert await ledger.fail(tx, key, "550 no such user", NOW) is True
         failed = await ledger.mail(tx, key)
@@ -224,7 +246,7 @@ async def test_a_mail_already_being_sent_does_not_expire(store: Store) -> None:
     key = f"confirmation-{JEANNE}"
     async with store.transaction() as tx:
         await ledger.add_mail(tx, booking_confirmation(), NOW)
-        await ledger.begin_send(tx, key, "<c@example.fr>", NOW)
+        assert len(await mailer_claims(tx, NOW, "<c@example.fr>")) == 1
         # it may have reached the server already: it is resent, not expired
         assert await ledger.expire(tx, key, "trop tard", NOW) is False
         mail = await ledger.mail(tx, key)
@@ -243,8 +265,7 @@ async def test_an_ended_journey_cancels_what_is_due_and_keeps_what_was_sent(stor
             ],
             NOW,
         )
-        await ledger.begin_send(tx, f"{JEANNE}:welcome", "<w@example.fr>", NOW)
-        await ledger.mark_sent(tx, [(f"{JEANNE}:welcome", NOW)])
+        await mailer_sends_journey_letter(tx, journey_letter("welcome", NOW), "<w@example.fr>")
     # Jeanne closes her business
     async with store.transaction() as tx:
         assert await ledger.cancel_open_mails(tx, JEANNE, "entreprise fermée", NOW) == 2
@@ -261,8 +282,9 @@ async def test_an_ended_journey_cancels_what_is_due_and_keeps_what_was_sent(stor
 
 async def test_cancelling_names_the_mails_that_were_still_due(store: Store) -> None:
     async with store.transaction() as tx:
-        await ledger.add_mails(tx, [booking_confirmation(), booking_confirmation(PAUL)], NOW)
-        await ledger.begin_send(tx, f"confirmation-{PAUL}", "<p@example.fr>", NOW)
+        await ledger.add_mail(tx, booking_confirmation(PAUL), NOW)
+        assert len(await mailer_claims(tx, NOW, "<p@example.fr>")) == 1  # Paul's is being sent
+        await ledger.add_mail(tx, booking_confirmation(), NOW)
         cancelled = await ledger.cancel(
             tx, [f"confirmation-{JEANNE}", f"confirmation-{PAUL}", "unknown"], "annulé", NOW
         )
@@ -274,8 +296,7 @@ async def test_erasure_keeps_what_a_mail_was_but_not_to_whom_nor_what_it_said(
 ) -> None:
     async with store.transaction() as tx:
         await ledger.add_mails(tx, [journey_letter("welcome", NOW), booking_confirmation()], NOW)
-        await ledger.begin_send(tx, f"{JEANNE}:welcome", "<w@example.fr>", NOW)
-        await ledger.mark_sent(tx, [(f"{JEANNE}:welcome", NOW)])
+        await mailer_sends_journey_letter(tx, journey_letter("welcome", NOW), "<w@example.fr>")
     # Jeanne asks for her data to be erased
     async with store.transaction() as tx:
         await ledger.forget_person(tx, JEANNE, "effacement demandé", NOW)

@@ -14,7 +14,8 @@ from alembic.migration import MigrationContext
 from services.core.events import step_due_event_id
 from services.core.store.records import NewEnrollment, OutgoingEvent
 from services.core.store.repository import Store
-from services.core.store.tables import metadata
+from services.core.store.schema import metadata
+from tests.entry_points import begin_send, claim_due, finish_send
 from tests.support import new_siren
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -76,15 +77,6 @@ async def test_the_migrations_build_exactly_the_tables_the_code_uses(store: Stor
     assert differences == []
 
 
-async def test_an_event_is_recorded_as_processed_once(store: Store) -> None:
-    async with store.transaction() as tx:
-        assert await tx.mark_processed("evt-1", "intake", NOW) is True
-    async with store.transaction() as tx:
-        assert await tx.mark_processed("evt-1", "intake", NOW) is False
-        # another consumer processes the same event on its own account
-        assert await tx.mark_processed("evt-1", "mailer", NOW) is True
-
-
 async def test_a_siren_has_one_active_journey_at_a_time(store: Store) -> None:
     siren = new_siren()
     await enroll(store, siren)
@@ -96,10 +88,10 @@ async def test_only_the_steps_due_are_claimed_and_each_once(store: Store) -> Non
     enrollment_id = await enroll(store, steps=3)
     # two steps are overdue: the earliest is claimed (one journey mail a day, in order)
     async with store.transaction() as tx:
-        claimed = await tx.claim_due(NOW + timedelta(days=31), limit=10)
+        claimed = await claim_due(tx, NOW + timedelta(days=31), limit=10)
     assert [step.step_id for step in claimed] == ["step-0"]
     async with store.transaction() as tx:
-        assert await tx.claim_due(NOW + timedelta(days=31), limit=10) == []
+        assert await claim_due(tx, NOW + timedelta(days=31), limit=10) == []
         statuses = {s.step_id: s.status for s in await tx.steps(enrollment_id)}
     assert statuses == {"step-0": "emitted", "step-1": "planned", "step-2": "planned"}
 
@@ -109,7 +101,7 @@ async def test_claimed_steps_carry_what_step_due_needs_in_due_order(store: Store
     enrollment_id = await enroll(store, siren, steps=1)
     other = await enroll(store, steps=1)
     async with store.transaction() as tx:
-        claimed = await tx.claim_due(NOW + timedelta(days=1), limit=10)
+        claimed = await claim_due(tx, NOW + timedelta(days=1), limit=10)
     assert [(s.enrollment_id, s.step_id, s.due_at) for s in claimed] == sorted(
         [(enrollment_id, "step-0", NOW), (other, "step-0", NOW)],
         key=lambda c: step_due_event_id(c[0], c[1]),
@@ -127,14 +119,14 @@ async def test_a_claim_whose_transaction_fails_leaves_its_steps_for_the_next(
 
     async def claim_and_die() -> None:
         async with store.transaction() as tx:
-            assert len(await tx.claim_due(NOW + timedelta(days=31), limit=10)) == 1
+            assert len(await claim_due(tx, NOW + timedelta(days=31), limit=10)) == 1
             raise RuntimeError("the scheduler died before its commit")
 
     with pytest.raises(RuntimeError):
         await claim_and_die()
     async with store.transaction() as tx:
         assert {s.status for s in await tx.steps(enrollment_id)} == {"planned"}
-        again = await tx.claim_due(NOW + timedelta(days=31), limit=10)
+        again = await claim_due(tx, NOW + timedelta(days=31), limit=10)
     assert [step.step_id for step in again] == ["step-0"]
 
 
@@ -147,7 +139,7 @@ async def test_two_schedulers_claiming_at_once_never_take_the_same_step(store: S
         taken: list[str] = []
         while True:
             async with store.transaction() as tx:
-                batch = await tx.claim_due(later, limit=7)
+                batch = await claim_due(tx, later, limit=7)
             if not batch:
                 return taken
             taken.extend(step.id for step in batch)
@@ -162,7 +154,7 @@ async def test_a_step_emitted_but_never_confirmed_is_claimed_again_after_the_tim
 ) -> None:
     await enroll(store, steps=1)
     async with store.transaction() as tx:
-        (due,) = await tx.claim_due(NOW, limit=10)
+        (due,) = await claim_due(tx, NOW, limit=10)
     async with store.transaction() as tx:
         assert await tx.claim_unconfirmed(NOW, before=NOW - timedelta(minutes=15), limit=10) == []
     later = NOW + timedelta(minutes=16)
@@ -175,16 +167,16 @@ async def test_a_send_is_begun_once_finished_once_and_then_refused(store: Store)
     enrollment_id = await enroll(store, steps=1)
     key = step_due_event_id(enrollment_id, "step-0")
     async with store.transaction() as tx:
-        permit = await tx.begin_send(key, "<a@example>", NOW)
+        permit = await begin_send(tx, key, "<a@example>", NOW)
     assert permit is not None and not permit.resend and permit.message_id == "<a@example>"
     # a crash here: the next attempt is a resend and keeps the first Message-ID
     async with store.transaction() as tx:
-        again = await tx.begin_send(key, "<b@example>", NOW)
+        again = await begin_send(tx, key, "<b@example>", NOW)
     assert again is not None and again.resend and again.message_id == "<a@example>"
     async with store.transaction() as tx:
-        await tx.finish_send(key, NOW)
+        await finish_send(tx, key, NOW)
     async with store.transaction() as tx:
-        assert await tx.begin_send(key, "<c@example>", NOW) is None
+        assert await begin_send(tx, key, "<c@example>", NOW) is None
         (step,) = await tx.steps(enrollment_id)
     assert step.status == "sent" and step.sent_at == NOW
 
@@ -195,18 +187,18 @@ async def test_a_copy_of_step_due_while_the_send_is_in_flight_sends_nothing_unti
     enrollment_id = await enroll(store, steps=1)
     key = step_due_event_id(enrollment_id, "step-0")
     async with store.transaction() as tx:
-        await tx.claim_due(NOW, limit=10)
-        assert await tx.begin_send(key, "<a@example>", NOW + timedelta(seconds=1)) is not None
+        await claim_due(tx, NOW, limit=10)
+        assert await begin_send(tx, key, "<a@example>", NOW + timedelta(seconds=1)) is not None
     # the same emission delivered twice (Kafka is at least once): the attempt in flight
     # answers it, no second copy goes out
     async with store.transaction() as tx:
-        assert await tx.begin_send(key, "<a@example>", NOW + timedelta(seconds=2)) is None
+        assert await begin_send(tx, key, "<a@example>", NOW + timedelta(seconds=2)) is None
     # the attempt never recorded its outcome: after the timeout the scheduler re-emits
     # the step, and the resend keeps the Message-ID
     later = NOW + timedelta(minutes=20)
     async with store.transaction() as tx:
         (again,) = await tx.claim_unconfirmed(later, before=later - timedelta(minutes=15), limit=10)
-        permit = await tx.begin_send(again.id, "<other@example>", later)
+        permit = await begin_send(tx, again.id, "<other@example>", later)
     assert permit is not None
     assert permit.resend
     assert permit.message_id == "<a@example>"
@@ -218,7 +210,7 @@ async def test_an_ended_journey_sends_nothing_more(store: Store) -> None:
         assert await tx.end_enrollment(enrollment_id, "closed", NOW) is True
         assert await tx.end_enrollment(enrollment_id, "closed", NOW) is False
         statuses = {s.status for s in await tx.steps(enrollment_id)}
-        assert await tx.claim_due(NOW + timedelta(days=400), limit=10) == []
+        assert await claim_due(tx, NOW + timedelta(days=400), limit=10) == []
     assert statuses == {"cancelled"}
 
 
@@ -238,6 +230,6 @@ async def test_times_come_back_in_utc_whatever_offset_they_were_given_in(store: 
     enrollment_id = await enroll(store, steps=1)
     paris = datetime(2026, 3, 2, 10, 0).astimezone()  # any offset
     async with store.transaction() as tx:
-        await tx.finish_send(step_due_event_id(enrollment_id, "step-0"), paris)
+        await finish_send(tx, step_due_event_id(enrollment_id, "step-0"), paris)
         (step,) = await tx.steps(enrollment_id)
     assert step.sent_at == paris and step.sent_at.tzinfo == UTC

@@ -28,6 +28,8 @@ from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.mailer.deliver import Mailer
+from tests.entry_points import enroll, take_in
+from tests.store_reads import enrollments_by_email
 from tests.support import as_bytes, business_created
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +67,7 @@ async def test_a_batch_of_new_businesses_enrolls_each_once_as_one_by_one_would(
         as_bytes({**business_created(siren=paul["siren"]), "event_id": "another-event"}),
     ]
 
-    rejected = await intake(store).process_batch(batch)
+    rejected = await take_in(intake(store), batch)
 
     # the broken message goes to the dead letters, named by its place in the batch
     assert [r.index for r in rejected] == [1]
@@ -73,13 +75,14 @@ async def test_a_batch_of_new_businesses_enrolls_each_once_as_one_by_one_would(
         counts = await tx.count_enrollments()
     assert counts == {"active": 2}  # Jeanne once, Paul once
 
-    # the same plan as the one-at-a-time path gives, on another database
+    # the same plan as the one-at-a-time path gives (a batch of one creation takes it),
+    # on another database
     alone = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
     from services.core.store.migrate import upgrade_async
 
     await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
     try:
-        await intake(alone).process(as_bytes(jeanne))
+        await enroll(intake(alone), alone, jeanne)
         assert await plan_of(store, jeanne["siren"]) == await plan_of(alone, jeanne["siren"])
     finally:
         await alone.close()
@@ -87,11 +90,11 @@ async def test_a_batch_of_new_businesses_enrolls_each_once_as_one_by_one_would(
 
 async def test_a_batch_seen_again_after_a_crash_changes_nothing(store: Store) -> None:
     events = [as_bytes(business_created(email=f"p{i}@example.fr")) for i in range(5)]
-    await intake(store).process_batch(events)
+    await take_in(intake(store), events)
     async with store.transaction() as tx:
         before = await tx.count_steps()
 
-    await intake(store).process_batch(events)  # redelivered: the offsets were not committed
+    await take_in(intake(store), events)  # redelivered: the offsets were not committed
 
     async with store.transaction() as tx:
         assert await tx.count_enrollments() == {"active": 5}
@@ -138,11 +141,11 @@ async def test_the_last_mail_of_a_journey_ends_it_at_once(
     store: Store, catcher: MailCatcher
 ) -> None:
     people = ["derniere.lettre@example.fr", "encore.des.lettres@example.fr"]
-    await intake(store).process_batch([as_bytes(business_created(email=a)) for a in people])
+    await take_in(intake(store), [as_bytes(business_created(email=a)) for a in people])
     last: list[str] = []
     for address in people:
         async with store.transaction() as tx:
-            (enrollment,) = await tx.enrollments_by_email(address)
+            (enrollment,) = await enrollments_by_email(tx, address)
             steps = await tx.steps(enrollment.id)
             last.append(steps[0].id)
             if address == people[0]:  # everything else of hers was cancelled meanwhile
@@ -154,8 +157,8 @@ async def test_the_last_mail_of_a_journey_ends_it_at_once(
         await transport.close()
 
     async with store.transaction() as tx:
-        (ended,) = await tx.enrollments_by_email(people[0])
-        (going_on,) = await tx.enrollments_by_email(people[1])
+        (ended,) = await enrollments_by_email(tx, people[0])
+        (going_on,) = await enrollments_by_email(tx, people[1])
         events = [json.loads(e.payload) for e in await tx.take_outbox(100)]
     assert (ended.status, ended.end_reason) == ("ended", "completed")
     assert going_on.status == "active"  # her journey goes on
@@ -170,14 +173,12 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     store: Store, catcher: MailCatcher
 ) -> None:
     people = [f"personne.{i}@example.fr" for i in range(4)]
-    await intake(store).process_batch(
-        [as_bytes(business_created(email=address)) for address in people]
-    )
+    await take_in(intake(store), [as_bytes(business_created(email=address)) for address in people])
     # each person's first three letters, the people interleaved, one step named twice
     plans: dict[str, list[str]] = {}
     for address in people:
         async with store.transaction() as tx:
-            (enrollment,) = await tx.enrollments_by_email(address)
+            (enrollment,) = await enrollments_by_email(tx, address)
             steps = await tx.steps(enrollment.id)
             plans[address] = [step.id for step in steps if step.kind == "letter"][:3]
     batch = [plans[address][n] for n in range(3) for address in people]
@@ -201,7 +202,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     async with store.transaction() as tx:
         assert (await tx.count_steps())["sent"] == 12
         for address in people:
-            (enrollment,) = await tx.enrollments_by_email(address)
+            (enrollment,) = await enrollments_by_email(tx, address)
             sent = [s for s in await tx.steps(enrollment.id) if s.status == "sent"]
             assert [s.sent_at for s in sent] == [NOW] * 3  # accepted at NOW on the clock
         sent_events = [e for e in await tx.take_outbox(100) if '"message.sent"' in e.payload]
@@ -248,9 +249,9 @@ async def test_businesses_with_the_same_facts_on_the_same_day_are_planned_once(
     same = [business_created(email=f"p{i}@example.fr", department="75") for i in range(3)]
     caen = business_created(email="caen@example.fr", department="14")  # HELP questionnaire
 
-    await service.process_batch([as_bytes(e) for e in [*same[:2], caen]])
+    await take_in(service, [as_bytes(e) for e in [*same[:2], caen]])
     clock.advance(timedelta(hours=5, minutes=30))  # 14:30, the same day
-    await service.process_batch([as_bytes(same[2])])
+    await take_in(service, [as_bytes(same[2])])
 
     assert calls == 2  # once for Paris, once for Caen
     first, second, third = [await plan_of(store, e["siren"]) for e in same]
@@ -266,13 +267,13 @@ async def test_a_new_event_for_a_business_already_enrolled_leaves_its_journey_as
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     jeanne = business_created(email="jeanne.caen@example.fr")
-    await intake(store).process_batch([as_bytes(jeanne)])
+    await take_in(intake(store), [as_bytes(jeanne)])
     before = await plan_of(store, jeanne["siren"])
     # the registry announces her again under another event id, among newcomers
     again = {**business_created(siren=jeanne["siren"], department="75"), "event_id": "re-sent"}
     newcomers = [business_created(email=f"new{i}@example.fr") for i in range(2)]
 
-    await intake(store).process_batch([as_bytes(e) for e in [newcomers[0], again, newcomers[1]]])
+    await take_in(intake(store), [as_bytes(e) for e in [newcomers[0], again, newcomers[1]]])
 
     # set-wise, in the batch's one transaction (not by the one-by-one fallback)
     assert not [r for r in caplog.records if r.getMessage().startswith("a batch failed")]
@@ -296,7 +297,7 @@ async def test_a_batch_that_fails_half_way_leaves_nothing_and_is_enrolled_one_by
     monkeypatch.setattr(bulk, "add_outbox_many", broken)
     events = [business_created(email=f"p{i}@example.fr") for i in range(3)]
 
-    await intake(store).process_batch([as_bytes(e) for e in events])
+    await take_in(intake(store), [as_bytes(e) for e in events])
 
     # the batch's transaction left nothing behind: the one-by-one path enrolled each
     # with its whole plan and its enrollment.started

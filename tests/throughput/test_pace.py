@@ -30,7 +30,7 @@ class SlowHousekeeping:
 
 async def test_due_mails_go_out_while_housekeeping_is_slow() -> None:
     scheduler = SlowHousekeeping()
-    ticker = Ticker(scheduler, tick_seconds=0.01)  # type: ignore[arg-type]
+    ticker = Ticker(scheduler, tick_seconds=0.01, housekeeping_seconds=0.01)  # type: ignore[arg-type]
     ticker.start()
     try:
         await until(lambda: _true(scheduler.housekeepings >= 1))

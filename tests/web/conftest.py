@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from services.core.appointment_mails import AppointmentMails, JourneyExtras
+from services.core.broker.batch import Inbound
 from services.core.broker.memory_bus import MemoryBus
 from services.core.catcher import MailCatcher
 from services.core.clock import VirtualClock
-from services.core.events import parse_business_event
 from services.core.journeys.loader import load_journeys
 from services.core.links import LinkMaker
 from services.core.mail.reference import load_reference
@@ -30,9 +30,11 @@ from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import WebDeps
+from tests.entry_points import enroll
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
-from tests.support import as_bytes, business_created
+from tests.support import business_created
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 #: The key that signed the links of last year's mails, before the rotation.
@@ -62,12 +64,7 @@ class Site:
 
     async def enroll(self, **fields: Any) -> Enrollment:
         """A business created by the registry, enrolled by intake."""
-        handled = await self.intake.process(as_bytes(business_created(**fields)))
-        assert handled.enrollment_id is not None
-        async with self.store.transaction() as tx:
-            enrollment = await tx.enrollment(handled.enrollment_id)
-        assert enrollment is not None
-        return enrollment
+        return await enroll(self.intake, self.store, business_created(**fields))
 
     async def enrollment(self, enrollment_id: str) -> Enrollment:
         async with self.store.transaction() as tx:
@@ -83,14 +80,14 @@ class Site:
         assert match is not None, "the form has no CSRF field"
         return match.group(1)
 
-    async def enroll_published(self) -> list[str]:
-        """Let intake process what the web published on `business.events`; the outcomes."""
-        outcomes = []
+    async def enroll_published(self) -> dict[str, int]:
+        """Let intake take in what the web published on `business.events`, each message
+        as its consumer hands it over; the enrollments in the store, by status."""
         for message in self.bus.on("business.events"):
-            outcomes.append(
-                (await self.intake.apply(parse_business_event(message.payload))).outcome
-            )
-        return outcomes
+            inbound = Inbound(message.payload, message.key.encode())
+            assert await self.intake.process_messages([inbound]) == []
+        async with self.store.transaction() as tx:
+            return await tx.count_enrollments()
 
 
 @pytest.fixture

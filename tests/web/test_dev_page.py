@@ -23,7 +23,8 @@ from services.core.mail.render import Renderer
 from services.core.smtp import SmtpTransport
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
-from services.web.app import DevTools, WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import DevTools, WebDeps
 from tests.flow.harness import MONDAY_MORNING, SECRET, settings_for
 from tests.support import new_siren
 

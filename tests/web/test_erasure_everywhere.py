@@ -18,9 +18,10 @@ from services.core.store import ledger
 from services.core.store import webinars as webinar_store
 from services.core.store.booking_tables import appointments, webinar_registrations
 from services.core.store.records import Enrollment, NewMail
-from services.core.store.tables import metadata
+from services.core.store.schema import metadata
 from services.scheduler.retention import purge_expired
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
+from tests.entry_points import take_in
 from tests.support import as_bytes, new_siren
 from tests.web.conftest import Site
 from tests.web.test_signup import fill, lucie
@@ -167,7 +168,7 @@ async def test_the_retention_purge_leaves_nothing_of_a_journey_ended_long_ago(
         "siren": jean.siren,
         "closed_on": site.clock.now().date().isoformat(),
     }
-    await site.intake.process(as_bytes(closed))
+    assert await take_in(site.intake, [as_bytes(closed)]) == []
     site.clock.advance(timedelta(days=366))
     assert await purge_expired(site.store, site.clock, timedelta(days=365)) == 1
     # nothing of his name, address or phone number is left, in any table

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from services.core.letters import message_id_for
 from services.core.links import PERSON
+from tests.entry_points import begin_send, finish_send
 from tests.web.conftest import Site
 
 
@@ -37,13 +38,13 @@ async def test_paul_stops_the_webinar_invitations_and_keeps_his_letters(site: Si
         webinar = next(s for s in steps if s.kind == "webinar_invitation")
         letter = next(s for s in steps if s.kind == "letter")
         assert (
-            await tx.begin_send(
-                webinar.id, message_id_for(webinar.id, "x@example.fr"), site.clock.now()
+            await begin_send(
+                tx, webinar.id, message_id_for(webinar.id, "x@example.fr"), site.clock.now()
             )
             is None
         )
-        assert await tx.begin_send(
-            letter.id, message_id_for(letter.id, "x@example.fr"), site.clock.now()
+        assert await begin_send(
+            tx, letter.id, message_id_for(letter.id, "x@example.fr"), site.clock.now()
         )
     # his timeline no longer plans any webinar invitation
     timeline = await site.client.get(person_path(site, "mon-parcours", paul.id))
@@ -69,10 +70,10 @@ async def test_jeanne_sees_what_she_received_and_what_comes_next(site: Site) -> 
     # the welcome letter was sent this morning
     async with site.store.transaction() as tx:
         welcome = next(s for s in await tx.steps(jeanne.id) if s.step_id == "welcome")
-        assert await tx.begin_send(
-            welcome.id, message_id_for(welcome.id, "x@example.fr"), site.clock.now()
+        assert await begin_send(
+            tx, welcome.id, message_id_for(welcome.id, "x@example.fr"), site.clock.now()
         )
-        await tx.finish_send(welcome.id, site.clock.now())
+        await finish_send(tx, welcome.id, site.clock.now())
     page = await site.client.get(person_path(site, "mon-parcours", jeanne.id))
     assert page.status_code == 200
     received, _, coming = page.text.partition("Ce qui est prévu")

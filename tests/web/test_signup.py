@@ -78,7 +78,7 @@ async def test_lucie_signs_up_confirms_from_the_mail_and_is_enrolled_once(site: 
     assert (event["siren"], event["regime"], event["department"]) == (siren, "micro", "2B")
     assert event["declaration_frequency"] == "quarterly"
     # intake enrolls her once: the second publication is the same event
-    assert await site.enroll_published() == ["enrolled", "duplicate"]
+    assert await site.enroll_published() == {"active": 1}
 
 
 async def test_a_siren_with_a_wrong_check_digit_is_refused_with_a_clear_message(
@@ -136,7 +136,7 @@ async def test_two_sign_ups_for_one_siren_confirmed_both_make_one_journey(site: 
     csrf = await site.csrf(first)
     confirmed = await site.client.post(first, data={"csrf": csrf})
     assert "Votre inscription est confirmée" in confirmed.text
-    assert await site.enroll_published() == ["enrolled"]
+    assert await site.enroll_published() == {"active": 1}
     # the second link now says she is already followed, and publishes nothing
     csrf = await site.csrf(second)
     again = await site.client.post(second, data={"csrf": csrf})

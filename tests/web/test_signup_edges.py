@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.core.store import ledger
 from services.core.store.people_tables import pending_signups
+from tests.store_reads import mails_of_siren
 from tests.support import new_siren
 from tests.web.conftest import Site
 from tests.web.test_signup import fill, lucie, text_of
@@ -128,7 +128,7 @@ async def test_a_sign_up_is_kept_with_its_confirmation_mail_and_a_refusal_is_rec
     # the sign-up and its mail were written together: the refusal is on the mail,
     # nothing is half-kept
     async with site.store.transaction() as tx:
-        (refused,) = await ledger.mails_of_siren(tx, first)
+        (refused,) = await mails_of_siren(tx, first)
     assert refused.template == "signup_confirmation"
     assert refused.status == "failed" and refused.reason is not None
     assert "550" in refused.reason

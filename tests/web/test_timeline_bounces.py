@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.core.deliverability import record_failure
 from services.core.letters import message_id_for
 from services.core.store.deliverability import find_mail
+from tests.entry_points import begin_send, finish_send
 from tests.web.conftest import Site
 from tests.web.test_person_pages import person_path, words
 
@@ -18,8 +19,8 @@ async def test_jeanne_sees_her_letter_was_not_delivered_and_her_journey_waits(
     async with site.store.transaction() as tx:
         welcome = next(s for s in await tx.steps(jeanne.id) if s.step_id == "welcome")
         message_id = message_id_for(welcome.id, "x@example.fr")
-        assert await tx.begin_send(welcome.id, message_id, site.clock.now())
-        await tx.finish_send(welcome.id, site.clock.now())
+        assert await begin_send(tx, welcome.id, message_id, site.clock.now())
+        await finish_send(tx, welcome.id, site.clock.now())
     async with site.store.transaction() as tx:
         mail = await find_mail(tx, message_id)
         assert mail is not None

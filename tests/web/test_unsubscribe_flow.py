@@ -15,7 +15,9 @@ from services.core.catcher import MailCatcher
 from services.core.journeys.calendar import PARIS, paris_day
 from services.core.store.migrate import upgrade_async
 from services.core.topics import BUSINESS_EVENTS
-from services.web.app import WebDeps, create_app
+from services.web.app import create_app
+from services.web.deps import WebDeps
+from tests.entry_points import one_pass
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, until
 
@@ -72,7 +74,7 @@ async def test_after_unsubscribing_jeanne_gets_no_more_journey_mail_to_the_end_o
         # the virtual clock jumps to the end of the 15-month track, and beyond; then
         # Marc's backlog drains by the send rules, one mail a working day
         story.clock.advance(timedelta(days=31 * 16))
-        await story.runtime.scheduler.tick()
+        await one_pass(story.runtime.scheduler)
 
         async def marcs_journey_is_over() -> bool:
             async with story.runtime.store.transaction() as tx:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from services.core.store.tables import UtcDateTime, metadata
+from services.core.store.base import UtcDateTime, metadata
 
 advisers = Table(
     "advisers",

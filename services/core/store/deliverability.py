@@ -141,14 +141,6 @@ async def pause_journey(tx: Tx, enrollment_id: str, reason: str, now: datetime) 
     return True
 
 
-async def hold_steps(tx: Tx, keys: list[str]) -> None:
-    """Steps emitted before their journey was paused: held with the others."""
-    if keys:
-        await tx.connection.execute(
-            update(planned_steps).where(planned_steps.c.id.in_(keys)).values(status=PAUSED)
-        )
-
-
 async def resume_journey(tx: Tx, enrollment_id: str, now: datetime) -> int:
     """Resume a paused journey with the steps still ahead (those whose time passed during
     the pause are skipped, as for a business enrolled late); how many steps are ahead,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, String, Table, Text
 
-from services.core.store.tables import UtcDateTime, metadata
+from services.core.store.base import UtcDateTime, metadata
 
 # Every business event the intake took in, by the key of its whole `event_id` (the id
 # itself when it fits, else a SHA-256 of it) with the SHA-256 of its content: the same

@@ -159,16 +159,6 @@ def normal_message_id(message_id: str) -> str:
     return f"<{bare}>"
 
 
-async def mail_by_message_id(tx: Tx, message_id: str) -> Mail | None:
-    """The mail sent (or being sent) under this Message-ID, with or without its brackets."""
-    row = (
-        await tx.connection.execute(
-            select(mails).where(mails.c.message_id == normal_message_id(message_id))
-        )
-    ).first()
-    return mail_of_row(row) if row else None
-
-
 async def mails_of(tx: Tx, enrollment_id: str) -> list[Mail]:
     """One person's mails, journey and transactional, in the order they are due."""
     rows = await tx.connection.execute(
@@ -177,24 +167,6 @@ async def mails_of(tx: Tx, enrollment_id: str) -> list[Mail]:
         .order_by(mails.c.due_at, mails.c.created_at, mails.c.id)
     )
     return [mail_of_row(row) for row in rows]
-
-
-async def mails_of_siren(tx: Tx, siren: str) -> list[Mail]:
-    """Every mail about one business (all its journeys, and its sign-up), in due order."""
-    rows = await tx.connection.execute(
-        select(mails)
-        .where(mails.c.siren == siren)
-        .order_by(mails.c.due_at, mails.c.created_at, mails.c.id)
-    )
-    return [mail_of_row(row) for row in rows]
-
-
-async def count_mails(tx: Tx) -> dict[str, int]:
-    """How many mails are in each status."""
-    rows = await tx.connection.execute(
-        select(mails.c.status, func.count()).group_by(mails.c.status)
-    )
-    return {row[0]: int(row[1]) for row in rows}
 
 
 # --- closing a mail without sending it ----------------------------------------------
@@ -286,31 +258,6 @@ async def forget_siren_without_journey(tx: Tx, siren: str, reason: str, now: dat
 
 
 # --- sending (the mailer) ----------------------------------------------------------
-
-
-async def begin_send(tx: Tx, mail_id: str, message_id: str, now: datetime) -> Mail | None:
-    """Record the attempt before talking SMTP: `sending`, one more attempt, and the
-    Message-ID (an earlier attempt's, if there was one: a resend carries the same). None
-    when the mail is no longer open."""
-    row = (
-        await tx.connection.execute(
-            select(mails).where(mails.c.id == mail_id, mails.c.status.in_(OPEN)).with_for_update()
-        )
-    ).first()
-    if row is None:
-        return None
-    kept = row.message_id or normal_message_id(message_id)
-    await tx.connection.execute(
-        update(mails)
-        .where(mails.c.id == mail_id)
-        .values(
-            status="sending",
-            message_id=kept,
-            attempts=mails.c.attempts + 1,
-            attempted_at=now,
-        )
-    )
-    return await mail(tx, mail_id)
 
 
 async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:

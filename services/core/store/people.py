@@ -63,11 +63,6 @@ async def add_signup(tx: Tx, signup: Signup) -> None:
     )
 
 
-async def delete_signup(tx: Tx, signup_id: str) -> None:
-    """Forget a sign-up (its confirmation mail could not be sent)."""
-    await tx.connection.execute(delete(pending_signups).where(pending_signups.c.id == signup_id))
-
-
 async def signup(tx: Tx, signup_id: str) -> Signup | None:
     row = (
         await tx.connection.execute(

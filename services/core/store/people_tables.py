@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Date, Index, String, Table
 
-from services.core.store.tables import UtcDateTime, metadata
+from services.core.store.base import UtcDateTime, metadata
 
 # A sign-up from the web form, kept until the person confirms it from the mail
 # (double opt-in). Confirming publishes a `business.created` event whose id derives

@@ -24,11 +24,10 @@ from services.core.store.records import (
     Enrollment,
     NewEnrollment,
     OutgoingEvent,
-    SendPermit,
     Step,
     StepPlan,
 )
-from services.core.store.tables import enrollments, outbox, planned_steps, processed_events
+from services.core.store.tables import enrollments, outbox, planned_steps
 from services.core.values import (
     BOUNCE_KIND,
     DECLARATION_FREQUENCY,
@@ -106,19 +105,6 @@ class Tx:
     def __init__(self, connection: AsyncConnection, dialect: str) -> None:
         self.connection = connection
         self.dialect = dialect
-
-    # --- idempotence ------------------------------------------------------
-
-    async def mark_processed(self, event_id: str, consumer: str, now: datetime) -> bool:
-        """Record that `consumer` processed `event_id`; False if it already had."""
-        insert_ = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert_(processed_events)
-            .values(event_id=f"{consumer}:{event_id}"[:128], consumer=consumer, processed_at=now)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        result = await self.connection.execute(statement)
-        return bool(result.rowcount == 1)
 
     # --- enrollments ------------------------------------------------------
 
@@ -302,18 +288,6 @@ class Tx:
             .values(track=track, regime=regime, journey_version=version, declaration_frequency=None)
         )
 
-    async def claim_due(self, now: datetime, limit: int) -> list[DueStep]:
-        """Claim, for up to `limit` people with a step due by `now`, the step the send
-        rules allow now (inside the send window, one journey mail a person a day, the
-        earliest first; a late notice expires) and mark it emitted.
-
-        On PostgreSQL the rows are locked with SKIP LOCKED, so several schedulers
-        can claim side by side without taking the same step. One step of what
-        `services.core.store.claims` does."""
-        from services.core.store import claims  # it builds on this module
-
-        return (await claims.claim_due_steps(self, now, limit)).due
-
     async def claim_unconfirmed(self, now: datetime, before: datetime, limit: int) -> list[DueStep]:
         """Claim steps emitted (or begun) before `before` whose send was never confirmed."""
         if self.dialect == "postgresql":
@@ -378,24 +352,6 @@ class Tx:
         return [_due_step(row) for row in rows]
 
     # --- sending ----------------------------------------------------------
-
-    async def begin_send(self, step_key: str, message_id: str, now: datetime) -> SendPermit | None:
-        """Record the attempt (at `now`) before talking SMTP; None when there is nothing to
-        send: already sent or failed, cancelled, the person's journey has ended — or an
-        attempt began after the step's last emission and may still be in flight (a
-        duplicate `step.due`): the scheduler re-emits the step if that attempt never
-        records its outcome, and the resend then carries the same Message-ID.
-
-        One step of what `services.core.store.sending` does for a batch."""
-        from services.core.store import sending  # it builds on this module
-
-        return await sending.begin_one(self, step_key, message_id, now)
-
-    async def finish_send(self, step_key: str, now: datetime) -> None:
-        """The SMTP server accepted the step's mail at `now`."""
-        from services.core.store import sending  # it builds on this module
-
-        await sending.mark_sent(self, [(step_key, now)])
 
     async def fail_send(self, step_key: str, reason: str, now: datetime) -> None:
         await self.connection.execute(
@@ -466,12 +422,6 @@ class Tx:
             return None
         # min() bypasses the column type on SQLite: normalise here
         return planned_steps.c.due_at.type.process_result_value(value, self.connection.dialect)  # type: ignore[no-any-return,attr-defined]
-
-    async def enrollments_by_email(self, email: str) -> list[Enrollment]:
-        rows = await self.connection.execute(
-            select(enrollments).where(enrollments.c.email == email)
-        )
-        return [enrollment_of_row(row) for row in rows]
 
 
 def enrollment_of_row(row: Row[Any]) -> Enrollment:

@@ -3,11 +3,11 @@ a batch of `step.due` names, decide for each whether it may be sent, and record
 `sending` (with its Message-ID) for those that may, in two or three statements;
 afterwards, record the steps the SMTP server accepted as `sent` in one statement.
 
-The decision for one step is the one `Tx.begin_send` documents: nothing to send when
-the step is final; cancelled when the person's journey ended, has no address, or opted
-out of this kind of mail; held (status "paused") while the person's address bounces;
-nothing to send either while an attempt that began after the
-step's last emission may still be in flight (a duplicate `step.due`).
+The decision for one step (`Locked.verdict`): nothing to send when the step is final;
+cancelled when the person's journey ended, has no address, or opted out of this kind of
+mail; held (status "paused") while the person's address bounces; nothing to send either
+while an attempt that began after the step's last emission may still be in flight (a
+duplicate `step.due`).
 """
 
 from __future__ import annotations
@@ -158,20 +158,3 @@ async def without_open_steps(tx: Tx, enrollment_ids: Sequence[str]) -> list[str]
         )
     }
     return [e for e in enrollment_ids if e not in still_open]
-
-
-async def begin_one(tx: Tx, key: str, message_id: str, now: datetime) -> SendPermit | None:
-    """`Tx.begin_send` for one step: the permit, or None when there is nothing to send."""
-    locked = (await lock_steps(tx, [key])).get(key)
-    if locked is None:
-        return None
-    verdict = locked.verdict
-    if verdict == "cancel":
-        await set_status(tx, [key], "cancelled")
-    if verdict == "hold":
-        await set_status(tx, [key], "paused")
-    if verdict != "send":
-        return None
-    permit = locked.permit(message_id)
-    await mark_sending(tx, [permit], now)
-    return permit

@@ -1,56 +1,24 @@
-"""The store's tables (SQLAlchemy Core). Alembic migrations live beside, in `migrations/`."""
+"""The store's core tables (SQLAlchemy Core): enrollments, their steps, the ledger's
+mails, the journey versions, the processed events, the outbox. The other aggregates'
+tables are in `booking_tables.py`, `people_tables.py` and `intake_tables.py`;
+`schema.py` gathers them all for the Alembic migrations beside, in `migrations/`."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     text,
 )
-from sqlalchemy.types import DateTime, TypeDecorator
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as UTC; read back aware (UTC) on SQLite and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from services.core.store.base import UtcDateTime, metadata
 
 enrollments = Table(
     "enrollments",
@@ -178,7 +146,9 @@ journey_versions = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
 )
 
-# Events already processed by a consumer (the same event_id twice is processed once).
+# Events processed by a consumer, as recorded before the intake's own log
+# (`intake_tables.py`, migration 0009): nothing writes or reads it any more; kept until
+# a migration drops it.
 processed_events = Table(
     "processed_events",
     metadata,
@@ -199,5 +169,3 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_outbox_created_at", "created_at"),
 )
-import services.core.store.booking_tables  # noqa: F401,E402
-from services.core.store import intake_tables, people_tables  # noqa: F401,E402

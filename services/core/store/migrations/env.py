@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from services.core.store.engine import open_engine
-from services.core.store.tables import metadata
+from services.core.store.schema import metadata
 
 config = context.config
 
