@@ -14,8 +14,8 @@ from services.core import agenda
 from services.core.booking import TOPICS
 from services.core.journeys.calendar import PARIS
 from services.core.store import booking as booking_store
-from services.core.store import console as console_store
 from services.core.store.booking import Adviser
+from services.core.store.console.bookings import registrants
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
 from services.web.console.people import video_link
@@ -48,7 +48,7 @@ async def _webinars_page(
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
         sessions = await booking_store.sessions(tx)
-        registered = await console_store.registrants(tx, editing.id) if editing is not None else []
+        registered = await registrants(tx, editing.id) if editing is not None else []
     upcoming = [s for s in sessions if s.ends_at > now]
     past = [s for s in sessions if s.ends_at <= now][::-1][:PAST_SHOWN]
     return page(
