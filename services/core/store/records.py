@@ -67,6 +67,10 @@ class Enrollment:
     # the journey is paused: mails to this address bounce (see deliverability.py)
     undeliverable_since: datetime | None = None
     undeliverable_reason: str | None = None
+    # what its plan is computed from (`PlanBasis.to_json()`; "" for a person not enrolled
+    # through the intake) and when its next step comes due (None: nothing left to claim)
+    plan_basis: str = ""
+    next_step_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -486,6 +486,8 @@ def enrollment_of_row(row: Row[Any]) -> Enrollment:
         ended_at=row.ended_at,
         undeliverable_since=row.undeliverable_since,
         undeliverable_reason=row.undeliverable_reason,
+        plan_basis=row.plan_basis or "",
+        next_step_at=row.next_step_at,
     )
 
 
