@@ -1,6 +1,7 @@
 """The person's pages reached from a mail: one-click unsubscribe (RFC 8058), preferences,
-a letter's web view, the personal timeline (what was received, what comes next) and
-the erasure of their data.
+a letter's web view, the personal timeline (what was received, what comes next: the
+mails made and the plan computed ahead, `services.core.store.plan_view`) and the erasure
+of their data.
 
 Every page is reached through a signed token (no personal data in the URL). A
 tampered token gets a 400 page, an expired one a 410 page, each saying what to do.
@@ -26,6 +27,7 @@ from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
 from services.core.store import booking as booking_store
 from services.core.store import ledger, people
+from services.core.store.plan_view import journey_steps
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.app import WebDeps
@@ -316,7 +318,8 @@ async def timeline(request: Request, token: str) -> Response:
         return found
     deps = deps_of(request)
     async with deps.store.transaction() as tx:
-        steps = await tx.steps(found.id)
+        # the mails made of the journey, then its computed plan ahead (no row holds it)
+        steps = await journey_steps(tx, found)
     sent = sorted(
         (step for step in steps if step.status == "sent"),
         key=lambda step: step.sent_at or step.due_at,

@@ -157,7 +157,7 @@ async def _person_page(
         enrollment = await tx.enrollment(enrollment_id)
         if enrollment is None:
             return page(request, adviser, "not_found.html", {}, status=404)
-        mails = await mail_history(tx, enrollment_id)
+        mails = await mail_history(tx, enrollment)
         requests = await requests_of(tx, enrollment_id)
         notes = await notes_store.notes_of(tx, enrollment_id)
         seats = await seats_of(tx, enrollment_id)

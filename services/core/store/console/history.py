@@ -1,6 +1,7 @@
 """A person's mails in the console: every mail of the ledger (journey and transactional,
-with its status: due, sending, sent, failed, expired, cancelled), and the planned steps
-not yet in the ledger (the journey's mails to come)."""
+with its status: due, sending, sent, failed, expired, cancelled), the journey steps made
+into rows it does not hold (from a store older than the ledger), and the steps of their
+computed plan still ahead (`services.core.store.plan_view`: no row holds those)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, literal, select, union_all
 
+from services.core.journeys.planner import PlanCache
+from services.core.store.journey_versions import JourneyLibrary
+from services.core.store.plan_view import journey_steps
+from services.core.store.records import Enrollment
 from services.core.store.repository import Tx
 from services.core.store.tables import mails, planned_steps
 
@@ -20,14 +25,16 @@ class MailRow:
     kind: str
     template: str
     due_at: datetime
-    status: str  # planned | sending | sent | failed | expired | cancelled | skipped
+    # planned | paused | sending | sent | failed | expired | cancelled | skipped
+    status: str
     sent_at: datetime | None
     error: str | None
 
 
 def mail_rows() -> Any:
-    """Every mail as one row: the ledger's, then the planned steps it does not hold yet
-    (a journey step's ledger id is its step key)."""
+    """Every mail made as one row: the ledger's, then the journey steps made into rows it
+    does not hold (a journey step's ledger id is its step key). The steps ahead are not
+    rows: they are computed (`plan_view`)."""
     from_ledger = select(
         mails.c.id,
         mails.c.enrollment_id,
@@ -58,13 +65,22 @@ def mail_rows() -> Any:
     return union_all(from_ledger, from_plan).subquery("mail_rows")
 
 
-async def mail_history(tx: Tx, enrollment_id: str) -> list[MailRow]:
-    """Every mail of the person, journey or transactional, planned or done, by date."""
+async def mail_history(
+    tx: Tx,
+    enrollment: Enrollment,
+    library: JourneyLibrary | None = None,
+    plans: PlanCache | None = None,
+) -> list[MailRow]:
+    """Every mail of the person, journey or transactional, done or ahead, by date: the
+    mails made (the ledger, then the steps made into rows it does not hold), then the
+    steps of their computed plan made into neither (planned, paused while their address
+    bounces, cancelled once the journey ended, skipped)."""
     rows = mail_rows()
-    found = await tx.connection.execute(
-        select(rows).where(rows.c.enrollment_id == enrollment_id).order_by(rows.c.due_at)
-    )
-    return [
+    found = (
+        await tx.connection.execute(select(rows).where(rows.c.enrollment_id == enrollment.id))
+    ).all()
+    made = {row.id for row in found}
+    history = [
         MailRow(
             row.step_id,
             row.kind,
@@ -76,3 +92,9 @@ async def mail_history(tx: Tx, enrollment_id: str) -> list[MailRow]:
         )
         for row in found
     ]
+    history += [
+        MailRow(step.step_id, "journey", step.template, step.due_at, step.status, None, None)
+        for step in await journey_steps(tx, enrollment, library, plans, with_skipped=True)
+        if step.id not in made
+    ]
+    return sorted(history, key=lambda row: row.due_at)

@@ -1,15 +1,23 @@
 """The dashboard's figures: per track and letter, the mails due, sent, failed, expired and
 the unsubscribes right after; the share of people who created their online account after
-their first mail, by track and month of activity start."""
+their first mail, by track and month of activity start.
+
+Everything mailed is read from the mails made (`history.mail_rows`: the ledger, then the
+steps made into rows it does not hold); the steps still ahead are no rows: they come from
+the plans of the active people, computed (`plan_view.steps_ahead`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
+from services.core.journeys.planner import PlanCache
 from services.core.store.console.history import mail_rows
+from services.core.store.journey_versions import JourneyLibrary
+from services.core.store.plan_view import steps_ahead
 from services.core.store.repository import Tx
 from services.core.store.tables import enrollments
 
@@ -19,7 +27,8 @@ class LetterRates:
     track: str
     step_id: str
     template: str
-    due: int  # planned for someone, whatever became of it
+    # made into a mail for someone (whatever became of it), or ahead in an active plan
+    due: int
     sent: int
     failed: int
     expired: int
@@ -30,7 +39,9 @@ class LetterRates:
         return count / done if done else None
 
 
-async def letter_rates(tx: Tx) -> list[LetterRates]:
+async def letter_rates(
+    tx: Tx, library: JourneyLibrary | None = None, plans: PlanCache | None = None
+) -> list[LetterRates]:
     """Per track and step, in journey order: mails due, sent, failed, expired, and the
     unsubscribes right after it."""
     journey = mail_rows()
@@ -48,9 +59,24 @@ async def letter_rates(tx: Tx) -> list[LetterRates]:
         .join(enrollments, enrollments.c.id == journey.c.enrollment_id)
         .where(journey.c.kind == "journey")
         .group_by(enrollments.c.track, journey.c.step_id, journey.c.template)
-        .order_by(enrollments.c.track, func.min(journey.c.due_at))
     )
-    figures = list(rows)
+    figures: dict[tuple[str, str], _Figures] = {}
+    for row in rows:
+        figures[(row.track, row.step_id)] = _Figures(
+            template=row.template,
+            due=int(row.due or 0),
+            sent=int(row.sent or 0),
+            failed=int(row.failed or 0),
+            expired=int(row.expired or 0),
+            first_due=_moment(row.first_due),
+        )
+    for key, ahead in (await steps_ahead(tx, library, plans)).items():
+        found = figures.get(key)
+        if found is None:
+            figures[key] = _Figures(ahead.template, ahead.count, 0, 0, 0, ahead.first_due)
+        else:
+            found.due += ahead.count
+            found.first_due = min(found.first_due, ahead.first_due)
     sent = (
         select(journey.c.enrollment_id, journey.c.step_id, journey.c.sent_at)
         .where(journey.c.status == "sent", journey.c.kind == "journey")
@@ -77,17 +103,35 @@ async def letter_rates(tx: Tx) -> list[LetterRates]:
     unsubscribed = {(row.track, row.step_id): int(row.n) for row in unsubscribed_rows}
     return [
         LetterRates(
-            track=row.track,
-            step_id=row.step_id,
-            template=row.template,
-            due=int(row.due or 0),
-            sent=int(row.sent or 0),
-            failed=int(row.failed or 0),
-            expired=int(row.expired or 0),
-            unsubscribed_after=unsubscribed.get((row.track, row.step_id), 0),
+            track=track,
+            step_id=step_id,
+            template=figure.template,
+            due=figure.due,
+            sent=figure.sent,
+            failed=figure.failed,
+            expired=figure.expired,
+            unsubscribed_after=unsubscribed.get((track, step_id), 0),
         )
-        for row in figures
+        for (track, step_id), figure in sorted(
+            figures.items(), key=lambda item: (item[0][0], item[1].first_due, item[0][1])
+        )
     ]
+
+
+def _moment(value: Any) -> datetime:
+    """An aggregate's moment, aware (SQLite may give the text it stores)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class _Figures:
+    template: str
+    due: int
+    sent: int
+    failed: int
+    expired: int
+    first_due: datetime
 
 
 @dataclass(frozen=True, slots=True)
