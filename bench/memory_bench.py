@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.memory_bench [--enrollments 1000000] [--work-seconds 30]
 
-The store gets `--enrollments` active enrollments (COPY), each with its next letter
-planned in the coming weeks, and 2,000 of them due now. Then intake, scheduler,
+The store gets `--enrollments` active enrollments (COPY, as the intake writes them: a
+plan basis and the moment of the next step, no step row), each with its next letter in
+the coming weeks, and 2,000 of them due now. Then intake, scheduler,
 mailer and web run as their own processes and work for `--work-seconds`: the intake
 enrolls 2,000 new businesses, the scheduler claims and emits the due steps and
 completes nothing, the mailer sends them to smtp-sink, the web answers /healthz and
@@ -51,11 +52,10 @@ async def main() -> None:
     ):
         say(f"memory: seeding {args.enrollments:,} enrollments")
         started = time.perf_counter()
-        await seed(url, args.due, 1, due_at=MONDAY_MORNING, first_siren=50_000_000)
+        await seed(url, args.due, due_at=MONDAY_MORNING, first_siren=50_000_000)
         await seed(
             url,
             args.enrollments - args.due,
-            1,
             due_at=MONDAY_MORNING + timedelta(days=7),
             spread=timedelta(days=60),
             first_siren=51_000_000,
