@@ -33,7 +33,7 @@ from services.core.journeys.planner import PlanCache
 from services.core.store.journey_versions import JourneyLibrary, UnknownVersion
 from services.core.store.plans import LIBRARY, PLANS, basis_of, planned_step
 from services.core.store.records import Enrollment, Step
-from services.core.store.repository import Tx
+from services.core.store.repository import Tx, step_of_row
 from services.core.store.tables import enrollments, mails, planned_steps
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,12 @@ async def journey_steps(
 ) -> list[Step]:
     """The person's journey steps, in date order: made into rows, in the ledger only, or
     computed and still ahead (see the module's docstring)."""
-    rows = await tx.steps(enrollment.id)
+    rows = [
+        step_of_row(row)
+        for row in await tx.connection.execute(
+            select(planned_steps).where(planned_steps.c.enrollment_id == enrollment.id)
+        )
+    ]
     made = {row.id for row in rows}
     computed, excluded = await full_plan(tx, enrollment, library, plans)
     by_key = dict(computed)
