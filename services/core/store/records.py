@@ -42,6 +42,9 @@ class NewEnrollment:
     company_name: str | None
     journey_version: str
     started_at: datetime
+    # what its plan is computed from (`PlanBasis.to_json()`) and its first step's moment
+    plan_basis: str = ""
+    next_step_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

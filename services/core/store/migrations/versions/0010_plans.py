@@ -8,8 +8,9 @@ The move of a store that holds planned steps, enrollment by enrollment:
   still stored `planned`/`paused` (same step ids, same moments), those rows (and the
   skipped ones) are deleted: the plan computes them again;
 - otherwise (a regime change re-planned it, or its version was never kept), its rows stay
-  as they are, and its basis leaves out every step of its journey: it computes nothing
-  more than what was planned, and the scheduler claims the kept rows as planned;
+  as they are and it gets no basis: it computes nothing more than what was planned, and
+  the scheduler claims the kept rows as planned (an ended enrollment, too, keeps only
+  its rows);
 - `next_step_at`: the earliest moment of its steps still `planned`/`paused`.
 Rows already emitted, sending, sent, failed, expired or cancelled stay: they are mails.
 
@@ -143,14 +144,11 @@ def _move_plans(bind: sa.Connection) -> None:
         journey = journey_of(enrollment.journey_version)
         computed = _computed(journey, basis, plans) if enrollment.status == "active" else None
         stored = {(row.step_id, row.due_at) for row in open_rows}
+        text = basis.to_json()
         if computed is not None and computed == stored:
             to_delete.extend(row.id for row in rows if row.status in (*OPEN, "skipped"))
         else:
-            # keep its rows as they were planned; its basis computes nothing more
-            every = {row.step_id for row in rows}
-            if journey is not None:
-                every.update(step.id for step in journey.steps)
-            basis = basis.excluding(every)
+            text = ""  # no basis: its rows, kept as they were planned, are its whole plan
         next_step_at: datetime | None = (
             min((row.due_at for row in open_rows), default=None)
             if enrollment.status == "active"
@@ -159,7 +157,7 @@ def _move_plans(bind: sa.Connection) -> None:
         bind.execute(
             sa.update(_enrollments)
             .where(_enrollments.c.id == enrollment.id)
-            .values(plan_basis=basis.to_json(), next_step_at=next_step_at)
+            .values(plan_basis=text, next_step_at=next_step_at)
         )
     for start in range(0, len(to_delete), 500):
         bind.execute(sa.delete(_steps).where(_steps.c.id.in_(to_delete[start : start + 500])))
