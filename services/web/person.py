@@ -207,8 +207,8 @@ async def web_view(request: Request, token: str) -> Response:
             return pages_of(request).TemplateResponse(
                 request, "not_shown_again.html", {}, status_code=404
             )
-    if mail is not None:  # erased since: the ledger keeps only what the mail was
-        return _erased(request)
+    # no data kept: a journey mail claimed and not attempted yet (the claim writes it
+    # without data, its first attempt records them), or a mail erased since
     extra: dict[str, Any] | None = {}
     async with deps.store.transaction() as tx:
         step = await tx.step(step_key)
@@ -216,7 +216,8 @@ async def web_view(request: Request, token: str) -> Response:
         if step is not None and enrollment is not None and deps.extras is not None:
             extra = await deps.extras(tx, enrollment, step)
     if step is None or enrollment is None:
-        return _bad_link(request, expired=False)
+        # erased since: the ledger keeps only what the mail was
+        return _erased(request) if mail is not None else _bad_link(request, expired=False)
     if not enrollment.email:
         return _erased(request)
     if extra is None:  # nothing left to offer (e.g. every webinar session is full or past)

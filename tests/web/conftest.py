@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.broker.memory_bus import MemoryBus
@@ -24,8 +25,9 @@ from services.core.links import LinkMaker
 from services.core.mail.reference import load_reference
 from services.core.mail.render import Renderer
 from services.core.smtp import SmtpTransport
-from services.core.store.records import Enrollment
+from services.core.store.records import DueStep, Enrollment, Step
 from services.core.store.repository import Store
+from services.core.store.tables import planned_steps
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.mailer.deliver import RetryPolicy
@@ -74,6 +76,28 @@ class Site:
             found = await tx.enrollment(enrollment_id)
         assert found is not None
         return found
+
+    async def claim(self) -> list[DueStep]:
+        """The scheduler's claim at the clock's time: the steps due (the welcome letter of
+        a person enrolled this morning) are made into mails, a row each (`emitted`)."""
+        async with self.store.transaction() as tx:
+            return await tx.claim_due(self.clock.now(), 100)
+
+    async def made_due(self, enrollment_id: str, *step_ids: str) -> list[Step]:
+        """These steps of the person's computed plan made into mails as the claim makes
+        them when their day comes (rows `emitted`), without playing the days between; in
+        the order asked."""
+        async with self.store.transaction() as tx:
+            plan = {step.step_id: step for step in await tx.steps(enrollment_id)}
+            steps = [plan[step_id] for step_id in step_ids]
+            await tx.insert_steps(enrollment_id, steps, ids=[step.id for step in steps])
+            await tx.connection.execute(
+                update(planned_steps)
+                .where(planned_steps.c.id.in_([step.id for step in steps]))
+                .values(status="emitted", emitted_at=self.clock.now(), emit_count=1)
+            )
+            rows = {row.step_id: row for row in await tx.step_rows(enrollment_id)}
+        return [rows[step_id] for step_id in step_ids]
 
     async def csrf(self, path: str) -> str:
         """Open a page holding a form and return its CSRF field (the cookie is kept)."""

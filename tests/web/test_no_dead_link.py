@@ -75,7 +75,10 @@ async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict
     now = site.clock.now()
     out = {}
     async with site.store.transaction() as tx:
-        steps = await tx.steps(person.id)
+        plan = [step.step_id for step in await tx.steps(person.id)]
+    # each mail as it is when sent: its step made into a mail (a row) when it came due
+    steps = await site.made_due(person.id, *plan)
+    async with site.store.transaction() as tx:
         for step in steps:
             extra = await mails.journey_extras(tx, person, step, now)
             context = letter_context(person, step, site.links, extra or {})

@@ -65,9 +65,7 @@ async def full_plan(
     if basis is None:
         return [], frozenset()
     try:
-        journey = await (library or LIBRARY).journey_of_version(
-            tx, enrollment.journey_version
-        )
+        journey = await (library or LIBRARY).journey_of_version(tx, enrollment.journey_version)
     except UnknownVersion:
         log.warning("a plan of an unknown journey version", extra={"enrollment_id": enrollment.id})
         return [], basis.excluded
