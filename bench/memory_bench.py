@@ -80,9 +80,9 @@ async def main() -> None:
                 while time.perf_counter() < deadline:
                     for service in services:
                         service.check()
-                    for url in (f"http://127.0.0.1:{port}/healthz", ops_metrics):
+                    for page in (f"http://127.0.0.1:{port}/healthz", ops_metrics):
                         with contextlib.suppress(httpx.HTTPError):  # not listening yet
-                            await web.get(url, timeout=10)
+                            await web.get(page, timeout=10)
                     await asyncio.sleep(1)
             peaks = {service.name: service.peak_rss_mb() for service in services}
             total = await count(url, "select count(*) from enrollments")
