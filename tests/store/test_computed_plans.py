@@ -264,6 +264,15 @@ async def test_a_regime_change_replans_on_the_other_track_from_the_change(
     themes = {s.theme for s in await steps(store, jeanne) if s.status == "sent"}
     assert not {s.theme for s in ahead if s.theme is not None} & themes
     assert moved.next_step_at == ahead[0].due_at
+    # and the new plan plays to its end, step by step
+    claimed_after: list[str] = []
+    now = moved.next_step_at
+    while now is not None:
+        done = await claim(store, now)
+        claimed_after += [d.step_id for d in done.due]
+        await sent(store, done, now)
+        now = (await again(store, jeanne)).next_step_at
+    assert claimed_after == [s.step_id for s in ahead]
 
 
 async def test_a_paused_person_is_passed_over_and_resumes_with_the_steps_ahead(

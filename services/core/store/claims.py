@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from services.core.journeys.calendar import (
     PARIS,
@@ -68,7 +68,7 @@ class _Pending:
     theme: int | None
     topic: str | None
     due_at: datetime
-    deadline: Any
+    deadline: date | None
     row: bool
 
 
@@ -134,13 +134,19 @@ async def claim_due_steps(
         ).where(planned_steps.c.enrollment_id.in_(ids))
     ):
         rows_of[row.enrollment_id].append(row)
+    # the journey mails of the ledger; one cancelled without a row (a regime change
+    # dropped a claimed step of the old plan) is claimed again if the new plan has it
     in_ledger: dict[str, set[str]] = {person_id: set() for person_id in ids}
+    dropped: set[str] = set()
     for mail_row in await tx.connection.execute(
-        select(mails.c.enrollment_id, mails.c.id).where(
+        select(mails.c.enrollment_id, mails.c.id, mails.c.status).where(
             mails.c.enrollment_id.in_(ids), mails.c.kind == "journey"
         )
     ):
-        in_ledger[mail_row.enrollment_id].add(mail_row.id)
+        if mail_row.status == "cancelled":
+            dropped.add(mail_row.id)
+        else:
+            in_ledger[mail_row.enrollment_id].add(mail_row.id)
 
     new_rows: list[dict[str, Any]] = []
     emitted_rows: list[str] = []
@@ -212,6 +218,9 @@ async def claim_due_steps(
 
     if new_rows:
         await tx.connection.execute(insert(planned_steps), new_rows)
+        again = [row["id"] for row in new_rows if row["id"] in dropped]
+        if again:  # the mail of the old plan, never begun, gives way to this one
+            await tx.connection.execute(delete(mails).where(mails.c.id.in_(again)))
     if emitted_rows:
         await tx.connection.execute(
             update(planned_steps)

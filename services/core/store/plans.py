@@ -63,7 +63,9 @@ async def computed_plan(
 
 
 async def known_step_ids(tx: Tx, enrollment_ids: Sequence[str]) -> dict[str, set[str]]:
-    """By enrollment: the ids of its journey steps made into rows or into the ledger."""
+    """By enrollment: the ids of its journey steps made into rows or into the ledger
+    (a ledger mail cancelled without its row does not count: a regime change dropped
+    it, and the new plan may claim that step again)."""
     known: dict[str, set[str]] = {e: set() for e in enrollment_ids}
     if not enrollment_ids:
         return known
@@ -75,7 +77,9 @@ async def known_step_ids(tx: Tx, enrollment_ids: Sequence[str]) -> dict[str, set
         known[row.enrollment_id].add(row.id)
     for row in await tx.connection.execute(
         select(mails.c.enrollment_id, mails.c.id).where(
-            mails.c.enrollment_id.in_(enrollment_ids), mails.c.kind == "journey"
+            mails.c.enrollment_id.in_(enrollment_ids),
+            mails.c.kind == "journey",
+            mails.c.status != "cancelled",  # see claims: claimed again if still planned
         )
     ):
         known[row.enrollment_id].add(row.id)
