@@ -38,17 +38,17 @@ def basis_of(enrollment: Enrollment) -> PlanBasis | None:
     return PlanBasis.from_json(enrollment.plan_basis) if enrollment.plan_basis else None
 
 
-async def computed_plan(
+async def computed_steps(
     tx: Tx,
     enrollment: Enrollment,
     library: JourneyLibrary | None = None,
     plans: PlanCache | None = None,
     *,
     basis: PlanBasis | None = None,
-) -> list[tuple[str, PlannedStep]]:
-    """The steps the enrollment's plan computes (with their ids), in date order: all of
-    them, those already made into rows too. Empty when it has no basis or its journey
-    version was never kept (its rows, if any, are then all there is)."""
+) -> list[PlannedStep]:
+    """The steps the enrollment's plan computes, in date order: all of them, those
+    already made into rows too. Empty when it has no basis or its journey version was
+    never kept (its rows, if any, are then all there is)."""
     basis = basis or basis_of(enrollment)
     if basis is None:
         return []
@@ -57,7 +57,19 @@ async def computed_plan(
     except UnknownVersion:
         log.warning("a plan of an unknown journey version", extra={"enrollment_id": enrollment.id})
         return []
-    steps = steps_of(journey, basis, plans if plans is not None else PLANS)
+    return steps_of(journey, basis, plans if plans is not None else PLANS)
+
+
+async def computed_plan(
+    tx: Tx,
+    enrollment: Enrollment,
+    library: JourneyLibrary | None = None,
+    plans: PlanCache | None = None,
+    *,
+    basis: PlanBasis | None = None,
+) -> list[tuple[str, PlannedStep]]:
+    """`computed_steps`, each with its id (the id of its `step.due` event)."""
+    steps = await computed_steps(tx, enrollment, library, plans, basis=basis)
     ids = step_due_event_ids(enrollment.id, [step.step_id for step in steps])
     return list(zip(ids, steps, strict=True))
 
