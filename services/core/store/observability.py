@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from services.core.store.repository import Tx
-from services.core.store.tables import planned_steps
+from services.core.store.tables import enrollments, planned_steps
 
 WAITING = ("planned", "emitted", "sending")
 
@@ -20,6 +20,8 @@ class Backlog:
 
 
 async def backlog(tx: Tx, now: datetime) -> Backlog:
+    """The steps made into rows and still waiting, and the people whose next computed
+    step is due (each counted once: their further steps due are claimed day by day)."""
     row = (
         await tx.connection.execute(
             select(func.count(), func.min(planned_steps.c.due_at)).where(
@@ -27,10 +29,19 @@ async def backlog(tx: Tx, now: datetime) -> Backlog:
             )
         )
     ).one()
-    oldest = row[1]
-    if oldest is not None:
-        # min() bypasses the column type on SQLite: normalise here
-        oldest = planned_steps.c.due_at.type.process_result_value(  # type: ignore[attr-defined]
-            oldest, tx.connection.dialect
+    people = (
+        await tx.connection.execute(
+            select(func.count(), func.min(enrollments.c.next_step_at)).where(
+                enrollments.c.status == "active",
+                enrollments.c.undeliverable_since.is_(None),
+                enrollments.c.next_step_at <= now,
+            )
         )
-    return Backlog(due=int(row[0]), oldest_due_at=oldest)
+    ).one()
+    # min() bypasses the column type on SQLite: normalise here
+    moments = [
+        planned_steps.c.due_at.type.process_result_value(value, tx.connection.dialect)  # type: ignore[attr-defined]
+        for value in (row[1], people[1])
+        if value is not None
+    ]
+    return Backlog(due=int(row[0]) + int(people[0]), oldest_due_at=min(moments, default=None))
