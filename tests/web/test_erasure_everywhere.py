@@ -20,7 +20,7 @@ from services.core.store.records import Enrollment, NewMail
 from services.core.store.tables import metadata
 from services.scheduler.retention import purge_expired
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
-from tests.support import as_bytes, new_siren
+from tests.support import as_bytes, claimed, new_siren
 from tests.web.conftest import Site
 from tests.web.test_signup import fill, lucie
 
@@ -103,6 +103,7 @@ async def jean_everywhere(site: Site) -> Enrollment:
     now = site.clock.now()
     async with site.store.transaction() as tx:
         welcome = next(s for s in await tx.steps(jean.id) if s.step_id == "welcome")
+        await claimed(tx, [welcome])
         await tx.fail_send(welcome.id, refusal, now)
         person_data = {"first_name": "Jean", "last_name": NAME, "note": NOTE}
         for mail_id, enrollment_id in ((f"welcome-{jean.id}", jean.id), (f"signup-{siren}", None)):

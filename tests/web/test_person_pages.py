@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from services.core.letters import message_id_for
 from services.core.links import PERSON
+from tests.support import claimed
 from tests.web.conftest import Site
 
 
@@ -36,6 +37,7 @@ async def test_paul_stops_the_webinar_invitations_and_keeps_his_letters(site: Si
         steps = await tx.steps(paul.id)
         webinar = next(s for s in steps if s.kind == "webinar_invitation")
         letter = next(s for s in steps if s.kind == "letter")
+        await claimed(tx, [webinar, letter])
         assert (
             await tx.begin_send(
                 webinar.id, message_id_for(webinar.id, "x@example.fr"), site.clock.now()
@@ -69,6 +71,7 @@ async def test_jeanne_sees_what_she_received_and_what_comes_next(site: Site) -> 
     # the welcome letter was sent this morning
     async with site.store.transaction() as tx:
         welcome = next(s for s in await tx.steps(jeanne.id) if s.step_id == "welcome")
+        await claimed(tx, [welcome])
         assert await tx.begin_send(
             welcome.id, message_id_for(welcome.id, "x@example.fr"), site.clock.now()
         )

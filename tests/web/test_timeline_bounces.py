@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.core.deliverability import record_failure
 from services.core.letters import message_id_for
 from services.core.store.deliverability import find_mail
+from tests.support import claimed
 from tests.web.conftest import Site
 from tests.web.test_person_pages import person_path, words
 
@@ -17,6 +18,7 @@ async def test_jeanne_sees_her_letter_was_not_delivered_and_her_journey_waits(
     # her welcome letter went out this morning, and came back: unknown address
     async with site.store.transaction() as tx:
         welcome = next(s for s in await tx.steps(jeanne.id) if s.step_id == "welcome")
+        await claimed(tx, [welcome])
         message_id = message_id_for(welcome.id, "x@example.fr")
         assert await tx.begin_send(welcome.id, message_id, site.clock.now())
         await tx.finish_send(welcome.id, site.clock.now())
