@@ -22,7 +22,7 @@ from services.core.journeys.model import BusinessFacts, Journey, Track
 from services.core.journeys.planner import plan
 from services.core.store import claims, ledger
 from services.core.store.deliverability import pause_journey, resume_journey
-from services.core.store.records import Enrollment, Step
+from services.core.store.records import Enrollment, NewMail, Step
 from services.core.store.repository import Store
 from services.core.store.tables import planned_steps
 from services.intake.enroll import Intake
@@ -264,6 +264,15 @@ async def test_a_regime_change_replans_on_the_other_track_from_the_change(
     themes = {s.theme for s in await steps(store, jeanne) if s.status == "sent"}
     assert not {s.theme for s in ahead if s.theme is not None} & themes
     assert moved.next_step_at == ahead[0].due_at
+    # and the new plan plays to its end, step by step
+    claimed_after: list[str] = []
+    now = moved.next_step_at
+    while now is not None:
+        done = await claim(store, now)
+        claimed_after += [d.step_id for d in done.due]
+        await sent(store, done, now)
+        now = (await again(store, jeanne)).next_step_at
+    assert claimed_after == [s.step_id for s in ahead]
 
 
 async def test_a_paused_person_is_passed_over_and_resumes_with_the_steps_ahead(
@@ -307,3 +316,44 @@ async def test_a_closure_ends_the_plan_and_what_was_claimed(
         mail = await ledger.mail(tx, welcome.id)
     assert mail is not None and mail.status == "cancelled"
     assert (await claim(store, MONDAY + timedelta(days=30))).due == []
+
+
+async def test_a_claimed_mail_gets_its_message_id_and_data_with_its_first_attempt(
+    store: Store, intake: Intake
+) -> None:
+    jeanne = await enroll(intake, store)
+    (welcome,) = (await claim(store, MONDAY)).due
+    async with store.transaction() as tx:
+        mail = await ledger.mail(tx, welcome.id)
+    assert mail is not None
+    assert (mail.status, mail.message_id, mail.recipient) == (
+        "due",
+        None,
+        "jeanne.martin@example.fr",
+    )
+
+    def attempt(message_id: str, greeting: str) -> NewMail:
+        return NewMail(
+            id=welcome.id,
+            template="welcome",
+            kind="journey",
+            due_at=welcome.due_at,
+            data={"greeting": greeting},
+            enrollment_id=jeanne.id,
+            recipient="jeanne.martin@example.fr",
+            message_id=message_id,
+        )
+
+    async with store.transaction() as tx:
+        await ledger.record_journey_attempts(tx, [attempt("<a@example.fr>", "Bonjour")], MONDAY)
+    # a resend keeps the first Message-ID and what the mail said
+    async with store.transaction() as tx:
+        await ledger.record_journey_attempts(tx, [attempt("<b@example.fr>", "Salut")], MONDAY)
+        mail = await ledger.mail(tx, welcome.id)
+    assert mail is not None
+    assert (mail.status, mail.message_id, mail.data, mail.attempts) == (
+        "sending",
+        "<a@example.fr>",
+        {"greeting": "Bonjour"},
+        2,
+    )

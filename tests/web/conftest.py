@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 
 from services.core.booking_mail import BookingMails, JourneyExtras
 from services.core.broker.memory_bus import MemoryBus
@@ -27,14 +26,13 @@ from services.core.mail.render import Renderer
 from services.core.smtp import SmtpTransport
 from services.core.store.records import DueStep, Enrollment, Step
 from services.core.store.repository import Store
-from services.core.store.tables import planned_steps
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import WebDeps, create_app
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
-from tests.support import as_bytes, business_created
+from tests.support import as_bytes, business_created, claimed
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 #: The key that signed the links of last year's mails, before the rotation.
@@ -89,13 +87,7 @@ class Site:
         the order asked."""
         async with self.store.transaction() as tx:
             plan = {step.step_id: step for step in await tx.steps(enrollment_id)}
-            steps = [plan[step_id] for step_id in step_ids]
-            await tx.insert_steps(enrollment_id, steps, ids=[step.id for step in steps])
-            await tx.connection.execute(
-                update(planned_steps)
-                .where(planned_steps.c.id.in_([step.id for step in steps]))
-                .values(status="emitted", emitted_at=self.clock.now(), emit_count=1)
-            )
+            await claimed(tx, [plan[step_id] for step_id in step_ids])
             rows = {row.step_id: row for row in await tx.step_rows(enrollment_id)}
         return [rows[step_id] for step_id in step_ids]
 

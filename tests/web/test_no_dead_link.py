@@ -21,6 +21,7 @@ from services.core.store import ledger
 from services.core.store.booking import NewSlot
 from services.core.store.records import Enrollment
 from tests.flow.harness import MONDAY_MORNING
+from tests.support import claimed
 from tests.web.conftest import PUBLIC_URL, Site
 
 HREF = re.compile(r'href="([^"]+)"')
@@ -75,10 +76,9 @@ async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict
     now = site.clock.now()
     out = {}
     async with site.store.transaction() as tx:
-        plan = [step.step_id for step in await tx.steps(person.id)]
-    # each mail as it is when sent: its step made into a mail (a row) when it came due
-    steps = await site.made_due(person.id, *plan)
-    async with site.store.transaction() as tx:
+        steps = await tx.steps(person.id)
+        # a mail's links go out with it: each step is claimed (a row) by then
+        await claimed(tx, steps)
         for step in steps:
             extra = await mails.journey_extras(tx, person, step, now)
             context = letter_context(person, step, site.links, extra or {})

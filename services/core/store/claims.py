@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
+from services.core.events import step_due_event_id
 from services.core.journeys.calendar import (
     PARIS,
     in_send_window,
@@ -68,7 +69,7 @@ class _Pending:
     theme: int | None
     topic: str | None
     due_at: datetime
-    deadline: Any
+    deadline: date | None
     row: bool
 
 
@@ -134,13 +135,20 @@ async def claim_due_steps(
         ).where(planned_steps.c.enrollment_id.in_(ids))
     ):
         rows_of[row.enrollment_id].append(row)
+    # the journey mails of the ledger, by step; one cancelled without a row (a regime
+    # change dropped a claimed step of the old plan) is claimed again if the new plan
+    # has it
     in_ledger: dict[str, set[str]] = {person_id: set() for person_id in ids}
+    dropped: set[str] = set()
     for mail_row in await tx.connection.execute(
-        select(mails.c.enrollment_id, mails.c.id).where(
+        select(mails.c.enrollment_id, mails.c.id, mails.c.step_id, mails.c.status).where(
             mails.c.enrollment_id.in_(ids), mails.c.kind == "journey"
         )
     ):
-        in_ledger[mail_row.enrollment_id].add(mail_row.id)
+        if mail_row.status == "cancelled":
+            dropped.add(mail_row.id)
+        elif mail_row.step_id is not None:
+            in_ledger[mail_row.enrollment_id].add(mail_row.step_id)
 
     new_rows: list[dict[str, Any]] = []
     emitted_rows: list[str] = []
@@ -150,14 +158,22 @@ async def claim_due_steps(
     cursors: list[dict[str, Any]] = []
     for person in people:
         rows = rows_of[person.id]
-        known = {row.id for row in rows} | in_ledger[person.id]
-        pending = [
-            _Pending(
-                key, s.step_id, s.kind, s.template, s.theme, s.topic, s.due_at, s.deadline, False
+        known = {row.step_id for row in rows} | in_ledger[person.id]
+        # the steps due and not mailed yet, in plan order, and the first one ahead
+        pending: list[_Pending] = []
+        ahead: datetime | None = None
+        for s in await plans.computed_steps(tx, person, library, plan_cache):
+            if s.step_id in known:
+                continue
+            if s.due_at > now:
+                ahead = s.due_at
+                break
+            pending.append(
+                _Pending(
+                    "", s.step_id, s.kind, s.template, s.theme, s.topic, s.due_at, s.deadline, False
+                )
             )
-            for key, s in await plans.computed_plan(tx, person, library, plan_cache)
-            if key not in known
-        ] + [
+        pending += [
             _Pending(
                 r.id, r.step_id, r.kind, r.template, r.theme, r.topic, r.due_at, r.deadline, True
             )
@@ -171,11 +187,11 @@ async def claim_due_steps(
         )
         decided: set[str] = set()
         sent = False
-        if not in_flight:
-            by_key = {p.key: p for p in pending}
+        if not in_flight and pending:
+            by_step = {p.step_id: p for p in pending}
             steps = [
                 PendingStep(
-                    key=p.key,
+                    key=p.step_id,
                     kind=p.kind,
                     due_at=p.due_at,
                     deadline=p.deadline,
@@ -184,8 +200,10 @@ async def claim_due_steps(
                 for p in pending
             ]
             for decision in decide(steps, now, mailed_today=mailed_today):
-                step = by_key[decision.key]
-                decided.add(step.key)
+                step = by_step[decision.key]
+                decided.add(step.step_id)
+                if not step.row:
+                    step.key = step_due_event_id(person.id, step.step_id)
                 status = "emitted" if decision.action == "send" else "expired"
                 if step.row:
                     if status == "emitted":
@@ -204,14 +222,19 @@ async def claim_due_steps(
                     )
                 else:
                     expired.append((step.key, decision.reason))
-        ahead = [p.due_at for p in pending if p.key not in decided]
-        cursor = min(ahead, default=None)
+        moments = [p.due_at for p in pending if p.step_id not in decided]
+        if ahead is not None:
+            moments.append(ahead)
+        cursor = min(moments, default=None)
         if cursor is not None and (sent or mailed_today or in_flight):
             cursor = max(cursor, next_day_opening(now))
         cursors.append({"b_id": person.id, "b_next": cursor})
 
     if new_rows:
         await tx.connection.execute(insert(planned_steps), new_rows)
+        again = [row["id"] for row in new_rows if row["id"] in dropped]
+        if again:  # the mail of the old plan, never begun, gives way to this one
+            await tx.connection.execute(delete(mails).where(mails.c.id.in_(again)))
     if emitted_rows:
         await tx.connection.execute(
             update(planned_steps)
@@ -224,7 +247,7 @@ async def claim_due_steps(
             .where(and_(planned_steps.c.id == key, planned_steps.c.status == "planned"))
             .values(status="expired", error=reason)
         )
-    await ledger.add_mails(tx, new_mails, now)
+    await ledger.write_mails(tx, new_mails, now)
     for key, reason in expired:
         await ledger.expire(tx, key, reason, now)
     await tx.connection.execute(

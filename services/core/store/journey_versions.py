@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.journeys.loader import journey_version, parse_journey
 from services.core.journeys.model import Journey
+from services.core.journeys.referential import default_references
 from services.core.store.repository import Store, Tx
 from services.core.store.tables import journey_versions
 
@@ -54,7 +55,12 @@ async def load(tx: Tx, version: str) -> Journey | None:
     ).first()
     if row is None:
         return None
-    return parse_journey(row.content.encode("utf-8"), Path(f"{row.track}@{row.version}.yaml"))
+    # the référentiel is not part of a version: the one shipped with the service
+    return parse_journey(
+        row.content.encode("utf-8"),
+        Path(f"{row.track}@{row.version}.yaml"),
+        references=default_references(),
+    )
 
 
 class UnknownVersion(LookupError):

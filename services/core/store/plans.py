@@ -38,17 +38,17 @@ def basis_of(enrollment: Enrollment) -> PlanBasis | None:
     return PlanBasis.from_json(enrollment.plan_basis) if enrollment.plan_basis else None
 
 
-async def computed_plan(
+async def computed_steps(
     tx: Tx,
     enrollment: Enrollment,
     library: JourneyLibrary | None = None,
     plans: PlanCache | None = None,
     *,
     basis: PlanBasis | None = None,
-) -> list[tuple[str, PlannedStep]]:
-    """The steps the enrollment's plan computes (with their ids), in date order: all of
-    them, those already made into rows too. Empty when it has no basis or its journey
-    version was never kept (its rows, if any, are then all there is)."""
+) -> list[PlannedStep]:
+    """The steps the enrollment's plan computes, in date order: all of them, those
+    already made into rows too. Empty when it has no basis or its journey version was
+    never kept (its rows, if any, are then all there is)."""
     basis = basis or basis_of(enrollment)
     if basis is None:
         return []
@@ -57,13 +57,27 @@ async def computed_plan(
     except UnknownVersion:
         log.warning("a plan of an unknown journey version", extra={"enrollment_id": enrollment.id})
         return []
-    steps = steps_of(journey, basis, plans if plans is not None else PLANS)
+    return steps_of(journey, basis, plans if plans is not None else PLANS)
+
+
+async def computed_plan(
+    tx: Tx,
+    enrollment: Enrollment,
+    library: JourneyLibrary | None = None,
+    plans: PlanCache | None = None,
+    *,
+    basis: PlanBasis | None = None,
+) -> list[tuple[str, PlannedStep]]:
+    """`computed_steps`, each with its id (the id of its `step.due` event)."""
+    steps = await computed_steps(tx, enrollment, library, plans, basis=basis)
     ids = step_due_event_ids(enrollment.id, [step.step_id for step in steps])
     return list(zip(ids, steps, strict=True))
 
 
 async def known_step_ids(tx: Tx, enrollment_ids: Sequence[str]) -> dict[str, set[str]]:
-    """By enrollment: the ids of its journey steps made into rows or into the ledger."""
+    """By enrollment: the ids of its journey steps made into rows or into the ledger
+    (a ledger mail cancelled without its row does not count: a regime change dropped
+    it, and the new plan may claim that step again)."""
     known: dict[str, set[str]] = {e: set() for e in enrollment_ids}
     if not enrollment_ids:
         return known
@@ -75,7 +89,9 @@ async def known_step_ids(tx: Tx, enrollment_ids: Sequence[str]) -> dict[str, set
         known[row.enrollment_id].add(row.id)
     for row in await tx.connection.execute(
         select(mails.c.enrollment_id, mails.c.id).where(
-            mails.c.enrollment_id.in_(enrollment_ids), mails.c.kind == "journey"
+            mails.c.enrollment_id.in_(enrollment_ids),
+            mails.c.kind == "journey",
+            mails.c.status != "cancelled",  # see claims: claimed again if still planned
         )
     ):
         known[row.enrollment_id].add(row.id)

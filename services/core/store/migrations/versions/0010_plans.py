@@ -32,6 +32,7 @@ from services.core.journeys.basis import PlanBasis, steps_of
 from services.core.journeys.loader import parse_journey
 from services.core.journeys.model import Journey
 from services.core.journeys.planner import PlanCache
+from services.core.journeys.referential import default_references
 from services.core.store.tables import UtcDateTime
 
 revision = "0010_plans"
@@ -110,7 +111,11 @@ def _move_plans(bind: sa.Connection) -> None:
             journeys[version] = (
                 None
                 if row is None
-                else parse_journey(row.content.encode("utf-8"), Path(f"{row.track}@{version}.yaml"))
+                else parse_journey(
+                    row.content.encode("utf-8"),
+                    Path(f"{row.track}@{version}.yaml"),
+                    references=default_references(),
+                )
             )
         return journeys[version]
 
