@@ -19,7 +19,7 @@ from services.core.events import BusinessCreated, encode
 from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
 from services.core.mail.commands import gallery
 from services.core.siren import luhn_valid
-from services.core.store.observability import journey_mail_counts, next_step_due
+from services.core.store.observability import journey_mail_counts
 from services.core.topics import BUSINESS_EVENTS
 from services.web.app import DevTools, paris_time
 from services.web.deps import deps_of, pages_of
@@ -90,7 +90,7 @@ async def _dev_page(
         number = 1
     newest_first = caught[::-1][(number - 1) * MAILS_PER_PAGE : number * MAILS_PER_PAGE]
     async with deps.store.transaction() as tx:
-        next_due = await next_step_due(tx)
+        next_due = await tx.next_due()
         enrollments = await tx.count_enrollments()
         steps = await journey_mail_counts(tx)
     now = dev.clock.now()
@@ -185,7 +185,7 @@ async def move_clock(
     dev = _dev(request)
     if jusqua == "prochain":
         async with deps.store.transaction() as tx:
-            next_due = await next_step_due(tx)
+            next_due = await tx.next_due()
         if next_due is not None:
             now = dev.clock.now()
             if next_due <= now:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from services.core.journeys.basis import PlanBasis
 from services.core.store.console.history import mail_history
 from services.core.store.console.rates import letter_rates
-from services.core.store.observability import backlog, journey_mail_counts, next_step_due
+from services.core.store.observability import backlog, journey_mail_counts
 from services.core.store.plan_view import journey_steps, steps_ahead
 from services.core.store.repository import Store
 from services.core.store.tables import enrollments
@@ -156,7 +156,7 @@ async def test_the_gauges_and_the_dev_page_read_the_cursors(store: Store) -> Non
     paul = await enroll(store, MONDAY, first_name="Paul")
     async with store.transaction() as tx:
         # both welcome letters are due at once and not claimed yet
-        assert await next_step_due(tx) == MONDAY
+        assert await tx.next_due() == MONDAY
         waiting = await backlog(tx, MONDAY + timedelta(minutes=10))
         assert (waiting.due, waiting.oldest_due_at) == (2, MONDAY)
         assert (await backlog(tx, MONDAY - timedelta(minutes=1))).due == 0
@@ -169,7 +169,7 @@ async def test_the_gauges_and_the_dev_page_read_the_cursors(store: Store) -> Non
             .values(undeliverable_since=MONDAY)
         )
         # Paul is paused: his cursor waits, Jeanne's next step is next week
-        assert await next_step_due(tx) == soon
+        assert await tx.next_due() == soon
         assert (await backlog(tx, MONDAY + timedelta(hours=1))).due == 0
         counts = await journey_mail_counts(tx)
     assert counts["sent"] == 1

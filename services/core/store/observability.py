@@ -65,13 +65,6 @@ async def backlog(tx: Tx, now: datetime) -> Backlog:
     return Backlog(due=int(cursors[0]) + int(made[0]), oldest_due_at=min(moments, default=None))
 
 
-async def next_step_due(tx: Tx) -> datetime | None:
-    """The earliest cursor of the active journeys that are not paused: when the scheduler
-    has something to claim next (None: nothing is planned)."""
-    value = await tx.connection.scalar(select(func.min(enrollments.c.next_step_at)).where(_RUNNING))
-    return _moment(value)
-
-
 async def journey_mail_counts(tx: Tx) -> dict[str, int]:
     """The journeys' mails by status: those made (sent, emitted, failed…: the rows), and
     `planned`, the steps still ahead in the computed plans of the active people."""
