@@ -6,7 +6,8 @@ person's timeline and the console show it) instead of sent.
 
 A person's plan is not stored step by step: their enrollment keeps what it depends on
 and when its next step comes due (`next_step_at`). One transaction:
-1. pick the active people whose next step is due, not paused by bounces, earliest first
+1. pick the active people whose next step is due, not paused by bounces, without a
+   journey mail in flight, earliest first
    (`FOR UPDATE SKIP LOCKED` on PostgreSQL: several schedulers claim side by side, no
    person twice; SQLite has one writer);
 2. compute each plan (basis + journey version, `store/plans.py`); the steps due and not
@@ -15,7 +16,9 @@ and when its next step comes due (`next_step_at`). One transaction:
 3. the step to send becomes a row `emitted` (the mailer's `step.due` path works on it)
    and a ledger row `due`; a late notice becomes a row and a ledger row `expired`;
 4. move the cursor: the next step not yet a mail, but not before the next Paris day's
-   opening when a mail went today or is in flight (null when nothing is left).
+   opening when a mail went today (null when nothing is left). A person with a mail in
+   flight is not picked: their cursor stays, and the first claim after its
+   confirmation takes their next step.
 """
 
 from __future__ import annotations
@@ -107,6 +110,14 @@ async def claim_due_steps(
                 enrollments.c.status == "active",
                 enrollments.c.undeliverable_since.is_(None),
                 enrollments.c.next_step_at <= now,
+                # a person with a journey mail in flight waits (plan order): passed over
+                # until it is confirmed, then picked by the first claim after
+                ~select(planned_steps.c.id)
+                .where(
+                    planned_steps.c.enrollment_id == enrollments.c.id,
+                    planned_steps.c.status.in_(IN_FLIGHT),
+                )
+                .exists(),
             )
             .order_by(enrollments.c.next_step_at, enrollments.c.id)
             .limit(limit)
@@ -226,7 +237,7 @@ async def claim_due_steps(
         if ahead is not None:
             moments.append(ahead)
         cursor = min(moments, default=None)
-        if cursor is not None and (sent or mailed_today or in_flight):
+        if cursor is not None and (sent or mailed_today):
             cursor = max(cursor, next_day_opening(now))
         cursors.append({"b_id": person.id, "b_next": cursor})
 
