@@ -99,23 +99,61 @@ def render() -> list[Figure]:
     ]
 
 
+#: The store's size per enrolled business before any send on the code before plans were
+#: computed (every step stored at enrollment, ~22 `planned_steps` rows a business),
+#: measured by this bench on 2026-12-01 (see bench/notes.md).
+STORE_BYTES_BEFORE = 10_072
+#: The same without the outbox (444 bytes a business then), which the relay empties.
+STORE_BYTES_DURABLE_BEFORE = 9_628
+
+
 def intake(events: int) -> list[Figure]:
     r = run("intake_bench", "--events", str(events)).get("intake")
     detail = (
         f"{events:,} business.created through the embedded broker into PostgreSQL; "
-        f"{number(r, 'steps') or 0:,.0f} "
-        f"planned steps; peak RSS {number(r, 'rss_mb') or 0:.0f} MB; intake CPU "
+        f"{number(r, 'steps') or 0:,.0f} step rows (plans are computed); "
+        f"peak RSS {number(r, 'rss_mb') or 0:.0f} MB; intake CPU "
         f"{number(r, 'cpu_seconds') or 0:.0f} s ({number(r, 'cpu_ms_per_enrollment') or 0:.2f} ms "
         "an enrollment); group join and first batch left out"
     )
+    per_business = number(r, "bytes_per_business")
+    tables = ", ".join(
+        f"{table} {number(r, table + '_bytes') or 0:,.0f}"
+        for table in ("enrollments", "planned_steps", "mails", "intake_events", "outbox")
+    )
+    ratio = STORE_BYTES_BEFORE / per_business if per_business else 0.0
+    # what stays once the relay has emptied the outbox (its next tick, before any claim)
+    durable = (per_business or 0.0) - (number(r, "outbox_bytes") or 0.0)
+    durable_ratio = STORE_BYTES_DURABLE_BEFORE / durable if durable > 0 else 0.0
     return [
         Figure(
-            "intake: enrollments with their planned steps",
+            "intake: enrollments (plan basis and cursor, no step row)",
             number(r, "rate"),
             "enrollments/s",
             5000,
             detail,
-        )
+        ),
+        Figure(
+            "intake: peak RSS",
+            number(r, "rss_mb"),
+            "MB",
+            200,
+            "the intake process (VmHWM) over the same run",
+            higher_is_better=False,
+        ),
+        Figure(
+            "store per enrolled business, before any send",
+            per_business,
+            "bytes",
+            STORE_BYTES_BEFORE / 10,
+            f"pg_total_relation_size (rows, indexes, TOAST) of the tables an enrollment "
+            f"writes, over {number(r, 'enrollments') or 0:,.0f} businesses: {tables} bytes "
+            f"each; {ratio:.1f}x smaller than before plans were computed "
+            f"({STORE_BYTES_BEFORE:,} bytes: target at least 10x smaller); once the relay "
+            f"has emptied the outbox: {durable:,.0f} bytes, {durable_ratio:.1f}x smaller than "
+            f"{STORE_BYTES_DURABLE_BEFORE:,}",
+            higher_is_better=False,
+        ),
     ]
 
 

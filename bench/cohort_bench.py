@@ -10,12 +10,15 @@ end; then the lateness from due to sent at a steady offered rate.
    the clock stopped on their first day (else, at this speed, the journeys would be
    half over by the time the consumer group has joined); then the scheduler and
    the mailer play them, sharing one virtual clock (same origin, anchor and speed),
-   until every journey has ended. Wall time, mails sent, mails/s; the French yearly cohort
-   (1.1 M businesses) is extrapolated from the mails per business and the sustained
-   mails/s of the run.
-2. Lateness: the clock at real time (speed 1); steps due at a steady `--steady-rate`
-   per second for `--steady-seconds` are written to the store while the scheduler
-   (tick 0.1 s) and the mailer run; lateness = sent_at - due_at, from the store.
+   until every journey has ended (no step is stored before it comes due: the claim
+   makes each into a mail, so `planned_steps` holds only the mails made). Wall time,
+   mails sent, mails/s; the French yearly cohort (1.1 M businesses) is extrapolated
+   from the mails per business and the sustained mails/s of the run.
+2. Lateness: the clock at real time (speed 1); enrollments whose next step comes due at
+   a steady `--steady-rate` per second for `--steady-seconds` are written to the store
+   (a plan basis and a cursor each, as the intake writes them) while the scheduler
+   (tick 0.1 s) and the mailer run; lateness = sent_at - due_at of the mails made of
+   those steps, from the store.
 """
 
 from __future__ import annotations
@@ -201,7 +204,6 @@ async def steady(rate: float, seconds: float, timeout: float) -> None:
             await seed(
                 url,
                 total,
-                1,
                 due_at=first_due,
                 spread=timedelta(seconds=seconds),
                 first_siren=40_000_000,

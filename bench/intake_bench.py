@@ -1,4 +1,5 @@
-"""Intake: N `business.created` events turned into enrollments with their planned steps.
+"""Intake: N `business.created` events turned into enrollments, and the store's size per
+enrolled business before any send.
 
     .venv/bin/python bench/intake_bench.py [--events 100000]
 
@@ -7,7 +8,9 @@ intake service starts as its own process (`premiers-mois run intake`, PostgreSQL
 and the bench counts enrollments in the store until all N are there. The rate is
 taken from the first enrollments seen to the last, without those first ones (the
 consumer group's join and the first batch are left out; the join is reported apart);
-so is the intake's CPU time per enrollment. RSS is the intake process's peak.
+so is the intake's CPU time per enrollment. RSS is the intake process's peak. Once all
+are in, the size of the tables an enrollment writes (`pg_total_relation_size`: rows,
+indexes, TOAST) is summed and divided by the businesses.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from bench.support import (
     say,
     service_env,
     sirens,
+    table_sizes,
 )
 from services.core.topics import BUSINESS_EVENTS
 
@@ -92,12 +96,16 @@ async def main() -> None:
             steps = await count(url, "select count(*) from planned_steps")
         finally:
             intake.stop()
+        # the store's size per enrolled business before any send (no scheduler ran)
+        sizes = await table_sizes(url)
     assert first is not None
     # from the first enrollments seen to the last: those first ones (a whole batch) are
     # left out of the count as their time is left out of the window
     rate = (done - first_count) / (finished - first) if finished > first else 0.0
     cpu_ms = 1000 * (cpu - first_cpu) / (done - first_count) if done > first_count else 0.0
     say(f"intake: {done} enrollments, {steps} steps in {finished - first:.1f} s")
+    say("intake: store " + ", ".join(f"{t} {b / 2**20:.1f} MB" for t, b in sizes.items()))
+    per_table = {f"{table}_bytes": round(size / done) for table, size in sizes.items()}
     result(
         "intake",
         enrollments=done,
@@ -108,6 +116,9 @@ async def main() -> None:
         rss_mb=peak,
         cpu_seconds=cpu,
         cpu_ms_per_enrollment=cpu_ms,
+        store_bytes=sum(sizes.values()),
+        bytes_per_business=sum(sizes.values()) / done,
+        **per_table,
     )
 
 

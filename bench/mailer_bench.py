@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.mailer_bench [--mails 20000] [--connections 8]
 
-The store holds `--mails` steps already emitted (the AE letters, seeded with COPY)
-and their `step.due` messages wait on `journey.events` (embedded broker). The mailer
+The store holds `--mails` steps already made into mails (the AE letters, seeded with
+COPY as the scheduler's claim makes them: a `planned_steps` row `emitted` and its ledger
+mail `due`) and their `step.due` messages wait on `journey.events` (embedded broker). The mailer
 runs as its own process (`premiers-mois run mailer`, PostgreSQL) and sends into
 Postfix's `smtp-sink`; the bench counts steps recorded `sent` in the store: mails/s
 from the first sent to the last.

@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.memory_bench [--enrollments 1000000] [--work-seconds 30]
 
-The store gets `--enrollments` active enrollments (COPY), each with its next letter
-planned in the coming weeks, and 2,000 of them due now. Then intake, scheduler,
+The store gets `--enrollments` active enrollments (COPY, as the intake writes them: a
+plan basis and the moment of the next step, no step row), each with its next letter in
+the coming weeks, and 2,000 of them due now. Then intake, scheduler,
 mailer and web run as their own processes and work for `--work-seconds`: the intake
 enrolls 2,000 new businesses, the scheduler claims and emits the due steps and
 completes nothing, the mailer sends them to smtp-sink, the web answers /healthz and
@@ -51,11 +52,10 @@ async def main() -> None:
     ):
         say(f"memory: seeding {args.enrollments:,} enrollments")
         started = time.perf_counter()
-        await seed(url, args.due, 1, due_at=MONDAY_MORNING, first_siren=50_000_000)
+        await seed(url, args.due, due_at=MONDAY_MORNING, first_siren=50_000_000)
         await seed(
             url,
             args.enrollments - args.due,
-            1,
             due_at=MONDAY_MORNING + timedelta(days=7),
             spread=timedelta(days=60),
             first_siren=51_000_000,
@@ -80,9 +80,9 @@ async def main() -> None:
                 while time.perf_counter() < deadline:
                     for service in services:
                         service.check()
-                    for url in (f"http://127.0.0.1:{port}/healthz", ops_metrics):
+                    for page in (f"http://127.0.0.1:{port}/healthz", ops_metrics):
                         with contextlib.suppress(httpx.HTTPError):  # not listening yet
-                            await web.get(url, timeout=10)
+                            await web.get(page, timeout=10)
                     await asyncio.sleep(1)
             peaks = {service.name: service.peak_rss_mb() for service in services}
             total = await count(url, "select count(*) from enrollments")

@@ -1,10 +1,15 @@
-"""Scheduler: due steps claimed from PostgreSQL and published as `step.due`.
+"""Scheduler: due enrollments claimed from PostgreSQL, their due step made into a mail
+and published as `step.due`.
 
     .venv/bin/python -m bench.scheduler_bench [--steps 200000] [--batch N]
 
-The store holds `--steps` planned steps, all due (seeded with COPY). The real
-`Scheduler.emit_due` (claims with SKIP LOCKED, marks them emitted, publishes
-through `KafkaBus`, acks=all) runs until none is left: steps/s. In the same run, a
+The store holds `--steps` enrollments whose next step (their welcome letter) is due,
+seeded with COPY as the intake writes them: a plan basis and a cursor, no step row. The
+real `Scheduler.emit_due` runs until none is left: it claims the due enrollments (SKIP
+LOCKED), computes each one's plan from its basis and journey version (`PlanCache`),
+applies the send rules, makes the step into a mail in the same transaction (a
+`planned_steps` row `emitted` and its ledger mail `due`), moves the cursor, and
+publishes through `KafkaBus` (acks=all): steps/s. In the same run, a
 raw aiokafka producer (acks=all, the same settings as `KafkaBus`) publishes the
 same number of messages of the same size and keys, all sent before any is
 awaited: the ceiling of the broker on this machine. The ratio compares the two.
@@ -58,19 +63,18 @@ async def raw_producer_rate(bootstrap: str, keys: list[str], payload: bytes) -> 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=200_000)
     # one due step a person: the claim sends a person one journey mail a day
-    parser.add_argument("--per-enrollment", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument(
         "--batch", type=int, default=None, help="claim batch (default: PM_CLAIM_BATCH's default)"
     )
     args = parser.parse_args()
     batch = args.batch or Settings.model_fields["claim_batch"].default
-    enrollments = args.steps // args.per_enrollment
+    enrollments = args.steps
     load = os.getloadavg()[0]
     async with embedded_kafka() as bootstrap, fresh_database() as url:
-        say(f"scheduler: seeding {enrollments * args.per_enrollment} due steps")
-        keys = await seed(url, enrollments, args.per_enrollment, due_at=MONDAY_MORNING)
+        say(f"scheduler: seeding {enrollments} enrollments, each with its next step due")
+        keys = await seed(url, enrollments, due_at=MONDAY_MORNING)
         steps = len(keys)
         sample = StepDue(
             event_id=keys[0][0],
@@ -100,7 +104,12 @@ async def main() -> None:
         finally:
             await bus.stop()
             await store.close()
-        left = await count(url, "select count(*) from planned_steps where status = 'planned'")
+        left = await count(
+            url,
+            "select count(*) from enrollments where status = 'active' "
+            f"and next_step_at <= '{MONDAY_MORNING.isoformat()}'",
+        )
+        mails = await count(url, "select count(*) from mails where status = 'due'")
     rate = emitted / seconds
     say(f"scheduler: {emitted} steps in {seconds:.1f} s; raw producer {raw_rate:,.0f}/s")
     result(
@@ -108,6 +117,7 @@ async def main() -> None:
         steps=steps,
         emitted=emitted,
         left=left,
+        mails=mails,
         rate=rate,
         raw_rate=raw_rate,
         ratio=rate / raw_rate,

@@ -93,6 +93,26 @@ async def count(url: str, query: str) -> int:
         await connection.close()
 
 
+#: The tables an enrollment writes before any mail is sent: the enrollment (with what its
+#: plan depends on), its planned steps (before the plans were computed: ~22 rows a
+#: business), the ledger (empty before a send), the event taken in by its id, and the
+#: `enrollment.started` waiting in the outbox.
+ENROLLMENT_TABLES = ("enrollments", "planned_steps", "mails", "intake_events", "outbox")
+
+
+async def table_sizes(url: str, tables: tuple[str, ...] = ENROLLMENT_TABLES) -> dict[str, int]:
+    """`pg_total_relation_size` (rows, indexes, TOAST) of each table, in bytes."""
+    connection = await asyncpg.connect(raw_url(url))
+    try:
+        await connection.execute("CHECKPOINT")
+        return {
+            table: int(await connection.fetchval("select pg_total_relation_size($1)", table))
+            for table in tables
+        }
+    finally:
+        await connection.close()
+
+
 # --- broker -----------------------------------------------------------------
 
 

@@ -1,8 +1,11 @@
 """Refreshes the gauges of `/metrics` from the store and the broker.
 
 The counters of a process (mails sent, dead letters…) count what that process did;
-these gauges show the whole service, whichever process did the work: enrollments and
-steps by status, the steps due and waiting, and each consumer group's lag.
+these gauges show the whole service, whichever process did the work: enrollments by
+status, the journey steps made into mails by status (the steps ahead are computed, not
+stored, and not counted here), the steps due and waiting with the lateness of the oldest
+(from the journeys' cursors, `next_step_at`, and the mails not sent yet), and each
+consumer group's lag.
 """
 
 from __future__ import annotations

@@ -6,9 +6,13 @@ from datetime import datetime
 
 from services.core.events import EndReason, EnrollmentEnded, derived_event_id, encode
 from services.core.journey_events import JourneyEventMessage
+from services.core.store import ledger
 from services.core.store.records import Enrollment, OutgoingEvent
 from services.core.store.repository import Tx
 from services.core.topics import JOURNEY_EVENTS
+
+#: Why a journey mail claimed before the journey ended is not sent.
+JOURNEY_ENDED = "parcours terminé avant l'envoi"
 
 
 def outgoing(event: JourneyEventMessage) -> OutgoingEvent:
@@ -30,6 +34,8 @@ async def end_enrollment(tx: Tx, enrollment: Enrollment, reason: EndReason, now:
     False when the enrollment had already ended (nothing is announced twice)."""
     if not await tx.end_enrollment(enrollment.id, reason, now):
         return False
+    # a step claimed and not begun yet will not be sent (its row is cancelled too)
+    await ledger.cancel_due_journey_mails(tx, enrollment.id, JOURNEY_ENDED, now)
     ended = EnrollmentEnded(
         event_id=derived_event_id("enrollment.ended", enrollment.id),
         occurred_at=now,

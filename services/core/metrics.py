@@ -31,11 +31,14 @@ ENROLLMENTS_BY_STATUS = Gauge(
     "premiers_mois_enrollments_by_status", "Enrollments in the store, by status", ["status"]
 )
 STEPS_BY_STATUS = Gauge(
-    "premiers_mois_steps_by_status", "Planned steps in the store, by status", ["status"]
+    "premiers_mois_steps_by_status",
+    "Journey steps made into mails (rows), by status; the steps ahead are computed, not stored",
+    ["status"],
 )
 STEPS_DUE = Gauge(
     "premiers_mois_steps_due",
-    "Steps due by now (virtual time) and not yet sent, failed or cancelled",
+    "Steps due by now (virtual time) and not yet sent, failed or cancelled: one per journey "
+    "whose next step is due, and each step made into a mail and not sent yet",
 )
 OLDEST_DUE_SECONDS = Gauge(
     "premiers_mois_oldest_due_seconds",

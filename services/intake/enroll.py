@@ -12,8 +12,8 @@ a business not enrolled yet is parked until its creation (`parking.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
@@ -29,20 +29,14 @@ from services.core.events import (
     EnrollmentStarted,
     RegimeChanged,
     derived_event_id,
-    step_due_event_id,
-    step_due_event_ids,
 )
+from services.core.journeys.basis import PlanBasis, steps_of
 from services.core.journeys.calendar import PARIS, paris_day
-from services.core.journeys.model import (
-    BusinessFacts,
-    DeclarationFrequency,
-    Journey,
-    PlannedStep,
-    Track,
-)
-from services.core.journeys.planner import PlanCache, plan
+from services.core.journeys.model import DeclarationFrequency, Journey, Track
+from services.core.journeys.planner import PlanCache
 from services.core.lifecycle import end_enrollment, outgoing
-from services.core.store import bulk, intake_log, parking
+from services.core.store import bulk, intake_log, ledger, parking
+from services.core.store import plans as store_plans
 from services.core.store.records import Enrollment, NewEnrollment, OutgoingEvent
 from services.core.store.repository import Store, Tx
 from services.intake.parking import Parking
@@ -69,6 +63,8 @@ CONFLICT = (
 #: how long an event about a business not enrolled yet waits for its creation (default)
 PARK_FOR = timedelta(days=7)
 TRACK_OF_REGIME: Mapping[str, Track] = {"micro": "ae", "classic": "ti"}
+#: Why a journey mail claimed under the old track is not sent after a regime change.
+REPLANNED = "changement de régime : parcours replanifié"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +91,10 @@ class Intake:
         self._clock = clock
         # new businesses of the same day mostly share their facts, so their plans
         self._plans = plans if plans is not None else PlanCache()
+        # the versions enrollments record, known to this process's plan readers (the
+        # store keeps them too: `journey_versions.keep_loaded` when the intake starts)
+        for journey in journeys.values():
+            store_plans.LIBRARY.add(journey)
 
     async def process_messages(self, messages: Sequence[Inbound]) -> list[Rejected]:
         """Handle several messages (in their partition order) in one transaction; return
@@ -170,27 +170,12 @@ class Intake:
         accepted = [enrollment for enrollment in new if enrollment.id in inserted]
         if not accepted:
             return
-        started: list[OutgoingEvent] = []
-        steps = 0
-
-        def records() -> Iterator[bulk.StepRecord]:
-            # made while the COPY streams them (PostgreSQL stores the first ones meanwhile),
-            # with each enrollment's `enrollment.started`
-            nonlocal steps
-            for enrollment in accepted:
-                rows = self._step_records(enrollment, now)
-                steps += len(rows)
-                started.append(_started(enrollment, now))
-                yield from rows
-
-        await bulk.insert_step_records(tx, records())
-        await bulk.add_outbox_many(tx, started, now)
+        await bulk.add_outbox_many(tx, [_started(enrollment, now) for enrollment in accepted], now)
         log.info(  # one line for the batch
             "enrolled",
             extra={
                 "enrollment_id": ",".join(enrollment.id for enrollment in accepted),
                 "enrollments": len(accepted),
-                "steps": steps,
             },
         )
 
@@ -234,7 +219,14 @@ class Intake:
         if isinstance(event, AccountCreated):
             await tx.set_account_created(enrollment.id, now)
             reminders = self._journeys[_track(enrollment)].account_reminder_ids()
+            # the reminders are never sent now: left out of the plan (and skipped where
+            # one was already made into a row)
             await tx.cancel_pending_steps(enrollment.id, reminders, status="skipped")
+            basis = store_plans.basis_of(enrollment)
+            if basis is not None:
+                await store_plans.replan(
+                    tx, enrollment, basis.excluding(reminders), plans=self._plans
+                )
             return Handled("updated", enrollment.id)
         if isinstance(event, ContactChanged):
             await tx.update_contact(
@@ -252,23 +244,25 @@ class Intake:
         if await tx.active_enrollment(event.siren) is not None:
             return Handled("already_enrolled")
         enrollment = self._new_enrollment(event, now)
-        records = self._step_records(enrollment, now)
         await tx.insert_enrollment(enrollment)
-        await bulk.insert_step_records(tx, records)
         await tx.add_outbox(_started(enrollment, now), now)
-        log.info(
-            "enrolled",
-            extra={
-                "enrollment_id": enrollment.id,
-                "track": enrollment.track,
-                "steps": len(records),
-            },
-        )
+        log.info("enrolled", extra={"enrollment_id": enrollment.id, "track": enrollment.track})
         return Handled("enrolled", enrollment.id)
 
     def _new_enrollment(self, event: BusinessCreated, now: datetime) -> NewEnrollment:
-        """The enrollment of a new business (its id derives from the event)."""
+        """The enrollment of a new business (its id derives from the event): one row, with
+        what its plan is computed from and the moment of its first step; no step rows."""
         track = TRACK_OF_REGIME[event.regime]
+        journey = self._journeys[track]
+        basis = PlanBasis(
+            track=track,
+            activity_start=event.activity_start,
+            declaration_frequency=_frequency(event.declaration_frequency),
+            department=event.department,
+            account_created=False,
+            planned_from=now,
+        )
+        steps = steps_of(journey, basis, self._plans)
         return NewEnrollment(
             id=derived_event_id("enrollment", event.siren, event.event_id),
             siren=event.siren,
@@ -281,39 +275,11 @@ class Intake:
             first_name=event.first_name,
             last_name=event.last_name,
             company_name=event.company_name,
-            journey_version=self._journeys[track].version,
+            journey_version=journey.version,
             started_at=now,
+            plan_basis=basis.to_json(),
+            next_step_at=steps[0].due_at if steps else None,
         )
-
-    def _step_records(self, enrollment: NewEnrollment, now: datetime) -> list[bulk.StepRecord]:
-        """Its planned steps as rows, each with the id of its `step.due` event."""
-        track = _track(enrollment)
-        facts = BusinessFacts(
-            track=track,
-            activity_start=enrollment.activity_start,
-            declaration_frequency=_frequency(enrollment.declaration_frequency),
-            department=enrollment.department,
-        )
-        steps = self._plans.plan(self._journeys[track], facts, now)
-        ids = step_due_event_ids(enrollment.id, [step.step_id for step in steps])
-        # in the order of bulk.STEP_COLUMNS
-        return [
-            (
-                step_id,
-                enrollment.id,
-                step.step_id,
-                step.kind,
-                step.template,
-                step.theme,
-                step.topic,
-                step.due_at,
-                step.deadline,
-                "planned",
-                0,
-                0,
-            )
-            for step_id, step in zip(ids, steps, strict=True)
-        ]
 
     async def _change_regime(
         self, tx: Tx, enrollment: Enrollment, event: RegimeChanged, now: datetime
@@ -324,33 +290,30 @@ class Intake:
         if track == enrollment.track:
             return Handled("updated", enrollment.id)
         journey = self._journeys[track]
+        # what the old plan still had to send is dropped (a step claimed and not begun
+        # yet too); the mails sent or being sent stay
         kept = await tx.replace_pending_steps(enrollment.id)
-        received = frozenset(step.theme for step in kept if step.theme is not None)
+        await ledger.cancel_due_journey_mails(tx, enrollment.id, REPLANNED, now)
         change = datetime.combine(event.effective_date, time(0, 0), tzinfo=PARIS).astimezone(UTC)
-        facts = BusinessFacts(
+        basis = PlanBasis(
             track=track,
             activity_start=enrollment.activity_start,
             declaration_frequency=None,
             department=enrollment.department,
             account_created=enrollment.account_created,
+            planned_from=max(now, change),
+            received_themes=frozenset(step.theme for step in kept if step.theme is not None),
+            busy_days=frozenset(paris_day(step.due_at) for step in kept),
+            send_welcome=False,
+            excluded=frozenset(step.step_id for step in kept),
         )
-        known = {step.step_id for step in kept}
-        steps = [
-            step
-            for step in plan(
-                journey,
-                facts,
-                max(now, change),
-                already_received_themes=received,
-                send_welcome=False,
-                busy_days=frozenset(paris_day(step.due_at) for step in kept),
-            )
-            if step.step_id not in known
-        ]
         await tx.change_track(
             enrollment.id, track=track, regime=event.regime, version=journey.version
         )
-        await _insert_plan(tx, enrollment.id, steps)
+        moved = replace(
+            enrollment, track=track, regime=event.regime, journey_version=journey.version
+        )
+        await store_plans.replan(tx, moved, basis, plans=self._plans)
         return Handled("track_changed", enrollment.id)
 
 
@@ -385,8 +348,3 @@ def _frequency(value: str | None) -> DeclarationFrequency | None:
 
 def _track(enrollment: Enrollment | NewEnrollment) -> Track:
     return "ti" if enrollment.track == "ti" else "ae"
-
-
-async def _insert_plan(tx: Tx, enrollment_id: str, steps: list[PlannedStep]) -> None:
-    ids = [step_due_event_id(enrollment_id, step.step_id) for step in steps]
-    await tx.insert_steps(enrollment_id, steps, ids=ids)

@@ -21,9 +21,11 @@ from services.core.broker.bus import EventBus, Outgoing
 from services.core.clock import Clock
 from services.core.events import encode_step_due
 from services.core.journeys.calendar import in_send_window
+from services.core.journeys.planner import PlanCache
 from services.core.lifecycle import end_enrollment
 from services.core.metrics import STEPS_EMITTED, STEPS_EXPIRED, STEPS_REDELIVERED
 from services.core.store import claims
+from services.core.store.journey_versions import JourneyLibrary
 from services.core.store.records import DueStep
 from services.core.store.repository import Store
 from services.core.topics import JOURNEY_EVENTS
@@ -59,6 +61,7 @@ class Scheduler:
         retention: timedelta = timedelta(days=365),
         sweep_every: float = SWEEP_EVERY_SECONDS,
         min_lead_days: Mapping[str, int] | None = None,
+        library: JourneyLibrary | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -70,6 +73,10 @@ class Scheduler:
         self._sweep_every = sweep_every
         self._min_lead_days = dict(min_lead_days or {})
         self._last_sweep: float | None = None
+        # the journeys by version (those loaded, then read from the store) and the plans
+        # the claims compute from them
+        self._library = library
+        self._plans = PlanCache()
 
     async def emit(self) -> TickReport:
         """What sets the pace of the mails: the outbox relayed, the due steps published."""
@@ -103,7 +110,12 @@ class Scheduler:
                 now = self._clock.now()
                 async with self._store.transaction() as tx:
                     claim = await claims.claim_due_steps(
-                        tx, now, self._batch, min_lead_days=self._min_lead_days
+                        tx,
+                        now,
+                        self._batch,
+                        min_lead_days=self._min_lead_days,
+                        library=self._library,
+                        plan_cache=self._plans,
                     )
                 if claim.expired:
                     STEPS_EXPIRED.inc(claim.expired)
@@ -158,7 +170,8 @@ class Scheduler:
         return True
 
     async def complete_finished(self) -> int:
-        """End the journeys whose every step is sent, failed, skipped or cancelled.
+        """End the journeys with no next step to claim and whose every step made into a
+        mail is sent, failed, expired, skipped or cancelled.
 
         The mailer ends a journey when it records its last mail; this sweep, which
         looks at every active journey, catches the others (a last step skipped or

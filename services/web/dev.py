@@ -19,6 +19,7 @@ from services.core.events import BusinessCreated, encode
 from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
 from services.core.mail.gallery import gallery
 from services.core.siren import luhn_valid
+from services.core.store.observability import journey_mail_counts
 from services.core.topics import BUSINESS_EVENTS
 from services.web.deps import DevTools, deps_of, pages_of
 from services.web.typography import paris_time
@@ -91,7 +92,7 @@ async def _dev_page(
     async with deps.store.transaction() as tx:
         next_due = await tx.next_due()
         enrollments = await tx.count_enrollments()
-        steps = await tx.count_steps()
+        steps = await journey_mail_counts(tx)
     now = dev.clock.now()
     mails = []
     for mail in newest_first:

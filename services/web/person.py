@@ -1,6 +1,7 @@
 """The person's pages reached from a mail: one-click unsubscribe (RFC 8058), preferences,
-a letter's web view, the personal timeline (what was received, what comes next) and
-the erasure of their data.
+a letter's web view, the personal timeline (what was received, what comes next: the
+mails made and the plan computed ahead, `services.core.store.plan_view`) and the erasure
+of their data.
 
 Every page is reached through a signed token (no personal data in the URL). A
 tampered token gets a 400 page, an expired one a 410 page, each saying what to do.
@@ -26,6 +27,7 @@ from services.core.mail.ledger_mail import render_mail
 from services.core.mail.render import MailTemplateError
 from services.core.store import ledger, people
 from services.core.store import webinars as webinar_store
+from services.core.store.plan_view import journey_steps
 from services.core.store.records import Enrollment, Step
 from services.core.tokens import ExpiredToken, InvalidToken
 from services.web.deps import WebDeps, deps_of, pages_of
@@ -204,8 +206,8 @@ async def web_view(request: Request, token: str) -> Response:
             return pages_of(request).TemplateResponse(
                 request, "not_shown_again.html", {}, status_code=404
             )
-    if mail is not None:  # erased since: the ledger keeps only what the mail was
-        return _erased(request)
+    # no data kept: a journey mail claimed and not attempted yet (the claim writes it
+    # without data, its first attempt records them), or a mail erased since
     extra: dict[str, Any] | None = {}
     async with deps.store.transaction() as tx:
         step = await tx.step(step_key)
@@ -213,7 +215,8 @@ async def web_view(request: Request, token: str) -> Response:
         if step is not None and enrollment is not None and deps.extras is not None:
             extra = await deps.extras(tx, enrollment, step)
     if step is None or enrollment is None:
-        return _bad_link(request, expired=False)
+        # erased since: the ledger keeps only what the mail was
+        return _erased(request) if mail is not None else _bad_link(request, expired=False)
     if not enrollment.email:
         return _erased(request)
     if extra is None:  # nothing left to offer (e.g. every webinar session is full or past)
@@ -321,7 +324,8 @@ async def timeline(request: Request, token: str) -> Response:
         return found
     deps = deps_of(request)
     async with deps.store.transaction() as tx:
-        steps = await tx.steps(found.id)
+        # the mails made of the journey, then its computed plan ahead (no row holds it)
+        steps = await journey_steps(tx, found)
     sent = sorted(
         (step for step in steps if step.status == "sent"),
         key=lambda step: step.sent_at or step.due_at,

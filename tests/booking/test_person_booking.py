@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.core.catcher import MailCatcher
-from services.core.store import console as console_store
-from services.core.store.console import RequestFilter
+from services.core.store.console.requests import RequestFilter, find_requests
 from services.core.store.repository import Store
 from services.core.store.tables import outbox
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
@@ -150,7 +149,7 @@ async def test_karim_asks_to_be_called_back_with_his_number_and_the_advisers_see
     assert requested["type"] == "appointment.requested"
     assert requested["note"] == "Une question sur l'ACRE"
     async with store.transaction() as tx:
-        found = await console_store.find_requests(tx, RequestFilter(search="karim"))
+        found = await find_requests(tx, RequestFilter(search="karim"))
     (request,) = found.rows
     assert (request.phone, request.reason) == ("+33612345678", "declaration")
 

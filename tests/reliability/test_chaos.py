@@ -41,6 +41,7 @@ from services.core.catcher import CaughtMail, MailCatcher
 from services.core.letters import message_id_for
 from services.core.settings import DEFAULT_MAIL_FROM, Settings
 from services.core.store.migrate import upgrade_async
+from services.core.store.records import Step
 from services.core.store.repository import Store
 from services.core.store.tables import enrollments, planned_steps
 from services.core.store.tables import mails as ledger
@@ -257,19 +258,20 @@ async def count_enrolled(store: Store) -> int:
 
 
 async def plan_of_everyone(store: Store) -> dict[str, dict[str, str]]:
-    """{email: {step key: status}} as the store has it."""
+    """{email: {step key: status}} as the store has it (the steps made into rows and
+    those the plans compute, `Tx.steps`)."""
+    return {
+        email: {step.id: step.status for step in steps}
+        for email, steps in (await steps_of_everyone(store)).items()
+    }
+
+
+async def steps_of_everyone(store: Store) -> dict[str, list[Step]]:
     from sqlalchemy import select
 
     async with store.transaction() as tx:
-        rows = await tx.connection.execute(
-            select(enrollments.c.email, planned_steps.c.id, planned_steps.c.status).join(
-                planned_steps, planned_steps.c.enrollment_id == enrollments.c.id
-            )
-        )
-        plan: dict[str, dict[str, str]] = {}
-        for email, key, status in rows:
-            plan.setdefault(email, {})[key] = status
-    return plan
+        people = (await tx.connection.execute(select(enrollments.c.id, enrollments.c.email))).all()
+        return {email: await tx.steps(enrollment_id) for enrollment_id, email in people}
 
 
 async def expired_without_a_reason(store: Store) -> int:
@@ -291,12 +293,7 @@ async def expired_without_a_reason(store: Store) -> int:
 
 
 async def last_due(store: Store) -> datetime:
-    async with store.transaction() as tx:
-        from sqlalchemy import func, select
-
-        value = await tx.connection.scalar(select(func.max(planned_steps.c.due_at)))
-    assert isinstance(value, datetime)
-    return value
+    return max(step.due_at for steps in (await steps_of_everyone(store)).values() for step in steps)
 
 
 async def test_two_hundred_journeys_through_kills_and_a_lost_broker_lose_none_and_send_none_twice(

@@ -43,6 +43,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 async def enroll(store: Store, *plans: Plan) -> str:
+    """Jeanne, with these steps planned as rows."""
     siren = new_siren()
     enrollment_id = f"enr-{siren}"
     async with store.transaction() as tx:
@@ -61,6 +62,9 @@ async def enroll(store: Store, *plans: Plan) -> str:
                 company_name=None,
                 journey_version="v1",
                 started_at=MONDAY - timedelta(days=50),
+                # no basis: its steps are rows kept `planned` (as a store migrated from
+                # 0009 keeps them), its cursor on the earliest
+                next_step_at=min(p.due_at for p in plans),
             )
         )
         await tx.insert_steps(

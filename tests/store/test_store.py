@@ -59,6 +59,9 @@ async def enroll(store: Store, siren: str | None = None, steps: int = 3) -> str:
                 company_name=None,
                 journey_version="v1",
                 started_at=NOW,
+                # no basis: its steps are rows kept `planned` (as a store migrated from
+                # 0009 keeps them), its cursor on the earliest
+                next_step_at=plans[0].due_at if plans else None,
             )
         )
         await tx.insert_steps(

@@ -24,7 +24,7 @@ from services.core.links import LinkMaker
 from services.core.mail.reference import load_reference
 from services.core.mail.render import Renderer
 from services.core.smtp import SmtpTransport
-from services.core.store.records import Enrollment
+from services.core.store.records import DueStep, Enrollment, Step
 from services.core.store.repository import Store
 from services.core.tokens import Tokens
 from services.intake.enroll import Intake
@@ -34,7 +34,7 @@ from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.entry_points import enroll
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
-from tests.support import business_created
+from tests.support import business_created, claimed
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 #: The key that signed the links of last year's mails, before the rotation.
@@ -71,6 +71,22 @@ class Site:
             found = await tx.enrollment(enrollment_id)
         assert found is not None
         return found
+
+    async def claim(self) -> list[DueStep]:
+        """The scheduler's claim at the clock's time: the steps due (the welcome letter of
+        a person enrolled this morning) are made into mails, a row each (`emitted`)."""
+        async with self.store.transaction() as tx:
+            return await tx.claim_due(self.clock.now(), 100)
+
+    async def made_due(self, enrollment_id: str, *step_ids: str) -> list[Step]:
+        """These steps of the person's computed plan made into mails as the claim makes
+        them when their day comes (rows `emitted`), without playing the days between; in
+        the order asked."""
+        async with self.store.transaction() as tx:
+            plan = {step.step_id: step for step in await tx.steps(enrollment_id)}
+            await claimed(tx, [plan[step_id] for step_id in step_ids])
+            rows = {row.step_id: row for row in await tx.step_rows(enrollment_id)}
+        return [rows[step_id] for step_id in step_ids]
 
     async def csrf(self, path: str) -> str:
         """Open a page holding a form and return its CSRF field (the cookie is kept)."""

@@ -24,6 +24,7 @@ from services.core.store import webinars as webinar_store
 from services.core.store.appointment_records import NewSlot
 from services.core.store.records import Enrollment
 from tests.flow.harness import MONDAY_MORNING
+from tests.support import claimed
 from tests.web.conftest import PUBLIC_URL, Site
 
 HREF = re.compile(r'href="([^"]+)"')
@@ -79,6 +80,8 @@ async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict
     out = {}
     async with site.store.transaction() as tx:
         steps = await tx.steps(person.id)
+        # a mail's links go out with it: each step is claimed (a row) by then
+        await claimed(tx, steps)
         for step in steps:
             extra = await mails.journey_extras(tx, person, step, now)
             context = letter_context(person, step, site.links, extra or {})

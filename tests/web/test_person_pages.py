@@ -33,10 +33,8 @@ async def test_paul_stops_the_webinar_invitations_and_keeps_his_letters(site: Si
     assert "Vos préférences sont enregistrées" in saved.text
     assert (await site.enrollment(paul.id)).opted_out_kinds == {"webinar_invitation"}
     # when they fall due, a webinar invitation is not sent; a letter is
+    webinar, letter = await site.made_due(paul.id, "webinar-online-account", "letter-01")
     async with site.store.transaction() as tx:
-        steps = await tx.steps(paul.id)
-        webinar = next(s for s in steps if s.kind == "webinar_invitation")
-        letter = next(s for s in steps if s.kind == "letter")
         assert (
             await begin_send(
                 tx, webinar.id, message_id_for(webinar.id, "x@example.fr"), site.clock.now()
@@ -67,9 +65,9 @@ async def test_a_form_sent_without_its_csrf_proof_changes_nothing(site: Site) ->
 
 async def test_jeanne_sees_what_she_received_and_what_comes_next(site: Site) -> None:
     jeanne = await site.enroll(email="jeanne.parcours@example.fr")
-    # the welcome letter was sent this morning
+    # the welcome letter was claimed and sent this morning
+    (welcome,) = await site.claim()
     async with site.store.transaction() as tx:
-        welcome = next(s for s in await tx.steps(jeanne.id) if s.step_id == "welcome")
         assert await begin_send(
             tx, welcome.id, message_id_for(welcome.id, "x@example.fr"), site.clock.now()
         )

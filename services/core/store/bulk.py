@@ -2,21 +2,22 @@
 
 Each function does in one or two statements what the `Tx` methods do row by row; the
 semantics are the same (a processed event recorded once, an outbox event written once).
-On PostgreSQL the planned steps go in with COPY, the fastest way in.
+An enrollment is one row: its plan is computed from its basis (`store/plans.py`), its
+steps become rows only when due. `STEP_COLUMNS`: a step row's columns (benchmark seeds).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.records import NewEnrollment, OutgoingEvent
 from services.core.store.repository import Tx
-from services.core.store.tables import enrollments, outbox, planned_steps
+from services.core.store.tables import enrollments, outbox, processed_events
 
 STEP_COLUMNS = (
     "id",
@@ -38,9 +39,6 @@ def _insert(tx: Tx) -> Any:
     return postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
 
 
-StepRecord = tuple[Any, ...]
-"""A planned step's values in the order of `STEP_COLUMNS`."""
-
 ENROLLMENT_COLUMNS = (
     "id",
     "siren",
@@ -55,19 +53,28 @@ ENROLLMENT_COLUMNS = (
     "company_name",
     "journey_version",
     "started_at",
+    "plan_basis",
+    "next_step_at",
 )
 
 # PostgreSQL: one statement with arrays as parameters, prepared once by the driver,
 # rather than SQL with a value list built (and compiled) anew for every batch.
+_PG_MARK_PROCESSED = """
+INSERT INTO processed_events (event_id, consumer, processed_at)
+SELECT unnest($1::text[]), $2::text, $3::timestamptz
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
 _PG_INSERT_ENROLLMENTS = """
 INSERT INTO enrollments (
     id, siren, track, regime, declaration_frequency, activity_start, department, email,
-    first_name, last_name, company_name, journey_version, started_at,
-    account_created, status, opted_out_kinds
+    first_name, last_name, company_name, journey_version, started_at, plan_basis,
+    next_step_at, account_created, status, opted_out_kinds
 )
 SELECT *, false, 'active', '' FROM unnest(
     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[]
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
+    $14::text[], $15::timestamptz[]
 )
 ON CONFLICT (siren) WHERE status = 'active' DO NOTHING
 RETURNING id
@@ -93,6 +100,27 @@ async def _driver(tx: Tx) -> Any:
         if not driver.is_in_transaction():
             raise RuntimeError("the store's transaction did not begin")
     return driver
+
+
+async def mark_processed_many(
+    tx: Tx, event_ids: Sequence[str], consumer: str, now: datetime
+) -> set[str]:
+    """Record that `consumer` processed these events; return those it had not yet."""
+    if not event_ids:
+        return set()
+    keys = {f"{consumer}:{event_id}"[:128]: event_id for event_id in event_ids}
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        rows = await driver.fetch(_PG_MARK_PROCESSED, list(keys), consumer, now)
+        return {keys[row[0]] for row in rows}
+    statement = (
+        _insert(tx)(processed_events)
+        .values([{"event_id": key, "consumer": consumer, "processed_at": now} for key in keys])
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(processed_events.c.event_id)
+    )
+    result = await tx.connection.execute(statement)
+    return {keys[row[0]] for row in result}
 
 
 async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
@@ -121,22 +149,6 @@ async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
         )
         inserted.update(row[0] for row in result)
     return inserted
-
-
-async def insert_step_records(tx: Tx, records: Iterable[StepRecord]) -> None:
-    """Insert planned steps given as tuples in the order of `STEP_COLUMNS`.
-
-    On PostgreSQL, `records` is read while the COPY streams: an iterator that makes them
-    as it goes has the server storing the first ones while the next are made."""
-    if tx.dialect == "postgresql":
-        driver = await _driver(tx)
-        await driver.copy_records_to_table(
-            planned_steps.name, records=records, columns=list(STEP_COLUMNS)
-        )
-        return
-    rows = [dict(zip(STEP_COLUMNS, record, strict=True)) for record in records]
-    if rows:
-        await tx.connection.execute(insert(planned_steps), rows)
 
 
 async def add_outbox_many(tx: Tx, events: Sequence[OutgoingEvent], now: datetime) -> None:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from sqlalchemy import Table, and_, select, update
 
+from services.core.store import plans
 from services.core.store.ledger import normal_message_id
 from services.core.store.repository import PENDING, Tx
 from services.core.store.tables import enrollments, mails, planned_steps
@@ -120,7 +121,8 @@ async def temporary_failures_in_a_row(tx: Tx, mail: SentMail) -> int:
 
 
 async def pause_journey(tx: Tx, enrollment_id: str, reason: str, now: datetime) -> bool:
-    """Pause an active journey (nothing more is sent to its address); False when it was
+    """Pause an active journey (nothing more is sent to its address; the claim passes
+    over a paused person, and their steps made into rows are held); False when it was
     already paused or is not active."""
     result = await tx.connection.execute(
         update(enrollments)
@@ -143,8 +145,9 @@ async def pause_journey(tx: Tx, enrollment_id: str, reason: str, now: datetime) 
 
 async def resume_journey(tx: Tx, enrollment_id: str, now: datetime) -> int:
     """Resume a paused journey with the steps still ahead (those whose time passed during
-    the pause are skipped, as for a business enrolled late); how many steps are ahead,
-    -1 when the journey was not paused."""
+    the pause are skipped — left out of its computed plan —, as for a business enrolled
+    late) and move its cursor to its next step; how many steps are ahead, -1 when the
+    journey was not paused."""
     result = await tx.connection.execute(
         update(enrollments)
         .where(enrollments.c.id == enrollment_id, enrollments.c.undeliverable_since.is_not(None))
@@ -152,14 +155,28 @@ async def resume_journey(tx: Tx, enrollment_id: str, now: datetime) -> int:
     )
     if result.rowcount != 1:
         return -1
+    # the steps held as rows (emitted before the pause)
     paused = and_(planned_steps.c.enrollment_id == enrollment_id, planned_steps.c.status == PAUSED)
     await tx.connection.execute(
         update(planned_steps).where(paused, planned_steps.c.due_at < now).values(status="skipped")
     )
-    ahead = await tx.connection.execute(
+    held = await tx.connection.execute(
         update(planned_steps).where(paused).values(status="planned", emitted_at=None)
     )
-    return int(ahead.rowcount)
+    # the computed steps whose time passed during the pause are left out of the plan
+    enrollment = await tx.enrollment(enrollment_id)
+    basis = None if enrollment is None else plans.basis_of(enrollment)
+    if enrollment is None or basis is None:
+        return int(held.rowcount)
+    known = (await plans.known_step_ids(tx, [enrollment_id]))[enrollment_id]
+    computed = [
+        (key, step)
+        for key, step in await plans.computed_plan(tx, enrollment, basis=basis)
+        if key not in known
+    ]
+    passed = [step.step_id for _, step in computed if step.due_at < now]
+    await plans.replan(tx, enrollment, basis.excluding(passed))
+    return int(held.rowcount) + len(computed) - len(passed)
 
 
 async def new_address(tx: Tx, enrollment_id: str, now: datetime) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.journeys.loader import journey_version, parse_journey
 from services.core.journeys.model import Journey
+from services.core.journeys.referential import default_references
 from services.core.store.repository import Store, Tx
 from services.core.store.tables import journey_versions
 
@@ -54,4 +55,46 @@ async def load(tx: Tx, version: str) -> Journey | None:
     ).first()
     if row is None:
         return None
-    return parse_journey(row.content.encode("utf-8"), Path(f"{row.track}@{row.version}.yaml"))
+    # the référentiel is not part of a version: the one shipped with the service
+    return parse_journey(
+        row.content.encode("utf-8"),
+        Path(f"{row.track}@{row.version}.yaml"),
+        references=default_references(),
+    )
+
+
+class UnknownVersion(LookupError):
+    """An enrollment names a journey version the store never kept."""
+
+
+class JourneyLibrary:
+    """The journeys by version, for the services that compute plans: those loaded from
+    the files now, then the versions read from the store once (kept in memory; a version
+    never changes)."""
+
+    def __init__(self, journeys: Iterable[Journey] = ()) -> None:
+        self._by_version: dict[str, Journey] = {j.version: j for j in journeys}
+
+    def add(self, journey: Journey) -> None:
+        self._by_version.setdefault(journey.version, journey)
+
+    def known(self, version: str) -> Journey | None:
+        """The journey of `version` if it is in memory already."""
+        return self._by_version.get(version)
+
+    async def journey_of_version(self, tx: Tx, version: str) -> Journey:
+        """The journey of `version`; raises `UnknownVersion` if the store never kept it."""
+        journey = self._by_version.get(version)
+        if journey is None:
+            journey = await load(tx, version)
+            if journey is None:
+                raise UnknownVersion(f"journey version {version} is not in the store")
+            self._by_version[version] = journey
+        return journey
+
+
+async def journey_of_version(
+    tx: Tx, version: str, library: JourneyLibrary | None = None
+) -> Journey:
+    """The journey of `version` (through `library`'s memory when given)."""
+    return await (library or JourneyLibrary()).journey_of_version(tx, version)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core.store.records import Mail, MailKind, MailStatus, NewMail
@@ -88,6 +88,16 @@ def _row(new: NewMail, now: datetime) -> dict[str, Any]:
         "emit_count": 0,
         "attempts": 0,
     }
+
+
+async def write_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> None:
+    """`add_mails` without counting what was written (the scheduler's claim)."""
+    if new:
+        insert_ = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
+        await tx.connection.execute(
+            insert_(mails).on_conflict_do_nothing(index_elements=["id"]),
+            [_row(m, now) for m in new],
+        )
 
 
 async def add_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> int:
@@ -216,6 +226,21 @@ async def cancel_open_mails(tx: Tx, enrollment_id: str, reason: str, now: dateti
     result = await tx.connection.execute(
         update(mails)
         .where(mails.c.enrollment_id == enrollment_id, mails.c.status == "due")
+        .values(status="cancelled", reason=reason[:REASON_LENGTH], closed_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def cancel_due_journey_mails(tx: Tx, enrollment_id: str, reason: str, now: datetime) -> int:
+    """Cancel this person's journey mails claimed and not begun yet (their journey ended,
+    or a new plan replaces the old one); returns how many."""
+    result = await tx.connection.execute(
+        update(mails)
+        .where(
+            mails.c.enrollment_id == enrollment_id,
+            mails.c.kind == "journey",
+            mails.c.status == "due",
+        )
         .values(status="cancelled", reason=reason[:REASON_LENGTH], closed_at=now)
     )
     return int(result.rowcount)
@@ -357,9 +382,10 @@ async def claim_to_send(
 
 
 async def record_journey_attempts(tx: Tx, attempts: Sequence[NewMail], now: datetime) -> None:
-    """The mailer begins these journey mails (their planned steps are now `sending`): each
-    is in the ledger `sending`, with its Message-ID and the data it is rendered with. A
-    mail already there (a resend) keeps its first Message-ID and data; one more attempt."""
+    """The mailer begins these journey mails (their steps are now `sending`): each is in
+    the ledger `sending`, with its Message-ID and the data it is rendered with. A mail
+    written `due` by the claim gets them now; a resend keeps its first Message-ID and
+    data; one more attempt."""
     if not attempts:
         return
     insert_ = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
@@ -375,6 +401,16 @@ async def record_journey_attempts(tx: Tx, attempts: Sequence[NewMail], now: date
                 "status": "sending",
                 "attempts": mails.c.attempts + 1,
                 "attempted_at": statement.excluded.attempted_at,
+                # a mail the scheduler wrote `due` when it claimed the step gets its
+                # Message-ID and data with its first attempt; a resend keeps them
+                "message_id": func.coalesce(mails.c.message_id, statement.excluded.message_id),
+                "data": case(
+                    (mails.c.message_id.is_(None), statement.excluded.data), else_=mails.c.data
+                ),
+                "recipient": case(
+                    (mails.c.message_id.is_(None), statement.excluded.recipient),
+                    else_=mails.c.recipient,
+                ),
             },
         ),
         rows,

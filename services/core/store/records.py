@@ -56,6 +56,9 @@ class NewEnrollment:
     company_name: str | None
     journey_version: str
     started_at: datetime
+    # what its plan is computed from (`PlanBasis.to_json()`) and its first step's moment
+    plan_basis: str = ""
+    next_step_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,10 @@ class Enrollment:
     # the journey is paused: mails to this address bounce (see deliverability.py)
     undeliverable_since: datetime | None = None
     undeliverable_reason: str | None = None
+    # what its plan is computed from (`PlanBasis.to_json()`; "" for a person not enrolled
+    # through the intake) and when its next step comes due (None: nothing left to claim)
+    plan_basis: str = ""
+    next_step_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,8 @@ class Tx:
                 status="active",
                 opted_out_kinds="",
                 started_at=new.started_at,
+                plan_basis=new.plan_basis,
+                next_step_at=new.next_step_at,
             )
         )
 
@@ -153,7 +155,7 @@ class Tx:
         result = await self.connection.execute(
             update(enrollments)
             .where(enrollments.c.id == enrollment_id, enrollments.c.status == "active")
-            .values(status="ended", end_reason=reason, ended_at=at)
+            .values(status="ended", end_reason=reason, ended_at=at, next_step_at=None)
         )
         if result.rowcount != 1:
             return False
@@ -194,7 +196,8 @@ class Tx:
             )
 
     async def completed_enrollments(self, limit: int) -> list[Enrollment]:
-        """Active enrollments with nothing left to send."""
+        """Active enrollments with nothing left to send: no next step to claim, and no
+        step made into a mail still open."""
         open_steps = (
             select(planned_steps.c.id)
             .where(
@@ -204,7 +207,13 @@ class Tx:
             .exists()
         )
         rows = await self.connection.execute(
-            select(enrollments).where(enrollments.c.status == "active", ~open_steps).limit(limit)
+            select(enrollments)
+            .where(
+                enrollments.c.status == "active",
+                enrollments.c.next_step_at.is_(None),
+                ~open_steps,
+            )
+            .limit(limit)
         )
         return [enrollment_of_row(row) for row in rows]
 
@@ -234,6 +243,17 @@ class Tx:
             await self.connection.execute(insert(planned_steps), rows)
 
     async def steps(self, enrollment_id: str) -> list[Step]:
+        """The person's steps in date order: those made into rows and those their plan
+        computes (`services.core.store.plans.steps_of_enrollment`)."""
+        from services.core.store import plans  # it builds on this module
+
+        enrollment = await self.enrollment(enrollment_id)
+        if enrollment is None:
+            return await self.step_rows(enrollment_id)
+        return await plans.steps_of_enrollment(self, enrollment)
+
+    async def step_rows(self, enrollment_id: str) -> list[Step]:
+        """The person's steps made into rows (when they came due), in date order."""
         rows = await self.connection.execute(
             select(planned_steps)
             .where(planned_steps.c.enrollment_id == enrollment_id)
@@ -277,7 +297,7 @@ class Tx:
                 planned_steps.c.status.in_((*PENDING, "cancelled", "skipped", "paused")),
             )
         )
-        return await self.steps(enrollment_id)
+        return await self.step_rows(enrollment_id)
 
     async def change_track(
         self, enrollment_id: str, *, track: str, regime: str, version: str
@@ -415,13 +435,19 @@ class Tx:
         return {row[0]: int(row[1]) for row in rows}
 
     async def next_due(self) -> datetime | None:
+        """When the next journey step comes due: the earliest cursor of the active
+        journeys not paused (their plans are computed, `store/plans.py`)."""
         value = await self.connection.scalar(
-            select(func.min(planned_steps.c.due_at)).where(planned_steps.c.status == "planned")
+            select(enrollments.c.next_step_at)
+            .where(
+                enrollments.c.status == "active",
+                enrollments.c.undeliverable_since.is_(None),
+                enrollments.c.next_step_at.is_not(None),
+            )
+            .order_by(enrollments.c.next_step_at)
+            .limit(1)
         )
-        if value is None:
-            return None
-        # min() bypasses the column type on SQLite: normalise here
-        return planned_steps.c.due_at.type.process_result_value(value, self.connection.dialect)  # type: ignore[no-any-return,attr-defined]
+        return value if isinstance(value, datetime) else None
 
 
 def enrollment_of_row(row: Row[Any]) -> Enrollment:
@@ -447,6 +473,8 @@ def enrollment_of_row(row: Row[Any]) -> Enrollment:
         ended_at=row.ended_at,
         undeliverable_since=row.undeliverable_since,
         undeliverable_reason=row.undeliverable_reason,
+        plan_basis=row.plan_basis or "",
+        next_step_at=row.next_step_at,
     )
 
 

@@ -142,8 +142,20 @@ async def mark_sent(tx: Tx, accepted: Sequence[tuple[str, datetime]]) -> None:
 
 
 async def without_open_steps(tx: Tx, enrollment_ids: Sequence[str]) -> list[str]:
-    """Those of these enrollments that have nothing left to send (each probed by its
+    """Those of these enrollments that have nothing left to send: no next step to claim
+    (their cursor is null) and no step made into a mail still open (each probed by its
     own steps, through the index on (enrollment_id, step_id))."""
+    if not enrollment_ids:
+        return []
+    finished = {
+        row.id
+        for row in await tx.connection.execute(
+            select(enrollments.c.id).where(
+                enrollments.c.id.in_(enrollment_ids), enrollments.c.next_step_at.is_(None)
+            )
+        )
+    }
+    enrollment_ids = [e for e in enrollment_ids if e in finished]
     if not enrollment_ids:
         return []
     still_open = {

@@ -49,6 +49,17 @@ enrollments = Table(
     # when the current address was given (a contact change): the temporary failures
     # counted in a row are those of mails sent to it
     Column("address_since", UtcDateTime),
+    # what its plan depends on (services/core/journeys/basis.py: PlanBasis as JSON), and
+    # when its next step comes due (null: nothing left to claim); the plan's steps are
+    # computed from these and its journey version, a row is written only when one is due
+    Column("plan_basis", Text, nullable=False, server_default=""),
+    Column("next_step_at", UtcDateTime),
+    Index(
+        "ix_enrollments_next_step_at",
+        "next_step_at",
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
     Index(
         "uq_enrollments_active_siren",
         "siren",
@@ -58,9 +69,12 @@ enrollments = Table(
     ),
 )
 
-# A planned step: one mail of one person's journey. Its `id` is the deterministic id of
-# its `step.due` event. Status: planned -> emitted -> sending -> sent | failed;
-# cancelled or skipped before it is sent; paused while the person's address bounces.
+# A journey step made into a row: one mail of one person's journey, written when the
+# scheduler claims it (its plan is computed, see `enrollments.plan_basis`). Its `id` is
+# the deterministic id of its `step.due` event. Status: emitted -> sending -> sent |
+# failed; expired (a late notice), cancelled before it is sent; paused (held while the
+# person's address bounces). `planned`: only rows kept from a store migrated from 0009
+# whose computed plan would differ (they are claimed as they were planned).
 planned_steps = Table(
     "planned_steps",
     metadata,

@@ -14,9 +14,13 @@ from babel.dates import format_date
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core.store import console as console_store
 from services.core.store import uptake
-from services.core.store.console import AccountShare, LetterRates
+from services.core.store.console.rates import (
+    AccountShare,
+    LetterRates,
+    account_shares,
+    letter_rates,
+)
 from services.web.console.auth import CurrentAdviser, current_adviser
 from services.web.console.pages import page
 from services.web.console.words import TRACKS, step_title
@@ -51,7 +55,7 @@ def _row(journeys_dir: Any, rates: LetterRates) -> dict[str, Any]:
 
 async def _figures(request: Request) -> tuple[list[LetterRates], list[AccountShare]]:
     async with deps_of(request).store.transaction() as tx:
-        return await console_store.letter_rates(tx), await console_store.account_shares(tx)
+        return await letter_rates(tx), await account_shares(tx)
 
 
 @router.get("/tableau-de-bord", response_class=HTMLResponse)

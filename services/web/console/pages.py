@@ -87,14 +87,14 @@ def back(path: str, info: str = "") -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, adviser: CurrentAdviser) -> Response:
-    from services.core.store import console as console_store
+    from services.core.store.console.requests import RequestFilter, find_requests
 
     deps = deps_of(request)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
         upcoming = await appointment_store.upcoming_appointments(tx, now)
         people = {a.enrollment_id: await tx.enrollment(a.enrollment_id) for a in upcoming}
-        requests = await console_store.find_requests(tx, console_store.RequestFilter())
+        requests = await find_requests(tx, RequestFilter())
     return page(
         request,
         adviser,

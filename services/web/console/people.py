@@ -21,11 +21,20 @@ from services.core.departments import DEPARTMENTS
 from services.core.phone import NotAPhoneNumber, french_phone
 from services.core.store import adviser_requests as request_store
 from services.core.store import appointments as appointment_store
-from services.core.store import console as console_store
 from services.core.store import ledger
 from services.core.store import slots as slot_store
 from services.core.store.appointment_records import Adviser
-from services.core.store.console import PAGE_SIZE, RequestFilter
+from services.core.store.console import notes as notes_store
+from services.core.store.console.bookings import seats_of, slot_channel
+from services.core.store.console.history import mail_history
+from services.core.store.console.people import find_people
+from services.core.store.console.requests import (
+    PAGE_SIZE,
+    RequestFilter,
+    find_requests,
+    mark_request,
+    requests_of,
+)
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
 from services.web.console.words import (
@@ -78,7 +87,7 @@ def _query(wanted: RequestFilter, **changes: Any) -> str:
 async def requests_page(request: Request, adviser: CurrentAdviser) -> Response:
     wanted = _filters(request)
     async with deps_of(request).store.transaction() as tx:
-        found = await console_store.find_requests(tx, wanted)
+        found = await find_requests(tx, wanted)
     pages = max(1, math.ceil(found.total / PAGE_SIZE))
     here = f"/conseillers/demandes?{_query(wanted)}"
     return page(
@@ -114,7 +123,7 @@ async def handle_request(request: Request, request_id: str, adviser: CurrentAdvi
     deps = deps_of(request)
     done = form.get("etat", "traite") != "ouvert"
     async with deps.store.transaction() as tx:
-        enrollment_id = await console_store.mark_request(
+        enrollment_id = await mark_request(
             tx, request_id, done=done, adviser_name=adviser.name, now=deps.clock.now()
         )
     if enrollment_id is None:
@@ -130,7 +139,7 @@ async def handle_request(request: Request, request_id: str, adviser: CurrentAdvi
 async def people_page(request: Request, adviser: CurrentAdviser) -> Response:
     search = request.query_params.get("q", "")[:100]
     async with deps_of(request).store.transaction() as tx:
-        found = await console_store.find_people(tx, search)
+        found = await find_people(tx, search)
     return page(request, adviser, "people.html", {"search": search, "found": found})
 
 
@@ -150,10 +159,10 @@ async def _person_page(
         enrollment = await tx.enrollment(enrollment_id)
         if enrollment is None:
             return page(request, adviser, "not_found.html", {}, status=404)
-        mails = await console_store.mail_history(tx, enrollment_id)
-        requests = await console_store.requests_of(tx, enrollment_id)
-        notes = await console_store.notes_of(tx, enrollment_id)
-        seats = await console_store.seats_of(tx, enrollment_id)
+        mails = await mail_history(tx, enrollment)
+        requests = await requests_of(tx, enrollment_id)
+        notes = await notes_store.notes_of(tx, enrollment_id)
+        seats = await seats_of(tx, enrollment_id)
         appointments = await appointment_store.appointments_of(tx, enrollment_id)
         free = (
             await slot_store.free_slots(tx, enrollment.department, now, now + SLOT_HORIZON)
@@ -220,7 +229,7 @@ async def add_note(request: Request, enrollment_id: str, adviser: CurrentAdviser
     async with deps.store.transaction() as tx:
         if await tx.enrollment(enrollment_id) is None:
             return page(request, adviser, "not_found.html", {}, status=404)
-        await console_store.add_note(
+        await notes_store.add_note(
             tx,
             enrollment_id=enrollment_id,
             adviser_name=adviser.name,
@@ -295,7 +304,7 @@ async def book_for_person(
     here = f"/conseillers/personnes/{enrollment_id}"
     slot_id = form.get("creneau", "")
     async with deps.store.transaction() as tx:
-        channel = await console_store.slot_channel(tx, slot_id)
+        channel = await slot_channel(tx, slot_id)
 
     def refuse(field: str, problem: str) -> Coroutine[Any, Any, Response]:
         return _person_page(

@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from services.core import webinars as webinar_seats
 from services.core.appointment_rules import SUBJECTS
 from services.core.journeys.calendar import PARIS
-from services.core.store import console as console_store
 from services.core.store import webinars as webinar_store
 from services.core.store.appointment_records import Adviser
+from services.core.store.console.bookings import registrants
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
 from services.web.console.people import video_link
@@ -48,7 +48,7 @@ async def _webinars_page(
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
         sessions = await webinar_store.sessions(tx)
-        registered = await console_store.registrants(tx, editing.id) if editing is not None else []
+        registered = await registrants(tx, editing.id) if editing is not None else []
     upcoming = [s for s in sessions if s.ends_at > now]
     past = [s for s in sessions if s.ends_at <= now][::-1][:PAST_SHOWN]
     return page(

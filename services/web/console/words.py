@@ -14,6 +14,7 @@ TRACKS_SHORT = {"ae": "auto-entrepreneur", "ti": "travailleur indépendant"}
 
 MAIL_STATUSES = {
     "planned": "prévu",
+    "paused": "suspendu (adresse en échec)",
     "sending": "en cours d'envoi",
     "sent": "envoyé",
     "failed": "en échec",
