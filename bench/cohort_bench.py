@@ -48,7 +48,7 @@ from bench.support import (
     sirens,
     smtp_sink,
 )
-from services.core.topics import BUSINESS_EVENTS
+from services.domain.topics import BUSINESS_EVENTS
 
 FRENCH_COHORT = 1_100_000
 OPEN = "('planned', 'emitted', 'sending')"

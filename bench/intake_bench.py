@@ -35,7 +35,7 @@ from bench.support import (
     sirens,
     table_sizes,
 )
-from services.core.topics import BUSINESS_EVENTS
+from services.domain.topics import BUSINESS_EVENTS
 
 
 async def publish_businesses(bootstrap: str, n: int, first_siren: int = 10_000_000) -> None:

@@ -39,12 +39,12 @@ from bench.support import (
     service_env,
     smtp_sink,
 )
-from services.core.events import StepDue, encode
-from services.core.mail.message import Unsubscribe, build_message
-from services.core.mail.reference import load_reference
-from services.core.mail.render import Renderer
-from services.core.mail.samples import load_sample
-from services.core.topics import JOURNEY_EVENTS
+from services.adapters.mail.message import Unsubscribe, build_message
+from services.adapters.mail.reference import load_reference
+from services.adapters.mail.render import Renderer
+from services.adapters.mail.samples import load_sample
+from services.domain.events import StepDue, encode
+from services.domain.topics import JOURNEY_EVENTS
 
 SENDER = "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"
 

@@ -36,7 +36,7 @@ from bench.support import (
     service_env,
     smtp_sink,
 )
-from services.core.broker.embedded import free_port
+from services.adapters.broker.embedded import free_port
 
 
 async def main() -> None:

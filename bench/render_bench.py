@@ -20,10 +20,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.core.mail.message import Attachment, Unsubscribe, build_message
-from services.core.mail.reference import load_reference
-from services.core.mail.render import Renderer
-from services.core.mail.samples import load_sample
+from services.adapters.mail.message import Attachment, Unsubscribe, build_message
+from services.adapters.mail.reference import load_reference
+from services.adapters.mail.render import Renderer
+from services.adapters.mail.samples import load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 ICS = Attachment(

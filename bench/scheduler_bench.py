@@ -33,12 +33,12 @@ from bench.support import (
     result,
     say,
 )
-from services.core.broker.bus import KafkaBus
-from services.core.clock import VirtualClock
-from services.core.events import StepDue, encode
-from services.core.settings import Settings
-from services.core.store.repository import Store
-from services.core.topics import JOURNEY_EVENTS
+from services.adapters.broker.bus import KafkaBus
+from services.adapters.clock import VirtualClock
+from services.adapters.store.repository import Store
+from services.config.settings import Settings
+from services.domain.events import StepDue, encode
+from services.domain.topics import JOURNEY_EVENTS
 from services.scheduler.ticks import Scheduler
 
 

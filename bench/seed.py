@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg  # type: ignore[import-untyped]
 
 from bench.support import ROOT, raw_url, sirens
-from services.core.events import derived_event_id, step_due_event_ids
-from services.core.journeys.basis import PlanBasis
-from services.core.journeys.calendar import next_send_slot, paris_day
-from services.core.journeys.loader import load_journeys
-from services.core.store.bulk import STEP_COLUMNS
+from services.adapters.store.bulk import STEP_COLUMNS
+from services.domain.events import derived_event_id, step_due_event_ids
+from services.domain.journeys.basis import PlanBasis
+from services.domain.journeys.calendar import next_send_slot, paris_day
+from services.domain.journeys.loader import load_journeys
 
 # The AE journey's letters (the welcome and the eleven themes): what most mails are.
 STEPS = (

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.core.broker.embedded import EmbeddedKafka, free_port  # noqa: E402
-from services.core.broker.topics import ensure_topics  # noqa: E402
-from services.core.store.migrate import upgrade_async  # noqa: E402
+from services.adapters.broker.embedded import EmbeddedKafka, free_port  # noqa: E402
+from services.adapters.broker.topics import ensure_topics  # noqa: E402
+from services.adapters.store.migrate import upgrade_async  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get(
     "PM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"

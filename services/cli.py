@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from services.core.settings import Settings, SettingsError, load_settings
+from services.config.settings import Settings, SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,21 +84,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "dev":
-        from services.core.logs import configure_logging
+        from services.adapters.logs import configure_logging
         from services.process import run_dev
 
         configure_logging()
         asyncio.run(run_dev(settings))
         return 0
     if args.command == "run":
-        from services.core.logs import configure_logging
+        from services.adapters.logs import configure_logging
         from services.process import run_one
 
         configure_logging()
         asyncio.run(run_one(settings, args.service))
         return 0
     if args.command == "journeys":
-        from services.core.journeys import commands as journey_commands
+        from services.commands import journeys as journey_commands
 
         if args.action == "check":
             return journey_commands.check(settings.journeys_dir, sys.stdout)
@@ -114,13 +114,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             department=args.department,
         )
     if args.command == "db":
-        from services.core.store.migrate import upgrade
+        from services.adapters.store.migrate import upgrade
 
         upgrade(settings.database_url)
         print(f"database up to date: {_safe_url(settings.database_url)}")
         return 0
     if args.command == "dlq":
-        from services.core import dlq as dead_letters
+        from services.commands import dlq as dead_letters
 
         return asyncio.run(dead_letters.command(settings, args.action, args, sys.stdout))
     if args.command == "adviser":
@@ -132,7 +132,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return docs_command(args.output, sys.stdout)
     if args.command == "preview":
-        from services.core.mail import commands as mail_commands
+        from services.commands import mail as mail_commands
 
         return mail_commands.preview(
             settings.templates_dir,

@@ -17,12 +17,12 @@ from typing import Any, TextIO
 
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.asyncapi import contract_document, to_yaml
-from services.core.broker.batch import Inbound, Rejected
-from services.core.broker.consumer import ConsumerOptions
-from services.core.broker.memory_bus import MemoryBus
-from services.core.clock import VirtualClock
-from services.core.version import SERVICE_VERSION
+from services.adapters.broker.asyncapi import contract_document, to_yaml
+from services.adapters.broker.batch import Inbound, Rejected
+from services.adapters.broker.consumer import ConsumerOptions
+from services.adapters.broker.memory_bus import MemoryBus
+from services.adapters.clock import VirtualClock
+from services.config.version import SERVICE_VERSION
 from services.intake import app as intake_app
 from services.mailer import app as mailer_app
 from services.scheduler import app as scheduler_app

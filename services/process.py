@@ -20,29 +20,29 @@ from typing import Any
 import uvicorn
 from faststream.kafka import KafkaBroker
 
-from services.core.appointment_mails import AppointmentMails, JourneyExtras
-from services.core.broker.bus import KafkaBus
-from services.core.broker.consumer import ConsumerOptions
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.broker.progress import ProgressWatch, keep_watching
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.gauges import keep_refreshing
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import Journey, Track
-from services.core.links import LinkMaker
-from services.core.mail.reference import load_references
-from services.core.mail.render import Renderer
-from services.core.return_path import ReturnPaths
-from services.core.settings import Settings, SettingsError, dev_secret_key
-from services.core.smtp import SmtpTransport
-from services.core.store import journey_versions
-from services.core.store.migrate import upgrade_async
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
-from services.core.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
-from services.core.webinar_catalogue import load_catalogue, seed_sessions
+from services.adapters.broker.bus import KafkaBus
+from services.adapters.broker.consumer import ConsumerOptions
+from services.adapters.broker.embedded import EmbeddedKafka, free_port
+from services.adapters.broker.progress import ProgressWatch, keep_watching
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.gauges import keep_refreshing
+from services.adapters.mail.reference import load_references
+from services.adapters.mail.render import Renderer
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store import journey_versions
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.repository import Store
+from services.application.appointment_mails import AppointmentMails, JourneyExtras
+from services.application.links import LinkMaker
+from services.application.return_path import ReturnPaths
+from services.application.tokens import Tokens
+from services.application.webinar_catalogue import load_catalogue, seed_sessions
+from services.config.settings import Settings, SettingsError, dev_secret_key
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import Journey, Track
+from services.domain.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.inbound.listener import InboundListener
 from services.inbound.receive import Inbound
 from services.intake import app as intake_app

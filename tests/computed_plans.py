@@ -14,14 +14,14 @@ from datetime import date, datetime
 
 from sqlalchemy import func, insert, select, update
 
-from services.core.events import step_due_event_id
-from services.core.journeys.basis import PlanBasis, steps_of
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import DeclarationFrequency, Journey, PlannedStep
-from services.core.store import journey_versions, ledger
-from services.core.store.records import Enrollment, NewEnrollment, NewMail
-from services.core.store.repository import Store, Tx
-from services.core.store.tables import enrollments, mails, planned_steps
+from services.adapters.store import journey_versions, ledger
+from services.adapters.store.repository import Store, Tx
+from services.adapters.store.tables import enrollments, mails, planned_steps
+from services.domain.events import step_due_event_id
+from services.domain.journeys.basis import PlanBasis, steps_of
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import DeclarationFrequency, Journey, PlannedStep
+from services.domain.records import Enrollment, NewEnrollment, NewMail
 from tests.flow.harness import ROOT
 from tests.support import new_siren
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import MailCatcher
-from services.core.store.migrate import upgrade_async
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get("PM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

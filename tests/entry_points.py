@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from services.core.broker.batch import Inbound, Rejected
-from services.core.store import claims, sending
-from services.core.store.records import DueStep, Enrollment, SendPermit
-from services.core.store.repository import Store, Tx
+from services.adapters.broker.batch import Inbound, Rejected
+from services.adapters.store import claims, sending
+from services.adapters.store.repository import Store, Tx
+from services.domain.records import DueStep, Enrollment, SendPermit
 from services.intake.enroll import Intake
 from services.scheduler.ticks import Scheduler, TickReport
 from tests.support import as_bytes

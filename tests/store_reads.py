@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from services.core.store.ledger import mail_of_row
-from services.core.store.records import Enrollment, Mail
-from services.core.store.repository import Tx, enrollment_of_row
-from services.core.store.tables import enrollments, mails
+from services.adapters.store.ledger import mail_of_row
+from services.adapters.store.repository import Tx, enrollment_of_row
+from services.adapters.store.tables import enrollments, mails
+from services.domain.records import Enrollment, Mail
 
 
 async def enrollments_by_email(tx: Tx, email: str) -> list[Enrollment]:

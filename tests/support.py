@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from services.core.siren import luhn_valid
+from services.domain.siren import luhn_valid
 
 _sirens: Iterator[int] = iter(range(100_000_000, 999_999_999, 7919))
 
@@ -72,7 +72,7 @@ async def claimed(tx: Any, steps: Any) -> None:
     """The scheduler made these steps of a person's computed plan rows, `emitted` (for a
     test that hands a step to the mailer itself, whatever day it falls on). `tx` is a
     store `Tx`, `steps` the `Step` records `Tx.steps` gave."""
-    from services.core.store import sending
+    from services.adapters.store import sending
 
     fresh = [step for step in steps if await tx.step(step.id) is None]
     for step in fresh:

@@ -23,15 +23,15 @@ from typing import Literal
 
 from prometheus_client import Counter
 
-from services.core.clock import Clock
-from services.core.deliverability import record_failure
-from services.core.letters import message_id_for
-from services.core.lifecycle import unsubscribe
-from services.core.links import UNSUBSCRIBE
-from services.core.return_path import InvalidReturnPath, ReturnPaths
-from services.core.store import deliverability
-from services.core.store.repository import Store
-from services.core.tokens import InvalidToken, Tokens
+from services.adapters.clock import Clock
+from services.adapters.store import deliverability
+from services.adapters.store.repository import Store
+from services.application.deliverability import record_failure
+from services.application.letters import message_id_for
+from services.application.lifecycle import unsubscribe
+from services.application.links import UNSUBSCRIBE
+from services.application.return_path import InvalidReturnPath, ReturnPaths
+from services.application.tokens import InvalidToken, Tokens
 from services.inbound.reports import parse, read_report, unsubscribe_token
 
 log = logging.getLogger(__name__)

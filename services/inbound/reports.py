@@ -23,7 +23,7 @@ from typing import Literal
 
 from flufl.bounce import all_failures
 
-from services.core.logs import redact
+from services.adapters.logs import redact
 
 Verdict = Literal["permanent", "temporary", "complaint", "other"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.batch import KeyedBatchHandler, subscribe_keyed_batch
-from services.core.broker.bus import EventBus
-from services.core.broker.consumer import ConsumerOptions
-from services.core.clock import Clock
-from services.core.events import BusinessEvent
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.batch import KeyedBatchHandler, subscribe_keyed_batch
+from services.adapters.broker.bus import EventBus
+from services.adapters.broker.consumer import ConsumerOptions
+from services.adapters.clock import Clock
+from services.domain.events import BusinessEvent
+from services.domain.topics import BUSINESS_EVENTS
 from services.intake.enroll import Intake
 
 GROUP = "premiers-mois-intake"

@@ -17,10 +17,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
-from services.core.broker.batch import Inbound, Rejected
-from services.core.clock import Clock
-from services.core.deliverability import address_changed
-from services.core.events import (
+from services.adapters.broker.batch import Inbound, Rejected
+from services.adapters.clock import Clock
+from services.adapters.store import bulk, intake_log, ledger, parking
+from services.adapters.store import plans as store_plans
+from services.adapters.store.repository import Store, Tx
+from services.application.deliverability import address_changed
+from services.application.lifecycle import end_enrollment, outgoing
+from services.domain.events import (
     AccountCreated,
     BusinessClosed,
     BusinessCreated,
@@ -30,15 +34,11 @@ from services.core.events import (
     RegimeChanged,
     derived_event_id,
 )
-from services.core.journeys.basis import PlanBasis, steps_of
-from services.core.journeys.calendar import PARIS, paris_day
-from services.core.journeys.model import DeclarationFrequency, Journey, Track
-from services.core.journeys.planner import PlanCache
-from services.core.lifecycle import end_enrollment, outgoing
-from services.core.store import bulk, intake_log, ledger, parking
-from services.core.store import plans as store_plans
-from services.core.store.records import Enrollment, NewEnrollment, OutgoingEvent
-from services.core.store.repository import Store, Tx
+from services.domain.journeys.basis import PlanBasis, steps_of
+from services.domain.journeys.calendar import PARIS, paris_day
+from services.domain.journeys.model import DeclarationFrequency, Journey, Track
+from services.domain.journeys.planner import PlanCache
+from services.domain.records import Enrollment, NewEnrollment, OutgoingEvent
 from services.intake.parking import Parking
 from services.intake.screening import Arrived, screen
 

@@ -26,10 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.core.broker.bus import EventBus, Outgoing
-from services.core.broker.consumer import dead_letter_headers
-from services.core.clock import Clock
-from services.core.events import (
+from services.adapters.broker.bus import EventBus, Outgoing
+from services.adapters.broker.consumer import dead_letter_headers
+from services.adapters.clock import Clock
+from services.adapters.metrics import EVENTS_DEAD_LETTERED, EVENTS_PARKED
+from services.adapters.store import intake_log, parking
+from services.adapters.store.intake_log import event_key
+from services.adapters.store.repository import Store, Tx
+from services.domain.events import (
     AccountCreated,
     BusinessClosed,
     BusinessCreated,
@@ -38,11 +42,7 @@ from services.core.events import (
     RegimeChanged,
     parse_business_event,
 )
-from services.core.metrics import EVENTS_DEAD_LETTERED, EVENTS_PARKED
-from services.core.store import intake_log, parking
-from services.core.store.intake_log import event_key
-from services.core.store.repository import Store, Tx
-from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
+from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
 
 log = logging.getLogger(__name__)
 

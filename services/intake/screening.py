@@ -9,8 +9,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.core.broker.batch import Inbound, Rejected
-from services.core.events import BusinessEvent, InvalidEvent, parse_business_event
+from services.adapters.broker.batch import Inbound, Rejected
+from services.domain.events import BusinessEvent, InvalidEvent, parse_business_event
 
 
 @dataclass(frozen=True, slots=True)

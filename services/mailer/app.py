@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.core.broker.batch import BatchHandler, subscribe_batch
-from services.core.broker.bus import EventBus
-from services.core.broker.consumer import ConsumerOptions
-from services.core.clock import Clock
-from services.core.journey_events import JourneyEventMessage
-from services.core.topics import JOURNEY_EVENTS
+from services.adapters.broker.batch import BatchHandler, subscribe_batch
+from services.adapters.broker.bus import EventBus
+from services.adapters.broker.consumer import ConsumerOptions
+from services.adapters.clock import Clock
+from services.domain.journey_events import JourneyEventMessage
+from services.domain.topics import JOURNEY_EVENTS
 from services.mailer.batch import MailerBatch
 from services.mailer.deliver import Mailer
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.core.broker.batch import Rejected
-from services.core.events import InvalidEvent
+from services.adapters.broker.batch import Rejected
+from services.domain.events import InvalidEvent
 from services.mailer.deliver import Mailer, due_step_key
 
 

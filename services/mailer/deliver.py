@@ -25,8 +25,18 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from services.core.clock import Clock
-from services.core.events import (
+from services.adapters.clock import Clock
+from services.adapters.logs import redact
+from services.adapters.mail.render import Renderer
+from services.adapters.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
+from services.adapters.smtp import MailTransport, PermanentFailure, TemporaryFailure
+from services.adapters.store import bulk, ledger, sending
+from services.adapters.store.repository import PENDING, Store, Tx
+from services.application.letters import compose_letter, letter_context, message_id_for
+from services.application.lifecycle import end_enrollment, outgoing
+from services.application.links import LinkMaker
+from services.application.return_path import ReturnPaths, envelope_sender
+from services.domain.events import (
     InvalidEvent,
     MessageFailed,
     MessageSent,
@@ -34,19 +44,9 @@ from services.core.events import (
     decode_journey_event,
     derived_event_id,
 )
-from services.core.journeys.calendar import in_send_window, next_send_slot
-from services.core.journeys.send_rules import PendingStep, expiry_reason
-from services.core.letters import compose_letter, letter_context, message_id_for
-from services.core.lifecycle import end_enrollment, outgoing
-from services.core.links import LinkMaker
-from services.core.logs import redact
-from services.core.mail.render import Renderer
-from services.core.metrics import MAILS_FAILED, MAILS_SENT, SEND_LATENESS
-from services.core.return_path import ReturnPaths, envelope_sender
-from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
-from services.core.store import bulk, ledger, sending
-from services.core.store.records import Enrollment, NewMail, SendPermit, Step
-from services.core.store.repository import PENDING, Store, Tx
+from services.domain.journeys.calendar import in_send_window, next_send_slot
+from services.domain.journeys.send_rules import PendingStep, expiry_reason
+from services.domain.records import Enrollment, NewMail, SendPermit, Step
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,16 @@ import logging
 from datetime import timedelta
 from typing import Literal
 
-from services.core.clock import Clock
-from services.core.letters import message_id_for
-from services.core.mail.ledger_mail import message_of
-from services.core.mail.render import Renderer
-from services.core.metrics import MAILS_FAILED, MAILS_SENT
-from services.core.return_path import ReturnPaths, envelope_sender
-from services.core.smtp import MailTransport, PermanentFailure, TemporaryFailure
-from services.core.store import ledger
-from services.core.store.records import Mail
-from services.core.store.repository import Store
+from services.adapters.clock import Clock
+from services.adapters.mail.ledger_mail import message_of
+from services.adapters.mail.render import Renderer
+from services.adapters.metrics import MAILS_FAILED, MAILS_SENT
+from services.adapters.smtp import MailTransport, PermanentFailure, TemporaryFailure
+from services.adapters.store import ledger
+from services.adapters.store.repository import Store
+from services.application.letters import message_id_for
+from services.application.return_path import ReturnPaths, envelope_sender
+from services.domain.records import Mail
 from services.mailer.deliver import RetryPolicy
 
 log = logging.getLogger(__name__)

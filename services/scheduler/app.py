@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from faststream.kafka import KafkaBroker
 
-from services.core.journey_events import JourneyEventMessage
-from services.core.topics import JOURNEY_EVENTS
+from services.domain.journey_events import JourneyEventMessage
+from services.domain.topics import JOURNEY_EVENTS
 from services.scheduler.ticks import Scheduler, TickReport
 
 log = logging.getLogger(__name__)

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import logging
 
-from services.core import appointments
-from services.core.appointment_mails import AppointmentMails
-from services.core.clock import Clock
-from services.core.store import appointments as appointment_store
-from services.core.store import ledger
-from services.core.store import reminders as reminder_store
-from services.core.store import webinars as webinar_store
-from services.core.store.appointment_records import Reminder
-from services.core.store.closed_journeys import CLOSING_REASONS
-from services.core.store.records import Enrollment, NewMail
-from services.core.store.repository import Store, Tx
+from services.adapters.clock import Clock
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import ledger
+from services.adapters.store import reminders as reminder_store
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.closed_journeys import CLOSING_REASONS
+from services.adapters.store.repository import Store, Tx
+from services.application import appointments
+from services.application.appointment_mails import AppointmentMails
+from services.domain.appointment_records import Reminder
+from services.domain.records import Enrollment, NewMail
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from services.core.clock import Clock
-from services.core.metrics import PERSONAL_DATA_PURGED
-from services.core.store.people import SIGNUP_LINK_TTL, forget_stale_signups
-from services.core.store.repository import Store
-from services.core.store.retention import purge_personal_data
+from services.adapters.clock import Clock
+from services.adapters.metrics import PERSONAL_DATA_PURGED
+from services.adapters.store.people import SIGNUP_LINK_TTL, forget_stale_signups
+from services.adapters.store.repository import Store
+from services.adapters.store.retention import purge_personal_data
 
 log = logging.getLogger(__name__)
 

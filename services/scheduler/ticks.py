@@ -17,18 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.core.broker.bus import EventBus, Outgoing
-from services.core.clock import Clock
-from services.core.events import encode_step_due
-from services.core.journeys.calendar import in_send_window
-from services.core.journeys.planner import PlanCache
-from services.core.lifecycle import end_enrollment
-from services.core.metrics import STEPS_EMITTED, STEPS_EXPIRED, STEPS_REDELIVERED
-from services.core.store import claims
-from services.core.store.journey_versions import JourneyLibrary
-from services.core.store.records import DueStep
-from services.core.store.repository import Store
-from services.core.topics import JOURNEY_EVENTS
+from services.adapters.broker.bus import EventBus, Outgoing
+from services.adapters.clock import Clock
+from services.adapters.metrics import STEPS_EMITTED, STEPS_EXPIRED, STEPS_REDELIVERED
+from services.adapters.store import claims
+from services.adapters.store.journey_versions import JourneyLibrary
+from services.adapters.store.repository import Store
+from services.application.lifecycle import end_enrollment
+from services.domain.events import encode_step_due
+from services.domain.journeys.calendar import in_send_window
+from services.domain.journeys.planner import PlanCache
+from services.domain.records import DueStep
+from services.domain.topics import JOURNEY_EVENTS
 from services.scheduler.reminders import Reminders
 from services.scheduler.retention import purge_expired
 

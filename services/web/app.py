@@ -11,9 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from faststream.kafka import KafkaBroker
 
-from services.core.events import BusinessCreated
-from services.core.mail.french import FILTERS
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.mail.french import FILTERS
+from services.domain.events import BusinessCreated
+from services.domain.topics import BUSINESS_EVENTS
 from services.web import (
     appointments,
     archive,

@@ -20,23 +20,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.core import appointments, webinars
-from services.core.appointment_mails import (
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import slots as slot_store
+from services.adapters.store import webinars as webinar_store
+from services.application import appointments, webinars
+from services.application.appointment_mails import (
     APPOINTMENT,
     OFFER,
     REGISTRATION,
     WEBINAR,
     AppointmentMails,
 )
-from services.core.appointment_rules import CHANNELS, REASONS
-from services.core.departments import department_label
-from services.core.links import PERSON
-from services.core.phone import NotAPhoneNumber, french_phone
-from services.core.store import adviser_requests as request_store
-from services.core.store import appointments as appointment_store
-from services.core.store import slots as slot_store
-from services.core.store import webinars as webinar_store
-from services.core.tokens import ExpiredToken, InvalidToken
+from services.application.links import PERSON
+from services.application.tokens import ExpiredToken, InvalidToken
+from services.domain.appointment_rules import CHANNELS, REASONS
+from services.domain.departments import department_label
+from services.domain.phone import NotAPhoneNumber, french_phone
 from services.web.deps import deps_of, pages_of
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core.journeys.loader import load_journeys
-from services.core.mail.render import MailTemplateError
-from services.core.mail.samples import load_sample, with_public_url
+from services.adapters.mail.render import MailTemplateError
+from services.adapters.mail.samples import load_sample, with_public_url
+from services.domain.journeys.loader import load_journeys
 from services.web.deps import WebDeps, deps_of, pages_of
 
 router = APIRouter()

@@ -11,16 +11,16 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from services.core.broker.bus import EventBus
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.links import LinkMaker
-from services.core.mail.render import Renderer
-from services.core.settings import Settings
-from services.core.smtp import SmtpTransport
-from services.core.store.records import Enrollment, Step
-from services.core.store.repository import Store, Tx
-from services.core.tokens import Tokens
+from services.adapters.broker.bus import EventBus
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.mail.render import Renderer
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store.repository import Store, Tx
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
+from services.config.settings import Settings
+from services.domain.records import Enrollment, Step
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.core.events import BusinessCreated, encode
-from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
-from services.core.mail.gallery import gallery
-from services.core.siren import luhn_valid
-from services.core.store.observability import journey_mail_counts
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.mail.gallery import gallery
+from services.adapters.store.observability import journey_mail_counts
+from services.domain.events import BusinessCreated, encode
+from services.domain.journeys.calendar import PARIS, next_send_slot, paris_day
+from services.domain.siren import luhn_valid
+from services.domain.topics import BUSINESS_EVENTS
 from services.web.deps import DevTools, deps_of, pages_of
 from services.web.typography import paris_time
 

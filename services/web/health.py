@@ -1,7 +1,7 @@
 """`/healthz` (broker, store and SMTP answer; no consumer stuck) and `/metrics` (Prometheus).
 
 A dependency that does not answer: 503 and `degraded`. A consumer of this process stuck
-(a partition with lag and no progress, see `services.core.broker.progress`) while every
+(a partition with lag and no progress, see `services.adapters.broker.progress`) while every
 dependency answers: 200 and `degraded`, with the partitions under `stuck`.
 
 The public web port has `/healthz` alone, and it names each check with `ok` or
@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.core.broker.progress import ProgressWatch
+from services.adapters.broker.progress import ProgressWatch
 from services.web.deps import deps_of
 
 router = APIRouter()

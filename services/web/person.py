@@ -1,6 +1,6 @@
 """The person's pages reached from a mail: one-click unsubscribe (RFC 8058), preferences,
 a letter's web view, the personal timeline (what was received, what comes next: the
-mails made and the plan computed ahead, `services.core.store.plan_view`) and the erasure
+mails made and the plan computed ahead, `services.adapters.store.plan_view`) and the erasure
 of their data.
 
 Every page is reached through a signed token (no personal data in the URL). A
@@ -16,20 +16,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core.appointment_mails import AppointmentMails
-from services.core.erasure import erase_person
-from services.core.events import EnrollmentEnded, derived_event_id
-from services.core.letters import compose_letter, letter_context, message_id_for
-from services.core.lifecycle import end_enrollment, outgoing
-from services.core.lifecycle import unsubscribe as unsubscribe_person
-from services.core.links import LETTER, PERSON, UNSUBSCRIBE
-from services.core.mail.ledger_mail import render_mail
-from services.core.mail.render import MailTemplateError
-from services.core.store import ledger, people
-from services.core.store import webinars as webinar_store
-from services.core.store.plan_view import journey_steps
-from services.core.store.records import Enrollment, Step
-from services.core.tokens import ExpiredToken, InvalidToken
+from services.adapters.mail.ledger_mail import render_mail
+from services.adapters.mail.render import MailTemplateError
+from services.adapters.store import ledger, people
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.plan_view import journey_steps
+from services.application.appointment_mails import AppointmentMails
+from services.application.erasure import erase_person
+from services.application.letters import compose_letter, letter_context, message_id_for
+from services.application.lifecycle import end_enrollment, outgoing
+from services.application.lifecycle import unsubscribe as unsubscribe_person
+from services.application.links import LETTER, PERSON, UNSUBSCRIBE
+from services.application.tokens import ExpiredToken, InvalidToken
+from services.domain.events import EnrollmentEnded, derived_event_id
+from services.domain.records import Enrollment, Step
 from services.web.deps import WebDeps, deps_of, pages_of
 from services.web.security import csrf_refused, csrf_valid, form_page
 

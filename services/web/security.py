@@ -24,8 +24,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.core.clock import Clock
-from services.core.tokens import InvalidToken, Tokens
+from services.adapters.clock import Clock
+from services.application.tokens import InvalidToken, Tokens
 from services.web import errors
 from services.web.deps import deps_of, pages_of
 

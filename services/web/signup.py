@@ -21,21 +21,21 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from services.core.addresses import InvalidAddress, mailbox_key
-from services.core.events import (
+from services.adapters.store import ledger, people
+from services.adapters.store.people import Signup
+from services.application.letters import letter_context, message_id_for
+from services.application.tokens import ExpiredToken, InvalidToken
+from services.domain.addresses import InvalidAddress, mailbox_key
+from services.domain.events import (
     STARTED_BEFORE,
     BusinessCreated,
     Frequency,
     derived_event_id,
     encode,
 )
-from services.core.letters import letter_context, message_id_for
-from services.core.siren import check_siren
-from services.core.store import ledger, people
-from services.core.store.people import Signup
-from services.core.store.records import Enrollment, NewMail, Step
-from services.core.tokens import ExpiredToken, InvalidToken
-from services.core.topics import BUSINESS_EVENTS
+from services.domain.records import Enrollment, NewMail, Step
+from services.domain.siren import check_siren
+from services.domain.topics import BUSINESS_EVENTS
 from services.web.deps import WebDeps, deps_of, pages_of
 from services.web.security import (
     client_key,
@@ -153,7 +153,7 @@ def validate(form: SignupForm, now: datetime) -> tuple[BusinessCreated | None, d
                 "Indiquez une date de début d'activité dans l'année qui vient."
             )
         elif start < today - STARTED_BEFORE[regime]:
-            # the bound of the contract's events (services/core/events.py)
+            # the bound of the contract's events (services/domain/events.py)
             errors["activity_start"] = (
                 f"Votre activité a commencé il y a plus de {STARTED_BEFORE[regime].days // 30}"
                 f"\u00a0mois\u00a0: l'accompagnement de ce parcours de {months}\u00a0mois "

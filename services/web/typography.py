@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from services.core.journeys.calendar import PARIS
+from services.domain.journeys.calendar import PARIS
 
 NBSP = "\u00a0"
 _KEEP = re.compile(r"(<(script|style|textarea|pre)\b.*?</\2>|<[^>]*>)", re.S | re.I)

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core.store import advisers as adviser_store
-from services.core.store import slots as slot_store
-from services.core.store.appointment_records import NewSlot
-from services.core.store.records import NewEnrollment
-from services.core.store.repository import Store
+from services.adapters.store import advisers as adviser_store
+from services.adapters.store import slots as slot_store
+from services.adapters.store.repository import Store
+from services.domain.appointment_records import NewSlot
+from services.domain.records import NewEnrollment
 from tests.support import new_siren
 
 # Monday 2 March 2026, 09:00 in Paris

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from services.adapters.store import advisers as adviser_store
+from services.adapters.store.migrate import upgrade
+from services.adapters.store.repository import Store
 from services.cli import main
-from services.core.store import advisers as adviser_store
-from services.core.store import appointment_records
-from services.core.store.migrate import upgrade
-from services.core.store.repository import Store
+from services.domain import appointment_records
 from services.web.console.auth import password_matches
 
 

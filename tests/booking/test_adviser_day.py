@@ -20,18 +20,18 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from services.core import webinars
-from services.core.appointment_mails import AppointmentMails
-from services.core.catcher import MailCatcher
-from services.core.events import step_due_event_id
-from services.core.store import adviser_requests as request_store
-from services.core.store import advisers as adviser_store
-from services.core.store import slots as slot_store
-from services.core.store import webinars as webinar_store
-from services.core.store.appointment_records import NewSlot
-from services.core.store.migrate import upgrade_async
-from services.core.store.records import NewEnrollment
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import advisers as adviser_store
+from services.adapters.store import slots as slot_store
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.repository import Store
+from services.application import webinars
+from services.application.appointment_mails import AppointmentMails
+from services.domain.appointment_records import NewSlot
+from services.domain.events import step_due_event_id
+from services.domain.records import NewEnrollment
 from services.process import _serve
 from services.web.console.auth import create_adviser
 from tests.booking.conftest import NOW

@@ -16,10 +16,10 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.domain.topics import BUSINESS_EVENTS
 from services.web.console.auth import create_adviser
 from tests.booking.web import calendar_of
 from tests.browser_support import chromium, needs_chromium

@@ -12,16 +12,16 @@ from html import unescape
 import httpx
 import pytest
 
-from services.core import appointments
-from services.core.catcher import MailCatcher
-from services.core.events import step_due_event_id
-from services.core.lifecycle import end_enrollment
-from services.core.store import appointments as appointment_store
-from services.core.store import ledger
-from services.core.store import slots as slot_store
-from services.core.store import webinars as webinar_store
-from services.core.store.records import NewMail
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import ledger
+from services.adapters.store import slots as slot_store
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.repository import Store
+from services.application import appointments
+from services.application.lifecycle import end_enrollment
+from services.domain.events import step_due_event_id
+from services.domain.records import NewMail
 from tests.booking.conftest import NOW, add_adviser, enroll, open_slot
 from tests.booking.test_webinars import Invitation
 from tests.booking.web import Web, adviser_account, body_text, client, hidden, sign_in, web_app

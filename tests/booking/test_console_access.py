@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from services.core.catcher import MailCatcher
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.repository import Store
 from tests.booking.conftest import NOW
 from tests.booking.web import Web, adviser_account, client, hidden, sign_in, web_app
 

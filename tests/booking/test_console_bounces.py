@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.core.catcher import MailCatcher
-from services.core.store.deliverability import pause_journey
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.deliverability import pause_journey
+from services.adapters.store.repository import Store
 from tests.booking.conftest import NOW, enroll
 from tests.booking.web import Web, adviser_account, client, sign_in, web_app
 

@@ -13,8 +13,8 @@ from html import unescape
 import httpx
 import pytest
 
-from services.core.catcher import MailCatcher
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.repository import Store
 from tests.booking.conftest import NOW
 from tests.booking.web import Web, adviser_account, client, sign_in, web_app
 from tests.computed_plans import enroll, expire_step, mail_step, plan_of, step_rows

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.core.catcher import MailCatcher
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.repository import Store
 from tests.booking.conftest import NOW, enroll
 from tests.booking.test_person_booking import path_of
 from tests.booking.web import PUBLIC_URL, Web, adviser_account, sign_in, web_app

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.core import webinars
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.application import webinars
+from services.domain.topics import BUSINESS_EVENTS
 from tests.booking.web import body_text
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created
@@ -85,7 +85,7 @@ async def test_the_web_view_of_a_webinar_invitation_shows_the_sessions_it_offers
 ) -> None:
     import httpx
 
-    from services.core.appointment_mails import AppointmentMails, JourneyExtras
+    from services.application.appointment_mails import AppointmentMails, JourneyExtras
     from services.web.app import create_app
     from services.web.deps import WebDeps
 

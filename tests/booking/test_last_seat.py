@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from services.core import appointments, webinars
-from services.core.store import appointments as appointment_store
-from services.core.store import slots as slot_store
-from services.core.store import webinars as webinar_store
-from services.core.store.booking_tables import appointments as appointment_rows
-from services.core.store.repository import Store
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import slots as slot_store
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.booking_tables import appointments as appointment_rows
+from services.adapters.store.repository import Store
+from services.application import appointments, webinars
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
 
 

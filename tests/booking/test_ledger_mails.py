@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.core import appointments
-from services.core.appointment_mails import AppointmentMails
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.links import LinkMaker
-from services.core.smtp import SmtpTransport
-from services.core.store import ledger
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store import ledger
+from services.adapters.store.repository import Store
+from services.application import appointments
+from services.application.appointment_mails import AppointmentMails
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler.reminders import Reminders

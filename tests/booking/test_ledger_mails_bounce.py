@@ -9,12 +9,12 @@ import aiosmtplib
 import pytest
 from sqlalchemy import select
 
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.return_path import ReturnPaths
-from services.core.store.repository import Store
-from services.core.store.tables import mails
-from services.core.tokens import Tokens
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import mails
+from services.application.return_path import ReturnPaths
+from services.application.tokens import Tokens
 from services.inbound.listener import InboundListener
 from services.inbound.receive import Inbound
 from services.mailer.deliver import RetryPolicy

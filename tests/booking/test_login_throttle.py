@@ -11,8 +11,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from services.core.catcher import MailCatcher
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.repository import Store
 from services.web.console.auth import create_adviser
 from services.web.console.passwords import WeakPassword, check_password
 from tests.booking.conftest import NOW

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.core.catcher import MailCatcher
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.repository import Store
 from services.web.health import ALL_CHECKS, HealthChecks
 from services.web.ops import create_ops_app
 from tests.booking.conftest import NOW

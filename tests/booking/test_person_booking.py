@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from services.core.catcher import MailCatcher
-from services.core.store.console.requests import RequestFilter, find_requests
-from services.core.store.repository import Store
-from services.core.store.tables import outbox
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.console.requests import RequestFilter, find_requests
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import outbox
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
 from tests.booking.web import Web, body_text, calendar_of, client, web_app
 

@@ -8,20 +8,20 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core import appointments, webinars
-from services.core.appointment_mails import AppointmentMails
-from services.core.appointment_rules import appointment_reminder_at, working_day_before
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.lifecycle import end_enrollment
-from services.core.links import LinkMaker
-from services.core.smtp import SmtpTransport
-from services.core.store import adviser_requests as request_store
-from services.core.store import appointments as appointment_store
-from services.core.store import slots as slot_store
-from services.core.store import webinars as webinar_store
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import slots as slot_store
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.repository import Store
+from services.application import appointments, webinars
+from services.application.appointment_mails import AppointmentMails
+from services.application.lifecycle import end_enrollment
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
+from services.domain.appointment_rules import appointment_reminder_at, working_day_before
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler.reminders import Reminders

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from services.core.catcher import MailCatcher
-from services.core.store import adviser_requests as request_store
-from services.core.store.repository import Store
+from services.adapters.catcher import MailCatcher
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store.repository import Store
 from tests.booking.conftest import NOW, enroll
 from tests.booking.test_person_booking import path_of
 from tests.booking.web import Web, client, web_app

@@ -11,15 +11,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core import webinars
-from services.core.appointment_mails import AppointmentMails, JourneyExtras
-from services.core.catcher import MailCatcher
-from services.core.events import step_due_event_id
-from services.core.store import ledger
-from services.core.store import webinars as webinar_store
-from services.core.store.deliverability import find_mail
-from services.core.store.repository import Store
-from services.core.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
+from services.adapters.catcher import MailCatcher
+from services.adapters.store import ledger
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.deliverability import find_mail
+from services.adapters.store.repository import Store
+from services.application import webinars
+from services.application.appointment_mails import AppointmentMails, JourneyExtras
+from services.application.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
+from services.domain.events import step_due_event_id
 from services.mailer.deliver import Mailer, RetryPolicy
 from tests.booking.conftest import NOW, enroll
 from tests.booking.web import ROOT, Web, body_text, calendar_of, client, web_app

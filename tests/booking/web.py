@@ -17,16 +17,16 @@ import httpx
 from fastapi import FastAPI
 from icalendar import Calendar
 
-from services.core.broker.memory_bus import MemoryBus
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.clock import VirtualClock
-from services.core.links import LinkMaker
-from services.core.mail.reference import load_reference
-from services.core.mail.render import Renderer
-from services.core.settings import Settings
-from services.core.smtp import SmtpTransport
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.broker.memory_bus import MemoryBus
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.mail.reference import load_reference
+from services.adapters.mail.render import Renderer
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store.repository import Store
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
+from services.config.settings import Settings
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import create_app

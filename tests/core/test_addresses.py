@@ -7,8 +7,13 @@ import uuid
 
 import pytest
 
-from services.core.addresses import InvalidAddress, mail_address, mailbox_key
-from services.core.events import BusinessCreated, ContactChanged, InvalidEvent, parse_business_event
+from services.domain.addresses import InvalidAddress, mail_address, mailbox_key
+from services.domain.events import (
+    BusinessCreated,
+    ContactChanged,
+    InvalidEvent,
+    parse_business_event,
+)
 from tests.support import as_bytes, business_created
 
 REFUSED = [

@@ -9,9 +9,9 @@ from collections import defaultdict
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from services.core.broker.bus import KafkaBus, Outgoing
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
+from services.adapters.broker.bus import KafkaBus, Outgoing
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
 from tests.support import new_siren
 
 pytestmark = [pytest.mark.broker]

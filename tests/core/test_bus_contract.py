@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.core.broker.bus import EventBus, KafkaBus, Outgoing
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.memory_bus import MemoryBus
-from services.core.broker.topics import ensure_topics
+from services.adapters.broker.bus import EventBus, KafkaBus, Outgoing
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.memory_bus import MemoryBus
+from services.adapters.broker.topics import ensure_topics
 from tests.core.test_bus import read_all
 from tests.support import new_siren
 

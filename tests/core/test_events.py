@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.events import (
+from services.domain.events import (
     BusinessCreated,
     InvalidEvent,
     RegimeChanged,
@@ -23,7 +23,7 @@ from services.core.events import (
     step_due_event_id,
     step_due_event_ids,
 )
-from services.core.siren import check_siren, luhn_valid
+from services.domain.siren import check_siren, luhn_valid
 from tests.support import as_bytes, business_created
 
 
@@ -130,7 +130,7 @@ def test_logs_and_failure_reasons_never_carry_an_address() -> None:
     import json
     import logging
 
-    from services.core.logs import JsonFormatter, redact
+    from services.adapters.logs import JsonFormatter, redact
 
     reply = "550 5.1.1 <jeanne.martin@example.fr>: Recipient address rejected"
     assert redact(reply) == "550 5.1.1 <[adresse]>: Recipient address rejected"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.core.events import BusinessCreated, InvalidEvent, parse_business_event
+from services.domain.events import BusinessCreated, InvalidEvent, parse_business_event
 from tests.support import business_created
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.core.departments import DEPARTMENTS, department_code
-from services.core.phone import NotAPhoneNumber, display_phone, french_phone
+from services.domain.departments import DEPARTMENTS, department_code
+from services.domain.phone import NotAPhoneNumber, display_phone, french_phone
 
 
 @pytest.mark.parametrize(

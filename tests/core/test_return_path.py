@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.core.return_path import InvalidReturnPath, ReturnPaths
+from services.application.return_path import InvalidReturnPath, ReturnPaths
 
 MESSAGE_ID = "<5b0c1e0e-3f7a-4c59-9d0e-2f5d2b1c9a11@urssaf.example>"
 PATHS = ReturnPaths(("clé-de-l-an-dernier", "clé-de-cette-année"), "retour.urssaf.example")

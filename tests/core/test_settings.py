@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.core.settings import Settings, SettingsError, load_settings
+from services.config.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

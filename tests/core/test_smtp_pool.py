@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.mail.message import build_message
-from services.core.mail.render import RenderedMail
-from services.core.smtp import PermanentFailure, SmtpTransport
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.mail.message import build_message
+from services.adapters.mail.render import RenderedMail
+from services.adapters.smtp import PermanentFailure, SmtpTransport
 
 SENDER = "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"
 

@@ -14,16 +14,18 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from services.adapters.broker.asyncapi import DEAD_LETTER_HEADERS
+from services.adapters.broker.consumer import dead_letter_headers
+from services.application.lifecycle import outgoing
 from services.cli import main
-from services.core.appointment_events import (
+from services.docs import DOCUMENT, asyncapi_document, asyncapi_yaml
+from services.domain.appointment_events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRequested,
     WebinarRegistered,
 )
-from services.core.broker.asyncapi import DEAD_LETTER_HEADERS
-from services.core.broker.consumer import dead_letter_headers
-from services.core.events import (
+from services.domain.events import (
     BusinessEvent,
     ContactUndeliverable,
     EnrollmentEnded,
@@ -34,10 +36,8 @@ from services.core.events import (
     encode,
     encode_step_due,
 )
-from services.core.journey_events import JourneyEventMessage
-from services.core.lifecycle import outgoing
-from services.core.topics import ALL_TOPICS, BUSINESS_EVENTS, JOURNEY_EVENTS
-from services.docs import DOCUMENT, asyncapi_document, asyncapi_yaml
+from services.domain.journey_events import JourneyEventMessage
+from services.domain.topics import ALL_TOPICS, BUSINESS_EVENTS, JOURNEY_EVENTS
 from tests.support import as_bytes, business_created
 
 ROOT = Path(__file__).resolve().parents[2]

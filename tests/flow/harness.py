@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.settings import Settings
-from services.core.store.migrate import upgrade_async
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.store.migrate import upgrade_async
+from services.config.settings import Settings
 from services.mailer.deliver import RetryPolicy
 from services.process import Runtime, running
 

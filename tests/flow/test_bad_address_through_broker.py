@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import MailCatcher
-from services.core.dlq import read_dead_letters
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.commands.dlq import read_dead_letters
+from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, until
 

@@ -16,7 +16,7 @@ import aiosmtplib
 import httpx
 import pytest
 
-from services.core.broker.embedded import free_port
+from services.adapters.broker.embedded import free_port
 from tests.flow.harness import ROOT
 from tests.support import new_siren, until
 

@@ -15,11 +15,11 @@ import aiosmtplib
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.store.migrate import upgrade_async
-from services.core.store.records import Enrollment
-from services.core.topics import JOURNEY_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.domain.records import Enrollment
+from services.domain.topics import JOURNEY_EVENTS
 from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, Story, services, settings_for
 from tests.inbound import samples

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.store.migrate import upgrade_async
-from services.core.store.tables import outbox
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.tables import outbox
 from tests.flow.harness import ROOT, ServiceProcess
 from tests.inbound import samples
 from tests.inbound.conftest import MAIL_FROM, RETURN_DOMAIN, SECRET, START, Mailbox, open_mailbox

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.events import derived_event_id, step_due_event_id
-from services.core.journeys.calendar import PARIS, next_send_slot, paris_day
-from services.core.journeys.model import BusinessFacts
-from services.core.journeys.planner import plan
-from services.core.letters import message_id_for
-from services.core.settings import DEFAULT_MAIL_FROM
-from services.core.store.migrate import upgrade_async
-from services.core.store.records import Step
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.application.letters import message_id_for
+from services.config.settings import DEFAULT_MAIL_FROM
+from services.domain.events import derived_event_id, step_due_event_id
+from services.domain.journeys.calendar import PARIS, next_send_slot, paris_day
+from services.domain.journeys.model import BusinessFacts
+from services.domain.journeys.planner import plan
+from services.domain.records import Step
 from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, Story, services, settings_for
 from tests.support import as_bytes, business_created, until

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from services.core import appointments
-from services.core.appointment_mails import AppointmentMails
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.store import advisers as adviser_store
-from services.core.store import ledger
-from services.core.store import slots as slot_store
-from services.core.store.appointment_records import NewSlot
-from services.core.store.records import Mail, NewEnrollment
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store import advisers as adviser_store
+from services.adapters.store import ledger
+from services.adapters.store import slots as slot_store
+from services.application import appointments
+from services.application.appointment_mails import AppointmentMails
+from services.domain.appointment_records import NewSlot
+from services.domain.records import Mail, NewEnrollment
 from tests.flow.harness import MONDAY_MORNING, ServiceProcess, Story, mailer_apart
 from tests.store_reads import enrollments_by_email
 from tests.support import new_siren, until

@@ -18,14 +18,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.journeys.calendar import PARIS, in_send_window, is_working_day, paris_day
-from services.core.letters import message_id_for
-from services.core.links import PERSON
-from services.core.settings import Settings
-from services.core.store.migrate import upgrade_async
-from services.core.store.records import Step
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.application.letters import message_id_for
+from services.application.links import PERSON
+from services.config.settings import Settings
+from services.domain.journeys.calendar import PARIS, in_send_window, is_working_day, paris_day
+from services.domain.records import Step
 from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.flow.harness import Story, services, settings_for

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.catcher import MailCatcher
-from services.core.store.migrate import upgrade_async
+from services.adapters.broker.embedded import EmbeddedKafka, free_port
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
 from tests.flow.harness import MONDAY_MORNING, ServiceProcess, process_env, settings_for
 from tests.support import until
 

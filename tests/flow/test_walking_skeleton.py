@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import MailCatcher
-from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ, JOURNEY_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import MailCatcher
+from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ, JOURNEY_EVENTS
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, new_siren, until
 
@@ -41,7 +41,7 @@ async def story(
 ) -> AsyncIterator[Story]:
     var: Path = tmp_path_factory.mktemp("skeleton")
     url = f"sqlite+aiosqlite:///{var / 'store.db'}"
-    from services.core.store.migrate import upgrade_async
+    from services.adapters.store.migrate import upgrade_async
 
     await upgrade_async(url)
     async with services(settings_for(url, var), kafka.bootstrap, module_catcher) as running:

@@ -10,15 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 import aiosmtplib
 import pytest
 
-from services.core.clock import VirtualClock
-from services.core.events import step_due_event_id
-from services.core.letters import message_id_for
-from services.core.links import LinkMaker
-from services.core.return_path import ReturnPaths
-from services.core.store import ledger, sending
-from services.core.store.records import NewEnrollment, NewMail, SendPermit
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.clock import VirtualClock
+from services.adapters.store import ledger, sending
+from services.adapters.store.repository import Store
+from services.application.letters import message_id_for
+from services.application.links import LinkMaker
+from services.application.return_path import ReturnPaths
+from services.application.tokens import Tokens
+from services.domain.events import step_due_event_id
+from services.domain.records import NewEnrollment, NewMail, SendPermit
 from services.inbound.listener import InboundListener
 from services.inbound.receive import Inbound
 from tests.support import new_siren

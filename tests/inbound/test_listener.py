@@ -13,8 +13,8 @@ import aiosmtplib
 import pytest
 from sqlalchemy import select
 
-from services.core.deliverability import TEMPORARY_FAILURES_IN_A_ROW, address_changed
-from services.core.store.tables import mails, outbox
+from services.adapters.store.tables import mails, outbox
+from services.application.deliverability import TEMPORARY_FAILURES_IN_A_ROW, address_changed
 from tests.inbound import samples
 from tests.inbound.conftest import Mailbox, Person
 

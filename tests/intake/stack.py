@@ -13,13 +13,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import MailCatcher
-from services.core.dlq import DeadLetter, read_dead_letters
-from services.core.store.migrate import upgrade_async
-from services.core.store.records import Enrollment
-from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.commands.dlq import DeadLetter, read_dead_letters
+from services.domain.records import Enrollment
+from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
 from tests.flow.harness import MONDAY_MORNING, Story, services, settings_for
 from tests.support import as_bytes, until
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.core.dlq import replay
-from services.core.store.intake_tables import parked_events
-from services.core.store.tables import enrollments
+from services.adapters.store.intake_tables import parked_events
+from services.adapters.store.tables import enrollments
+from services.commands.dlq import replay
 from tests.flow.harness import MONDAY_MORNING
 from tests.intake.stack import Stack, stack
 from tests.support import business_created, new_siren, until

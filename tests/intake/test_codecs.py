@@ -15,7 +15,7 @@ from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 from confluent_kafka import Producer
 
-from services.core.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
+from services.domain.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from tests.intake.stack import Stack, stack
 from tests.support import as_bytes, business_created, new_siren
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core.events import InvalidEvent, parse_business_event
-from services.core.journeys.planner import PlanCache
-from services.core.version import SERVICE_VERSION
+from services.config.version import SERVICE_VERSION
+from services.domain.events import InvalidEvent, parse_business_event
+from services.domain.journeys.planner import PlanCache
 from tests.flow.harness import MONDAY_MORNING
 from tests.intake.stack import Stack, stack
 from tests.support import business_created, new_siren

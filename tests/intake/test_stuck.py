@@ -14,12 +14,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.broker.progress import ProgressWatch
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import MailCatcher
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka, free_port
+from services.adapters.broker.progress import ProgressWatch
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.domain.topics import BUSINESS_EVENTS
 from tests.flow.harness import (
     MONDAY_MORNING,
     ROOT,

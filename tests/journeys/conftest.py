@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.core.journeys.calendar import PARIS
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import Journey, Track
+from services.domain.journeys.calendar import PARIS
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import Journey, Track
 
 JOURNEYS_DIR = Path(__file__).resolve().parents[2] / "journeys"
 

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.journeys.basis import PlanBasis, steps_of
-from services.core.journeys.model import BusinessFacts, Journey, Track
-from services.core.journeys.planner import PlanCache, plan
+from services.domain.journeys.basis import PlanBasis, steps_of
+from services.domain.journeys.model import BusinessFacts, Journey, Track
+from services.domain.journeys.planner import PlanCache, plan
 
 from .conftest import paris
 

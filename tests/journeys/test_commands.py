@@ -9,9 +9,9 @@ import shutil
 from datetime import date, datetime
 from pathlib import Path
 
-from services.core.journeys.calendar import PARIS, in_send_window
-from services.core.journeys.commands import check, timeline
-from services.core.journeys.model import Track
+from services.commands.journeys import check, timeline
+from services.domain.journeys.calendar import PARIS, in_send_window
+from services.domain.journeys.model import Track
 
 from .conftest import JOURNEYS_DIR
 

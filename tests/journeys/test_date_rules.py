@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from services.core.journeys.model import BusinessFacts, DeclarationFrequency
-from services.core.journeys.planner import key_dates
-from services.core.journeys.referential import default_references
-from services.core.journeys.rules import (
+from services.domain.journeys.model import BusinessFacts, DeclarationFrequency
+from services.domain.journeys.planner import key_dates
+from services.domain.journeys.referential import default_references
+from services.domain.journeys.rules import (
     acre_request,
     add_months,
     cfe_first_payment,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.core.journeys.loader import JourneyError, load_journey, load_journeys
-from services.core.journeys.model import Track
+from services.domain.journeys.loader import JourneyError, load_journey, load_journeys
+from services.domain.journeys.model import Track
 
 from .conftest import JOURNEYS_DIR
 

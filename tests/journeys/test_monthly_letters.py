@@ -12,18 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.journeys.calendar import paris_day
-from services.core.journeys.model import (
+from services.adapters.mail.reference import load_references
+from services.adapters.mail.render import Renderer
+from services.domain.journeys.calendar import paris_day
+from services.domain.journeys.model import (
     BusinessFacts,
     DeclarationFrequency,
     Journey,
     PlannedStep,
     Track,
 )
-from services.core.journeys.planner import plan
-from services.core.journeys.rules import add_months
-from services.core.mail.reference import load_references
-from services.core.mail.render import Renderer
+from services.domain.journeys.planner import plan
+from services.domain.journeys.rules import add_months
 from tests.mail.persons import context_for
 
 from .conftest import JOURNEYS_DIR, enrolled_on

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.journeys import planner
-from services.core.journeys.calendar import PARIS
-from services.core.journeys.loader import parse_journey
-from services.core.journeys.model import BusinessFacts, Journey, PlannedStep, Track
-from services.core.journeys.planner import PlanCache, plan
+from services.domain.journeys import planner
+from services.domain.journeys.calendar import PARIS
+from services.domain.journeys.loader import parse_journey
+from services.domain.journeys.model import BusinessFacts, Journey, PlannedStep, Track
+from services.domain.journeys.planner import PlanCache, plan
 
 from .conftest import JOURNEYS_DIR, paris
 

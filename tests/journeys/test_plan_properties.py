@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.journeys.calendar import in_send_window, next_send_slot, paris_day
-from services.core.journeys.model import BusinessFacts, DeclarationFrequency, Journey, Track
-from services.core.journeys.planner import key_dates, plan
+from services.domain.journeys.calendar import in_send_window, next_send_slot, paris_day
+from services.domain.journeys.model import BusinessFacts, DeclarationFrequency, Journey, Track
+from services.domain.journeys.planner import key_dates, plan
 
 from .conftest import enrolled_on
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.core.journeys.calendar import PARIS, in_send_window, paris_day
-from services.core.journeys.loader import parse_journey
-from services.core.journeys.model import BusinessFacts, Journey, PlannedStep, Track
-from services.core.journeys.planner import plan
+from services.domain.journeys.calendar import PARIS, in_send_window, paris_day
+from services.domain.journeys.loader import parse_journey
+from services.domain.journeys.model import BusinessFacts, Journey, PlannedStep, Track
+from services.domain.journeys.planner import plan
 
 from .conftest import enrolled_on, paris
 

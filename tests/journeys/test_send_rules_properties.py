@@ -1,4 +1,4 @@
-"""A property of the send rules (`services.core.journeys.send_rules`): for random plans,
+"""A property of the send rules (`services.domain.journeys.send_rules`): for random plans,
 random outages (start, length) and random crashes of the mailer, what is sent keeps the
 send rules and the plan order, and every step is either sent once or expired with a
 reason.
@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.journeys.calendar import in_send_window, paris_day
-from services.core.journeys.send_rules import PendingStep, decide
+from services.domain.journeys.calendar import in_send_window, paris_day
+from services.domain.journeys.send_rules import PendingStep, decide
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # Monday 5 January 2026, 09:00 Paris
 TICK = timedelta(minutes=30)

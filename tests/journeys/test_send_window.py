@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import holidays
 import pytest
 
-from services.core.journeys.calendar import (
+from services.domain.journeys.calendar import (
     PARIS,
     easter_sunday,
     french_public_holidays,

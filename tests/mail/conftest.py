@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.core.mail.reference import load_reference
-from services.core.mail.render import RenderedMail, Renderer
-from services.core.mail.samples import Track, load_sample, with_public_url
+from services.adapters.mail.reference import load_reference
+from services.adapters.mail.render import RenderedMail, Renderer
+from services.adapters.mail.samples import Track, load_sample, with_public_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates" / "emails"

@@ -1,5 +1,5 @@
 """One person's mail context: the sample person of a template, with their own business,
-dates and send day computed as the mailer computes them (`services/core/letters.py`)."""
+dates and send day computed as the mailer computes them (`services/application/letters.py`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from services.core.journeys.calendar import paris_day
-from services.core.journeys.model import BusinessFacts, PlannedStep, Track
-from services.core.journeys.planner import key_dates
-from services.core.journeys.referential import References
-from services.core.letters import upcoming_dates
-from services.core.mail.samples import load_sample
+from services.adapters.mail.samples import load_sample
+from services.application.letters import upcoming_dates
+from services.domain.journeys.calendar import paris_day
+from services.domain.journeys.model import BusinessFacts, PlannedStep, Track
+from services.domain.journeys.planner import key_dates
+from services.domain.journeys.referential import References
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
 

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from services.core.mail.render import RenderedMail
+from services.adapters.mail.render import RenderedMail
 from tests.browser_support import chromium, needs_chromium
 from tests.mail.conftest import EVERY_MAIL
 

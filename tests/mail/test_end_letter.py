@@ -13,11 +13,11 @@ from datetime import date
 
 import pytest
 
-from services.core.journeys.calendar import paris_day
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import BusinessFacts, DeclarationFrequency, Track
-from services.core.journeys.planner import key_dates, plan
-from services.core.mail.render import Renderer
+from services.adapters.mail.render import Renderer
+from services.domain.journeys.calendar import paris_day
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import BusinessFacts, DeclarationFrequency, Track
+from services.domain.journeys.planner import key_dates, plan
 from tests.journeys.conftest import enrolled_on as start_of
 from tests.mail.conftest import ROOT
 from tests.mail.persons import context_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.core.mail.french import (
+from services.adapters.mail.french import (
     date_fr,
     day_month_fr,
     days_fr,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from icalendar import Calendar
 
-from services.core.mail.ics import invitation
+from services.adapters.mail.ics import invitation
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 START = datetime(2026, 6, 9, 14, 30, tzinfo=PARIS_SUMMER)

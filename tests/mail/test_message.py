@@ -10,8 +10,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from services.core.mail.message import Attachment, Unsubscribe, build_message
-from services.core.mail.render import RenderedMail, Renderer
+from services.adapters.mail.message import Attachment, Unsubscribe, build_message
+from services.adapters.mail.render import RenderedMail, Renderer
 from tests.mail.conftest import sample
 
 SENDER = "Mes premiers mois avec l'Urssaf <premiers-mois@localhost>"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from services.core.mail.commands import preview
-from services.core.mail.gallery import gallery
+from services.adapters.mail.gallery import gallery
+from services.commands.mail import preview
 from tests.mail.conftest import MAIL_NAMES, REFERENCE, TEMPLATES
 
 

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 import yaml
 
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import BusinessFacts
-from services.core.journeys.planner import key_dates, plan
-from services.core.mail.french import number_fr, share_of
-from services.core.mail.reference import (
+from services.adapters.mail.french import number_fr, share_of
+from services.adapters.mail.reference import (
     ReferenceError,
     load_reference,
     load_references,
     parse_reference,
 )
-from services.core.mail.render import RenderedMail, Renderer
-from services.core.mail.samples import load_sample
+from services.adapters.mail.render import RenderedMail, Renderer
+from services.adapters.mail.samples import load_sample
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import BusinessFacts
+from services.domain.journeys.planner import key_dates, plan
 from tests.journeys.conftest import enrolled_on
 from tests.mail.conftest import EVERY_MAIL, REFERENCE, TEMPLATES
 from tests.mail.persons import context_for
@@ -189,7 +189,7 @@ def test_every_entry_of_the_referentiel_is_read_by_a_letter_or_a_date_rule() -> 
         for path in [
             *TEMPLATES.glob("*/*.txt"),
             *TEMPLATES.glob("*/*.mjml"),
-            REFERENCE.parents[1] / "services" / "core" / "journeys" / "rules.py",
+            REFERENCE.parents[1] / "services" / "domain" / "journeys" / "rules.py",
         ]
     )
     raw = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from services.core.mail.render import MailTemplateError, RenderedMail, Renderer
+from services.adapters.mail.render import MailTemplateError, RenderedMail, Renderer
 from tests.mail.conftest import EVERY_MAIL, MAIL_NAMES, PUBLIC_URL, sample
 
 JOURNEY_MAILS = {

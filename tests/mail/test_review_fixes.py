@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from services.core.mail.render import RenderedMail
+from services.adapters.mail.render import RenderedMail
 from tests.mail.conftest import EVERY_MAIL
 
 Mails = dict[tuple[str, str], RenderedMail]

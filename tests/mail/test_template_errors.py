@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.core.mail.render import MailTemplateError, Renderer
+from services.adapters.mail.render import MailTemplateError, Renderer
 from tests.mail.conftest import TEMPLATES
 
 

@@ -16,14 +16,14 @@ from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import MailCatcher
-from services.core.dlq import read_dead_letters
-from services.core.events import InvalidEvent, parse_business_event
-from services.core.siren import luhn_valid
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.commands.dlq import read_dead_letters
+from services.domain.events import InvalidEvent, parse_business_event
+from services.domain.siren import luhn_valid
+from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, new_siren, until
 

@@ -30,14 +30,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.letters import message_id_for
-from services.core.settings import DEFAULT_MAIL_FROM, Settings
-from services.core.store.migrate import upgrade_async
-from services.core.store.repository import Store
-from services.core.store.tables import enrollments
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import enrollments
+from services.application.letters import message_id_for
+from services.config.settings import DEFAULT_MAIL_FROM, Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.flow.harness import ServiceProcess, process_env, settings_for
 from tests.reliability.test_chaos import (

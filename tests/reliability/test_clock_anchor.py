@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.core.clock import VirtualClock
-from services.core.settings import SettingsError, load_settings
+from services.adapters.clock import VirtualClock
+from services.config.settings import SettingsError, load_settings
 
 ORIGIN = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core.store.migrate import upgrade_async
-from services.core.store.repository import Store
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.repository import Store
 from services.web.console.auth import create_adviser
 from tests.flow.harness import MONDAY_MORNING
 from tests.reliability.web_process import running_web

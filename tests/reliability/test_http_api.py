@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from services.core.store.migrate import upgrade_async
+from services.adapters.store.migrate import upgrade_async
 from tests.reliability.web_process import running_web
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

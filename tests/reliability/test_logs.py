@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.logs import JsonFormatter
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.logs import JsonFormatter
+from services.adapters.store.migrate import upgrade_async
+from services.domain.topics import BUSINESS_EVENTS
 from tests.flow.harness import Story, services, settings_for
 from tests.support import as_bytes, business_created, until
 

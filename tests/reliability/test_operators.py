@@ -16,17 +16,17 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
-from services.core.broker.batch import Inbound, Rejected, subscribe_keyed_batch
-from services.core.broker.bus import KafkaBus
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.dlq import read_dead_letters, replay
-from services.core.events import InvalidEvent, parse_business_event
-from services.core.gauges import refresh_gauges
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
+from services.adapters.broker.batch import Inbound, Rejected, subscribe_keyed_batch
+from services.adapters.broker.bus import KafkaBus
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.gauges import refresh_gauges
+from services.adapters.store.migrate import upgrade_async
+from services.commands.dlq import read_dead_letters, replay
+from services.domain.events import InvalidEvent, parse_business_event
+from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
 from services.process import consumer_options
 from tests.flow.harness import MONDAY_MORNING, ROOT, services, settings_for
 from tests.support import as_bytes, business_created, new_siren, until

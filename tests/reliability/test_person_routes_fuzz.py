@@ -22,18 +22,18 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from services.core import appointments, webinars
-from services.core.appointment_mails import APPOINTMENT, OFFER, REGISTRATION, WEBINAR
-from services.core.clock import VirtualClock
-from services.core.journeys.loader import load_journeys
-from services.core.links import LETTER, PERSON, UNSUBSCRIBE
-from services.core.store import adviser_requests as request_store
-from services.core.store import people
-from services.core.store import webinars as webinar_store
-from services.core.store.migrate import upgrade_async
-from services.core.store.people import Signup
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.clock import VirtualClock
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import people
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.people import Signup
+from services.adapters.store.repository import Store
+from services.application import appointments, webinars
+from services.application.appointment_mails import APPOINTMENT, OFFER, REGISTRATION, WEBINAR
+from services.application.links import LETTER, PERSON, UNSUBSCRIBE
+from services.application.tokens import Tokens
+from services.domain.journeys.loader import load_journeys
 from services.intake.enroll import Intake
 from services.web.signup import SIGNUP
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core.clock import VirtualClock
-from services.core.store import adviser_requests as request_store
-from services.core.store import people
-from services.core.store.people import Signup
-from services.core.store.records import NewEnrollment
-from services.core.store.repository import Store
+from services.adapters.clock import VirtualClock
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import people
+from services.adapters.store.people import Signup
+from services.adapters.store.repository import Store
+from services.domain.records import NewEnrollment
 from services.scheduler.retention import purge_expired
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

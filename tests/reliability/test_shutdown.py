@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.domain.topics import BUSINESS_EVENTS
 from tests.flow.harness import (
     ServiceProcess,
     Story,

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.broker.topics import ensure_topics
-from services.core.catcher import CaughtMail, MailCatcher
-from services.core.clock import VirtualClock
-from services.core.store.migrate import upgrade_async
-from services.core.store.records import Step
-from services.core.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.broker.topics import ensure_topics
+from services.adapters.catcher import CaughtMail, MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.store.migrate import upgrade_async
+from services.domain.records import Step
+from services.domain.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.mailer.deliver import RetryPolicy
 from services.process import Runtime, running
 from tests.entry_points import one_pass

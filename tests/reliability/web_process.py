@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from services.core.broker.embedded import EmbeddedKafka, free_port
-from services.core.broker.topics import ensure_topics
+from services.adapters.broker.embedded import EmbeddedKafka, free_port
+from services.adapters.broker.topics import ensure_topics
 from tests.flow.harness import MONDAY_MORNING, ServiceProcess, process_env, settings_for
 from tests.support import until
 

@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core.events import step_due_event_id
-from services.core.store import claims, ledger
-from services.core.store.records import NewEnrollment
-from services.core.store.repository import Store
+from services.adapters.store import claims, ledger
+from services.adapters.store.repository import Store
+from services.domain.events import step_due_event_id
+from services.domain.records import NewEnrollment
 from tests.entry_points import finish_send
 from tests.support import new_siren
 

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.core.store import webinars as webinar_store
-from services.core.store.records import NewEnrollment
-from services.core.store.repository import Store
-from services.core.values import BadStoredValue
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.repository import Store
+from services.domain.records import NewEnrollment
+from services.domain.values import BadStoredValue
 from tests.support import new_siren
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

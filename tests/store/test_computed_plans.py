@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.core.clock import VirtualClock
-from services.core.journeys.calendar import PARIS, in_send_window, paris_day
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import BusinessFacts, Journey, Track
-from services.core.journeys.planner import plan
-from services.core.store import claims, ledger
-from services.core.store.deliverability import pause_journey, resume_journey
-from services.core.store.records import Enrollment, NewMail, Step
-from services.core.store.repository import Store
-from services.core.store.tables import planned_steps
+from services.adapters.clock import VirtualClock
+from services.adapters.store import claims, ledger
+from services.adapters.store.deliverability import pause_journey, resume_journey
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import planned_steps
+from services.domain.journeys.calendar import PARIS, in_send_window, paris_day
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import BusinessFacts, Journey, Track
+from services.domain.journeys.planner import plan
+from services.domain.records import Enrollment, NewMail, Step
 from services.intake.enroll import Intake
 from tests.support import as_bytes, business_created, new_siren
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.core.store.intake_log import Arrival, admit, event_key
-from services.core.store.migrate import upgrade_async
-from services.core.store.repository import Store
-from services.core.store.tables import processed_events
+from services.adapters.store.intake_log import Arrival, admit, event_key
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import processed_events
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

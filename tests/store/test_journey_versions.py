@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from services.core.journeys.loader import load_journey, parse_journey
-from services.core.journeys.model import BusinessFacts
-from services.core.journeys.planner import plan
-from services.core.store import journey_versions
-from services.core.store.repository import Store
+from services.adapters.store import journey_versions
+from services.adapters.store.repository import Store
+from services.domain.journeys.loader import load_journey, parse_journey
+from services.domain.journeys.model import BusinessFacts
+from services.domain.journeys.planner import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -12,11 +12,11 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from services.core.store import ledger
-from services.core.store.deliverability import find_mail
-from services.core.store.migrate import alembic_config, upgrade_async
-from services.core.store.records import Mail, NewMail
-from services.core.store.repository import Store, Tx
+from services.adapters.store import ledger
+from services.adapters.store.deliverability import find_mail
+from services.adapters.store.migrate import alembic_config, upgrade_async
+from services.adapters.store.repository import Store, Tx
+from services.domain.records import Mail, NewMail
 from tests.store_reads import count_mails
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

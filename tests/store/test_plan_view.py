@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from services.core.journeys.basis import PlanBasis
-from services.core.store.console.history import mail_history
-from services.core.store.console.rates import letter_rates
-from services.core.store.observability import backlog, journey_mail_counts
-from services.core.store.plan_view import journey_steps, steps_ahead
-from services.core.store.repository import Store
-from services.core.store.tables import enrollments
+from services.adapters.store.console.history import mail_history
+from services.adapters.store.console.rates import letter_rates
+from services.adapters.store.observability import backlog, journey_mail_counts
+from services.adapters.store.plan_view import journey_steps, steps_ahead
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import enrollments
+from services.domain.journeys.basis import PlanBasis
 from tests.computed_plans import enroll, expire_step, mail_step, plan_of, step_of, step_rows
 
 # Monday 2 March 2026, 09:00 in Paris: the welcome letter is due at once.

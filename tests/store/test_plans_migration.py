@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from services.core.events import step_due_event_id
-from services.core.journeys.basis import PlanBasis, steps_of
-from services.core.journeys.loader import load_journey
-from services.core.journeys.model import BusinessFacts, Journey
-from services.core.journeys.planner import plan
-from services.core.store import journey_versions
-from services.core.store.migrate import upgrade_async
-from services.core.store.repository import Store
-from services.core.store.tables import enrollments, planned_steps
+from services.adapters.store import journey_versions
+from services.adapters.store.migrate import upgrade_async
+from services.adapters.store.repository import Store
+from services.adapters.store.tables import enrollments, planned_steps
+from services.domain.events import step_due_event_id
+from services.domain.journeys.basis import PlanBasis, steps_of
+from services.domain.journeys.loader import load_journey
+from services.domain.journeys.model import BusinessFacts, Journey
+from services.domain.journeys.planner import plan
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.support import new_siren
 

@@ -11,10 +11,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from services.core.events import step_due_event_id
-from services.core.store.records import NewEnrollment, OutgoingEvent
-from services.core.store.repository import Store
-from services.core.store.schema import metadata
+from services.adapters.store.repository import Store
+from services.adapters.store.schema import metadata
+from services.domain.events import step_due_event_id
+from services.domain.records import NewEnrollment, OutgoingEvent
 from tests.entry_points import begin_send, claim_due, finish_send
 from tests.support import new_siren
 

@@ -13,20 +13,20 @@ from typing import Any
 
 import pytest
 
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.journeys import planner
-from services.core.journeys.loader import load_journeys
-from services.core.journeys.model import PlannedStep
-from services.core.letters import message_id_for
-from services.core.links import LinkMaker
-from services.core.mail.reference import load_reference
-from services.core.mail.render import Renderer
-from services.core.smtp import SmtpTransport
-from services.core.store import bulk, plans, sending
-from services.core.store.records import Step
-from services.core.store.repository import Store, Tx
-from services.core.tokens import Tokens
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.mail.reference import load_reference
+from services.adapters.mail.render import Renderer
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store import bulk, plans, sending
+from services.adapters.store.repository import Store, Tx
+from services.application.letters import message_id_for
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
+from services.domain.journeys import planner
+from services.domain.journeys.loader import load_journeys
+from services.domain.journeys.model import PlannedStep
+from services.domain.records import Step
 from services.intake.enroll import Intake
 from services.mailer.deliver import Mailer
 from tests.entry_points import enroll, take_in
@@ -86,7 +86,7 @@ async def test_a_batch_of_new_businesses_enrolls_each_once_as_one_by_one_would(
     # the same plan as the one-at-a-time path gives (a batch of one creation takes it),
     # on another database
     alone = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
-    from services.core.store.migrate import upgrade_async
+    from services.adapters.store.migrate import upgrade_async
 
     await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
     try:

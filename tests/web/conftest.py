@@ -14,19 +14,19 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.appointment_mails import AppointmentMails, JourneyExtras
-from services.core.broker.batch import Inbound
-from services.core.broker.memory_bus import MemoryBus
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.journeys.loader import load_journeys
-from services.core.links import LinkMaker
-from services.core.mail.reference import load_reference
-from services.core.mail.render import Renderer
-from services.core.smtp import SmtpTransport
-from services.core.store.records import DueStep, Enrollment, Step
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.broker.batch import Inbound
+from services.adapters.broker.memory_bus import MemoryBus
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.mail.reference import load_reference
+from services.adapters.mail.render import Renderer
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store.repository import Store
+from services.application.appointment_mails import AppointmentMails, JourneyExtras
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
+from services.domain.journeys.loader import load_journeys
+from services.domain.records import DueStep, Enrollment, Step
 from services.intake.enroll import Intake
 from services.mailer.deliver import RetryPolicy
 from services.mailer.ledger_mails import LedgerMailer

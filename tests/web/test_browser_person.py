@@ -14,10 +14,10 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import MailCatcher
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.domain.topics import BUSINESS_EVENTS
 from tests.browser_support import chromium, needs_chromium
 from tests.flow.harness import ROOT, Story, services, settings_for
 from tests.support import as_bytes, business_created, new_siren, until

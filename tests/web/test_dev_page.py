@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.core.broker.memory_bus import MemoryBus
-from services.core.catcher import MailCatcher
-from services.core.clock import VirtualClock
-from services.core.links import LinkMaker
-from services.core.mail.render import Renderer
-from services.core.smtp import SmtpTransport
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.broker.memory_bus import MemoryBus
+from services.adapters.catcher import MailCatcher
+from services.adapters.clock import VirtualClock
+from services.adapters.mail.render import Renderer
+from services.adapters.smtp import SmtpTransport
+from services.adapters.store.repository import Store
+from services.application.links import LinkMaker
+from services.application.tokens import Tokens
 from services.web.app import create_app
 from services.web.deps import DevTools, WebDeps
 from tests.flow.harness import MONDAY_MORNING, SECRET, settings_for

@@ -13,12 +13,12 @@ from datetime import timedelta
 
 from sqlalchemy import String, func, select
 
-from services.core.store import adviser_requests as request_store
-from services.core.store import ledger
-from services.core.store import webinars as webinar_store
-from services.core.store.booking_tables import appointments, webinar_registrations
-from services.core.store.records import Enrollment, NewMail
-from services.core.store.schema import metadata
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import ledger
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.booking_tables import appointments, webinar_registrations
+from services.adapters.store.schema import metadata
+from services.domain.records import Enrollment, NewMail
 from services.scheduler.retention import purge_expired
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
 from tests.entry_points import take_in

@@ -11,18 +11,18 @@ from html import unescape
 
 import pytest
 
-from services.core import appointments, webinars
-from services.core.appointment_mails import AppointmentMails
-from services.core.appointment_rules import SUBJECTS
-from services.core.letters import letter_context
-from services.core.mail.render import Renderer
-from services.core.store import adviser_requests as request_store
-from services.core.store import advisers as adviser_store
-from services.core.store import ledger
-from services.core.store import slots as slot_store
-from services.core.store import webinars as webinar_store
-from services.core.store.appointment_records import NewSlot
-from services.core.store.records import Enrollment
+from services.adapters.mail.render import Renderer
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import advisers as adviser_store
+from services.adapters.store import ledger
+from services.adapters.store import slots as slot_store
+from services.adapters.store import webinars as webinar_store
+from services.application import appointments, webinars
+from services.application.appointment_mails import AppointmentMails
+from services.application.letters import letter_context
+from services.domain.appointment_records import NewSlot
+from services.domain.appointment_rules import SUBJECTS
+from services.domain.records import Enrollment
 from tests.flow.harness import MONDAY_MORNING
 from tests.support import claimed
 from tests.web.conftest import PUBLIC_URL, Site

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.core.store import people
-from services.core.store.people import Signup
-from services.core.store.repository import Store
+from services.adapters.store import people
+from services.adapters.store.people import Signup
+from services.adapters.store.repository import Store
 from tests.support import new_siren
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import json
 import re
 from datetime import timedelta
 
-from services.core.letters import message_id_for
-from services.core.links import PERSON
+from services.application.letters import message_id_for
+from services.application.links import PERSON
 from tests.entry_points import begin_send, finish_send
 from tests.web.conftest import Site
 

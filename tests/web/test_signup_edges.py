@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.core.store.people_tables import pending_signups
+from services.adapters.store.people_tables import pending_signups
 from tests.store_reads import mails_of_siren
 from tests.support import new_siren
 from tests.web.conftest import Site

@@ -3,9 +3,9 @@ reason their mail server gave, and the journey paused until a new address."""
 
 from __future__ import annotations
 
-from services.core.deliverability import record_failure
-from services.core.letters import message_id_for
-from services.core.store.deliverability import find_mail
+from services.adapters.store.deliverability import find_mail
+from services.application.deliverability import record_failure
+from services.application.letters import message_id_for
 from tests.entry_points import begin_send, finish_send
 from tests.web.conftest import Site
 from tests.web.test_person_pages import person_path, words

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from services.core.store.tables import enrollments
+from services.adapters.store.tables import enrollments
 from tests.computed_plans import enroll, expire_step, mail_step, plan_of, step_rows
 from tests.web.conftest import Site
 from tests.web.test_person_pages import person_path, words

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from services.core.links import PERSON, UNSUBSCRIBE
-from services.core.store.repository import Store
-from services.core.tokens import Tokens
+from services.adapters.store.repository import Store
+from services.application.links import PERSON, UNSUBSCRIBE
+from services.application.tokens import Tokens
 from tests.web.conftest import OLD_KEY, Site
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.core.broker.embedded import EmbeddedKafka
-from services.core.catcher import MailCatcher
-from services.core.journeys.calendar import PARIS, paris_day
-from services.core.store.migrate import upgrade_async
-from services.core.topics import BUSINESS_EVENTS
+from services.adapters.broker.embedded import EmbeddedKafka
+from services.adapters.catcher import MailCatcher
+from services.adapters.store.migrate import upgrade_async
+from services.domain.journeys.calendar import PARIS, paris_day
+from services.domain.topics import BUSINESS_EVENTS
 from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.entry_points import one_pass

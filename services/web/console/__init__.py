@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.core.journeys.calendar import PARIS
+from services.domain.journeys.calendar import PARIS
 from services.web.console import dashboard, pages, people, webinars
 from services.web.console.auth import LOGIN_PATH, CsrfRefused, LoginRequired, login_router
 from services.web.deps import pages_of

@@ -12,10 +12,10 @@ from typing import TextIO
 
 from sqlalchemy.exc import DBAPIError
 
-from services.core.addresses import InvalidAddress, mail_address
-from services.core.clock import VirtualClock
-from services.core.settings import Settings
-from services.core.store.repository import Store
+from services.adapters.clock import VirtualClock
+from services.adapters.store.repository import Store
+from services.config.settings import Settings
+from services.domain.addresses import InvalidAddress, mail_address
 from services.web.console.auth import create_adviser
 
 

@@ -22,11 +22,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.core.addresses import InvalidAddress, mail_address
-from services.core.store import advisers as adviser_store
-from services.core.store.appointment_records import Adviser
-from services.core.store.repository import Store
-from services.core.tokens import InvalidToken
+from services.adapters.store import advisers as adviser_store
+from services.adapters.store.repository import Store
+from services.application.tokens import InvalidToken
+from services.domain.addresses import InvalidAddress, mail_address
+from services.domain.appointment_records import Adviser
 from services.web.console.passwords import MAX_LENGTH, check_password
 from services.web.console.throttle import LoginThrottle
 from services.web.deps import deps_of, pages_of

@@ -14,8 +14,8 @@ from babel.dates import format_date
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core.store import uptake
-from services.core.store.console.rates import (
+from services.adapters.store import uptake
+from services.adapters.store.console.rates import (
     AccountShare,
     LetterRates,
     account_shares,

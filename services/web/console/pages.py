@@ -12,9 +12,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.core import appointments
-from services.core.appointment_mails import AppointmentMails
-from services.core.appointment_rules import (
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import slots as slot_store
+from services.application import appointments
+from services.application.appointment_mails import AppointmentMails
+from services.domain.appointment_records import Adviser, NewSlot
+from services.domain.appointment_rules import (
     CHANNELS,
     CLOSES,
     DURATIONS,
@@ -26,12 +29,9 @@ from services.core.appointment_rules import (
     SlotRefused,
     week_pattern,
 )
-from services.core.departments import DEPARTMENTS, department_code, department_label
-from services.core.journeys.calendar import PARIS
-from services.core.phone import display_phone
-from services.core.store import appointments as appointment_store
-from services.core.store import slots as slot_store
-from services.core.store.appointment_records import Adviser, NewSlot
+from services.domain.departments import DEPARTMENTS, department_code, department_label
+from services.domain.journeys.calendar import PARIS
+from services.domain.phone import display_phone
 from services.web.console.auth import (
     CurrentAdviser,
     checked_form,
@@ -87,7 +87,7 @@ def back(path: str, info: str = "") -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, adviser: CurrentAdviser) -> Response:
-    from services.core.store.console.requests import RequestFilter, find_requests
+    from services.adapters.store.console.requests import RequestFilter, find_requests
 
     deps = deps_of(request)
     now = deps.clock.now()

@@ -15,26 +15,26 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core import appointments
-from services.core.appointment_rules import REASONS
-from services.core.departments import DEPARTMENTS
-from services.core.phone import NotAPhoneNumber, french_phone
-from services.core.store import adviser_requests as request_store
-from services.core.store import appointments as appointment_store
-from services.core.store import ledger
-from services.core.store import slots as slot_store
-from services.core.store.appointment_records import Adviser
-from services.core.store.console import notes as notes_store
-from services.core.store.console.bookings import seats_of, slot_channel
-from services.core.store.console.history import mail_history
-from services.core.store.console.people import find_people
-from services.core.store.console.requests import (
+from services.adapters.store import adviser_requests as request_store
+from services.adapters.store import appointments as appointment_store
+from services.adapters.store import ledger
+from services.adapters.store import slots as slot_store
+from services.adapters.store.console import notes as notes_store
+from services.adapters.store.console.bookings import seats_of, slot_channel
+from services.adapters.store.console.history import mail_history
+from services.adapters.store.console.people import find_people
+from services.adapters.store.console.requests import (
     PAGE_SIZE,
     RequestFilter,
     find_requests,
     mark_request,
     requests_of,
 )
+from services.application import appointments
+from services.domain.appointment_records import Adviser
+from services.domain.appointment_rules import REASONS
+from services.domain.departments import DEPARTMENTS
+from services.domain.phone import NotAPhoneNumber, french_phone
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
 from services.web.console.words import (

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from services.core.clock import Clock
+from services.adapters.clock import Clock
 
 #: Failures a client may make on one account before it has to wait.
 FREE_PER_ACCOUNT = 3

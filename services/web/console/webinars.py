@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.core import webinars as webinar_seats
-from services.core.appointment_rules import SUBJECTS
-from services.core.journeys.calendar import PARIS
-from services.core.store import webinars as webinar_store
-from services.core.store.appointment_records import Adviser
-from services.core.store.console.bookings import registrants
+from services.adapters.store import webinars as webinar_store
+from services.adapters.store.console.bookings import registrants
+from services.application import webinars as webinar_seats
+from services.domain.appointment_records import Adviser
+from services.domain.appointment_rules import SUBJECTS
+from services.domain.journeys.calendar import PARIS
 from services.web.console.auth import CurrentAdviser, checked_form, current_adviser
 from services.web.console.pages import back, mails_of, page
 from services.web.console.people import video_link

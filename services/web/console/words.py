@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from services.core.appointment_rules import NO_REASON, REASONS
-from services.core.journeys.loader import load_journeys
+from services.domain.appointment_rules import NO_REASON, REASONS
+from services.domain.journeys.loader import load_journeys
 
 TRACKS = {"ae": "Auto-entrepreneur (9 mois)", "ti": "Travailleur indépendant (15 mois)"}
 TRACKS_SHORT = {"ae": "auto-entrepreneur", "ti": "travailleur indépendant"}

@@ -1,0 +1,110 @@
+"""The advisers' accounts and their sign-in: lockout after failures, logout of every session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+
+from services.adapters.store.booking_tables import advisers
+from services.adapters.store.repository import Tx
+from services.domain.appointment_records import Adviser
+
+
+def _adviser(row: Row[Any]) -> Adviser:
+    return Adviser(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        password_hash=row.password_hash,
+        failed_logins=row.failed_logins,
+        locked_until=row.locked_until,
+        session_epoch=row.session_epoch,
+    )
+
+
+async def save_adviser(
+    tx: Tx, *, adviser_id: str, email: str, name: str, password_hash: str, now: datetime
+) -> bool:
+    """Create the adviser, or set a new password if the address exists; True if created."""
+    existing = await adviser_by_email(tx, email)
+    if existing is not None:
+        await tx.connection.execute(
+            update(advisers)
+            .where(advisers.c.id == existing.id)
+            .values(
+                password_hash=password_hash,
+                failed_logins=0,
+                locked_until=None,
+                session_epoch=advisers.c.session_epoch + 1,
+            )
+        )
+        return False
+    await tx.connection.execute(
+        insert(advisers).values(
+            id=adviser_id,
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            failed_logins=0,
+            session_epoch=0,
+            created_at=now,
+        )
+    )
+    return True
+
+
+async def adviser_by_email(tx: Tx, email: str) -> Adviser | None:
+    row = (
+        await tx.connection.execute(
+            select(advisers).where(func.lower(advisers.c.email) == email.strip().lower())
+        )
+    ).first()
+    return _adviser(row) if row else None
+
+
+async def adviser(tx: Tx, adviser_id: str) -> Adviser | None:
+    row = (await tx.connection.execute(select(advisers).where(advisers.c.id == adviser_id))).first()
+    return _adviser(row) if row else None
+
+
+async def record_failed_login(
+    tx: Tx, adviser_id: str, *, lock_after: int, locked_until: datetime
+) -> int:
+    """Count one more failure; lock the account at `lock_after` failures. Returns the count."""
+    await tx.connection.execute(
+        update(advisers)
+        .where(advisers.c.id == adviser_id)
+        .values(failed_logins=advisers.c.failed_logins + 1)
+    )
+    count = int(
+        await tx.connection.scalar(
+            select(advisers.c.failed_logins).where(advisers.c.id == adviser_id)
+        )
+        or 0
+    )
+    if count >= lock_after:
+        await tx.connection.execute(
+            update(advisers)
+            .where(advisers.c.id == adviser_id)
+            .values(locked_until=locked_until, failed_logins=0)
+        )
+    return count
+
+
+async def record_login(tx: Tx, adviser_id: str) -> None:
+    await tx.connection.execute(
+        update(advisers)
+        .where(advisers.c.id == adviser_id)
+        .values(failed_logins=0, locked_until=None)
+    )
+
+
+async def end_sessions(tx: Tx, adviser_id: str) -> None:
+    """Log out: every session cookie signed so far stops working."""
+    await tx.connection.execute(
+        update(advisers)
+        .where(advisers.c.id == adviser_id)
+        .values(session_epoch=advisers.c.session_epoch + 1)
+    )

@@ -1,0 +1,181 @@
+"""Store operations on many rows at once, inside one `Tx` (intake batches, mailer batches).
+
+Each function does in one or two statements what the `Tx` methods do row by row; the
+semantics are the same (a processed event recorded once, an outbox event written once).
+An enrollment is one row: its plan is computed from its basis (`store/plans.py`), its
+steps become rows only when due. `STEP_COLUMNS`: a step row's columns (benchmark seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.adapters.store.repository import Tx
+from services.adapters.store.tables import enrollments, outbox, processed_events
+from services.domain.records import NewEnrollment, OutgoingEvent
+
+STEP_COLUMNS = (
+    "id",
+    "enrollment_id",
+    "step_id",
+    "kind",
+    "template",
+    "theme",
+    "topic",
+    "due_at",
+    "deadline",
+    "status",
+    "emit_count",
+    "attempts",
+)
+
+
+def _insert(tx: Tx) -> Any:
+    return postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
+
+
+ENROLLMENT_COLUMNS = (
+    "id",
+    "siren",
+    "track",
+    "regime",
+    "declaration_frequency",
+    "activity_start",
+    "department",
+    "email",
+    "first_name",
+    "last_name",
+    "company_name",
+    "journey_version",
+    "started_at",
+    "plan_basis",
+    "next_step_at",
+)
+
+# PostgreSQL: one statement with arrays as parameters, prepared once by the driver,
+# rather than SQL with a value list built (and compiled) anew for every batch.
+_PG_MARK_PROCESSED = """
+INSERT INTO processed_events (event_id, consumer, processed_at)
+SELECT unnest($1::text[]), $2::text, $3::timestamptz
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+_PG_INSERT_ENROLLMENTS = """
+INSERT INTO enrollments (
+    id, siren, track, regime, declaration_frequency, activity_start, department, email,
+    first_name, last_name, company_name, journey_version, started_at, plan_basis,
+    next_step_at, account_created, status, opted_out_kinds
+)
+SELECT *, false, 'active', '' FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
+    $14::text[], $15::timestamptz[]
+)
+ON CONFLICT (siren) WHERE status = 'active' DO NOTHING
+RETURNING id
+"""
+_PG_ADD_OUTBOX = """
+INSERT INTO outbox (event_id, topic, key, payload, created_at)
+SELECT *, $5::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+async def _driver(tx: Tx) -> Any:
+    """The asyncpg connection under the transaction's connection, inside its transaction.
+
+    SQLAlchemy sends BEGIN with the first statement it executes: a statement sent to the
+    driver before that would commit on its own. So the transaction is begun here first.
+    """
+    raw = await tx.connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        await tx.connection.execute(text("SELECT 1"))
+        if not driver.is_in_transaction():
+            raise RuntimeError("the store's transaction did not begin")
+    return driver
+
+
+async def mark_processed_many(
+    tx: Tx, event_ids: Sequence[str], consumer: str, now: datetime
+) -> set[str]:
+    """Record that `consumer` processed these events; return those it had not yet."""
+    if not event_ids:
+        return set()
+    keys = {f"{consumer}:{event_id}"[:128]: event_id for event_id in event_ids}
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        rows = await driver.fetch(_PG_MARK_PROCESSED, list(keys), consumer, now)
+        return {keys[row[0]] for row in rows}
+    statement = (
+        _insert(tx)(processed_events)
+        .values([{"event_id": key, "consumer": consumer, "processed_at": now} for key in keys])
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(processed_events.c.event_id)
+    )
+    result = await tx.connection.execute(statement)
+    return {keys[row[0]] for row in result}
+
+
+async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
+    """Insert active enrollments, except where the SIREN already has an active one;
+    return the ids of those inserted (one SIREN twice in `new`: the first only)."""
+    if not new:
+        return set()
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        columns = [[getattr(e, name) for e in new] for name in ENROLLMENT_COLUMNS]
+        return {row[0] for row in await driver.fetch(_PG_INSERT_ENROLLMENTS, *columns)}
+    inserted: set[str] = set()
+    for e in new:  # SQLite: one at a time, so that a SIREN twice keeps the first
+        result = await tx.connection.execute(
+            sqlite.insert(enrollments)
+            .on_conflict_do_nothing(
+                index_elements=["siren"], index_where=enrollments.c.status == "active"
+            )
+            .returning(enrollments.c.id),
+            {
+                **{name: getattr(e, name) for name in ENROLLMENT_COLUMNS},
+                "account_created": False,
+                "status": "active",
+                "opted_out_kinds": "",
+            },
+        )
+        inserted.update(row[0] for row in result)
+    return inserted
+
+
+async def add_outbox_many(tx: Tx, events: Sequence[OutgoingEvent], now: datetime) -> None:
+    """Write outgoing events (an event already there is left as it is)."""
+    if not events:
+        return
+    if tx.dialect == "postgresql":
+        driver = await _driver(tx)
+        await driver.execute(
+            _PG_ADD_OUTBOX,
+            [e.event_id for e in events],
+            [e.topic for e in events],
+            [e.key for e in events],
+            [e.payload for e in events],
+            now,
+        )
+        return
+    await tx.connection.execute(
+        _insert(tx)(outbox).on_conflict_do_nothing(index_elements=["event_id"]),
+        [
+            {
+                "event_id": e.event_id,
+                "topic": e.topic,
+                "key": e.key,
+                "payload": e.payload,
+                "created_at": now,
+            }
+            for e in events
+        ],
+    )

@@ -1,0 +1,1 @@
+"""The command-line parts of `premiers-mois` (dead letters, journeys, mails)."""
