@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.adapters.store.repository import Tx
-from services.adapters.store.tables import enrollments, outbox, processed_events
+from services.adapters.store.tables import enrollments, outbox
 from services.domain.records import NewEnrollment, OutgoingEvent
 
 STEP_COLUMNS = (
@@ -59,12 +59,6 @@ ENROLLMENT_COLUMNS = (
 
 # PostgreSQL: one statement with arrays as parameters, prepared once by the driver,
 # rather than SQL with a value list built (and compiled) anew for every batch.
-_PG_MARK_PROCESSED = """
-INSERT INTO processed_events (event_id, consumer, processed_at)
-SELECT unnest($1::text[]), $2::text, $3::timestamptz
-ON CONFLICT (event_id) DO NOTHING
-RETURNING event_id
-"""
 _PG_INSERT_ENROLLMENTS = """
 INSERT INTO enrollments (
     id, siren, track, regime, declaration_frequency, activity_start, department, email,
@@ -100,27 +94,6 @@ async def _driver(tx: Tx) -> Any:
         if not driver.is_in_transaction():
             raise RuntimeError("the store's transaction did not begin")
     return driver
-
-
-async def mark_processed_many(
-    tx: Tx, event_ids: Sequence[str], consumer: str, now: datetime
-) -> set[str]:
-    """Record that `consumer` processed these events; return those it had not yet."""
-    if not event_ids:
-        return set()
-    keys = {f"{consumer}:{event_id}"[:128]: event_id for event_id in event_ids}
-    if tx.dialect == "postgresql":
-        driver = await _driver(tx)
-        rows = await driver.fetch(_PG_MARK_PROCESSED, list(keys), consumer, now)
-        return {keys[row[0]] for row in rows}
-    statement = (
-        _insert(tx)(processed_events)
-        .values([{"event_id": key, "consumer": consumer, "processed_at": now} for key in keys])
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(processed_events.c.event_id)
-    )
-    result = await tx.connection.execute(statement)
-    return {keys[row[0]] for row in result}
 
 
 async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
