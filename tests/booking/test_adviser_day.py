@@ -111,11 +111,11 @@ async def seed(store: Store, day: Day) -> None:
             )
         )  # fmt: skip
         steps = [
-            Invitation("welcome", "", kind="letter", template="welcome",
+            Invitation("welcome", None, kind="letter", template="welcome",
                        due_at=NOW - timedelta(days=28)),
-            Invitation("letter-01", "", kind="letter", template="letter_01_online_account",
+            Invitation("letter-01", None, kind="letter", template="letter_01_online_account",
                        theme=1, due_at=NOW - timedelta(days=21)),
-            Invitation("letter-02", "", kind="letter", template="letter_02_first_90_days",
+            Invitation("letter-02", None, kind="letter", template="letter_02_first_90_days",
                        theme=2, due_at=NOW + timedelta(days=7)),
         ]  # fmt: skip
         keys = [step_due_event_id(day.jeanne, s.step_id) for s in steps]

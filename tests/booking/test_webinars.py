@@ -30,7 +30,7 @@ TUESDAY_10AM = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 @dataclass(frozen=True)
 class Invitation:
     step_id: str
-    topic: str
+    topic: str | None  # the webinar subject (None: not an invitation)
     kind: str = "webinar_invitation"
     template: str = "webinar_invitation"
     theme: int | None = None
