@@ -3,6 +3,9 @@ chosen services (`run NAME`: one; `dev`: all, with the embedded broker and mail 
 
 This is the only place where objects are built; everything below receives what it
 needs through its constructor.
+
+Over 400 lines on purpose: the composition root; its length is the list of what each
+process builds and wires, nothing else.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from services.web import (
     person,
     security,
     signup,
+    webinar_seats,
 )
 from services.web.deps import WebDeps
 from services.web.typography import FrenchTemplate, paris_time
@@ -58,6 +59,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(health.router)
     app.include_router(person.router)
     app.include_router(appointments.router)
+    app.include_router(webinar_seats.router)
     console.install(app)
     app.include_router(signup.router)
     app.include_router(archive.router)

@@ -1,11 +1,10 @@
-"""The person's side of appointments and webinars, reached by signed links from the mails.
+"""The person's side of appointments, reached by signed links from the mails.
 
 - `/rendez-vous/<person token>`: the free slots of the person's department, book one,
   or ask to be called back; their appointments with links to move or cancel them.
 - `/rendez-vous/<appointment token>/annuler` and `/deplacer`: from the confirmation mail.
 - `/rendez-vous/offre/<offer token>`: the slots an adviser offered, one button each.
-- `/webinaires/inscription/<session>/<token>`: one button registers; `/webinaires/rejoindre/
-  <token>` leads to the session.
+- the webinar seats are in `webinar_seats.py`.
 
 A GET never changes anything (mail scanners open links); each change is one POST.
 """
@@ -23,21 +22,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.adapters.store import adviser_requests as request_store
 from services.adapters.store import appointments as appointment_store
 from services.adapters.store import slots as slot_store
-from services.adapters.store import webinars as webinar_store
-from services.application import appointments, webinars
+from services.application import appointments
 from services.application.appointment_mails import (
     APPOINTMENT,
     OFFER,
-    REGISTRATION,
-    WEBINAR,
-    AppointmentMails,
 )
 from services.application.links import PERSON
-from services.application.tokens import ExpiredToken, InvalidToken
-from services.domain.appointment_rules import CHANNELS, REASONS
+from services.application.tokens import InvalidToken
+from services.domain.appointment_rules import REASONS
 from services.domain.departments import department_label
 from services.domain.phone import NotAPhoneNumber, french_phone
-from services.web.deps import deps_of, pages_of
+from services.web.deps import deps_of
+from services.web.signed_links import bad_link, mails_of, page, subject_of
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +45,12 @@ NOTICE = timedelta(hours=2)  # a slot can be booked until two hours before it st
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _mails(request: Request) -> AppointmentMails:
-    deps = deps_of(request)
-    return AppointmentMails(deps.links, mail_from=deps.settings.mail_from)
-
-
-def _bad_link(request: Request, expired: bool) -> Response:
-    return pages_of(request).TemplateResponse(
-        request, "bad_link.html", {"expired": expired}, status_code=410 if expired else 400
-    )
-
-
-def _page(request: Request, name: str, values: dict[str, Any], status: int = 200) -> Response:
-    return pages_of(request).TemplateResponse(
-        request, f"booking/{name}", {"channels": CHANNELS, **values}, status_code=status
-    )
-
-
-def _subject(request: Request, purpose: str, token: str) -> str | Response:
-    try:
-        return deps_of(request).tokens.verify(purpose, token)
-    except InvalidToken as error:
-        return _bad_link(request, isinstance(error, ExpiredToken))
-
-
 # --- offers (before /rendez-vous/{token}/…, whose token could read "offre") ------------
 
 
 @router.get("/rendez-vous/offre/{token}", response_class=HTMLResponse)
 async def offer_page(request: Request, token: str) -> Response:
-    request_id = _subject(request, OFFER, token)
+    request_id = subject_of(request, OFFER, token)
     if isinstance(request_id, Response):
         return request_id
     deps = deps_of(request)
@@ -86,7 +58,7 @@ async def offer_page(request: Request, token: str) -> Response:
     async with deps.store.transaction() as tx:
         offer = await request_store.request(tx, request_id)
         if offer is None:
-            return _bad_link(request, expired=True)
+            return bad_link(request, expired=True)
         offered = [await slot_store.slot(tx, slot_id) for slot_id in offer.slot_ids]
         mine = [
             a
@@ -94,19 +66,19 @@ async def offer_page(request: Request, token: str) -> Response:
             if a.status == "booked"
         ]
     slots = [s for s in offered if s is not None and s.free > 0 and s.starts_at > now + NOTICE]
-    return _page(request, "offer.html", {"token": token, "slots": slots, "booked": mine})
+    return page(request, "offer.html", {"token": token, "slots": slots, "booked": mine})
 
 
 @router.post("/rendez-vous/offre/{token}", response_class=HTMLResponse)
 async def accept_offer(request: Request, token: str, creneau: Annotated[str, Form()]) -> Response:
-    request_id = _subject(request, OFFER, token)
+    request_id = subject_of(request, OFFER, token)
     if isinstance(request_id, Response):
         return request_id
     deps = deps_of(request)
     async with deps.store.transaction() as tx:
         offer = await request_store.request(tx, request_id)
     if offer is None or creneau not in offer.slot_ids:
-        return _bad_link(request, expired=True)
+        return bad_link(request, expired=True)
     return await _book(
         request, offer.enrollment_id, creneau, "offer", back=f"/rendez-vous/offre/{token}"
     )
@@ -128,10 +100,10 @@ async def booking_page(request: Request, token: str) -> Response:
         async with deps_of(request).store.transaction() as tx:
             found = await appointment_store.appointment(tx, appointment_id)
         if found is None:
-            return _bad_link(request, expired=True)
-        person_url = _mails(request).booking_url(found.enrollment_id)
+            return bad_link(request, expired=True)
+        person_url = mails_of(request).booking_url(found.enrollment_id)
         return RedirectResponse(person_url, status_code=303)
-    enrollment_id = _subject(request, PERSON, token)
+    enrollment_id = subject_of(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
     return await _booking_page(request, token, enrollment_id)
@@ -152,7 +124,7 @@ async def _booking_page(
     async with deps.store.transaction() as tx:
         enrollment = await tx.enrollment(enrollment_id)
         if enrollment is None or enrollment.status != "active":
-            return _page(request, "ended.html", {}, status=410)
+            return page(request, "ended.html", {}, status=410)
         free = await slot_store.free_slots(
             tx, enrollment.department, now + NOTICE, now + BOOKING_HORIZON
         )
@@ -161,8 +133,8 @@ async def _booking_page(
             for a in await appointment_store.appointments_of(tx, enrollment_id)
             if a.status == "booked" and a.ends_at > now
         ]
-    mails = _mails(request)
-    return _page(
+    mails = mails_of(request)
+    return page(
         request,
         "slots.html",
         {
@@ -184,7 +156,7 @@ async def _booking_page(
 
 @router.post("/rendez-vous/{token}/reserver", response_class=HTMLResponse)
 async def book(request: Request, token: str, creneau: Annotated[str, Form()]) -> Response:
-    enrollment_id = _subject(request, PERSON, token)
+    enrollment_id = subject_of(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
     return await _book(request, enrollment_id, creneau, "person", back=f"/rendez-vous/{token}")
@@ -202,14 +174,14 @@ async def _book(
             enrollment_id=enrollment_id,
             slot_id=slot_id,
             source=source,
-            mails=_mails(request),
+            mails=mails_of(request),
         )
     except appointments.SlotFull:
         return RedirectResponse(f"{back}?erreur=complet", status_code=303)
     except appointments.NotBookable:
         return RedirectResponse(f"{back}?erreur=indisponible", status_code=303)
-    mails = _mails(request)
-    return _page(
+    mails = mails_of(request)
+    return page(
         request,
         "booked.html",
         {
@@ -231,7 +203,7 @@ async def ask_for_adviser(
     message: Annotated[str, Form()] = "",
 ) -> Response:
     """ "Être rappelé": the number to call (a French number), the subject, a message."""
-    enrollment_id = _subject(request, PERSON, token)
+    enrollment_id = subject_of(request, PERSON, token)
     if isinstance(enrollment_id, Response):
         return enrollment_id
     typed = {"telephone": telephone[:40], "motif": motif, "message": message[:1000]}
@@ -268,7 +240,7 @@ async def ask_for_adviser(
             phone=phone,
         )
     except appointments.NotBookable:
-        return _page(request, "ended.html", {}, status=410)
+        return page(request, "ended.html", {}, status=410)
     except appointments.TooManyRequests:
         return await _booking_page(
             request,
@@ -288,14 +260,14 @@ async def ask_for_adviser(
 
 
 async def _appointment(request: Request, token: str) -> Any:
-    appointment_id = _subject(request, APPOINTMENT, token)
+    appointment_id = subject_of(request, APPOINTMENT, token)
     if isinstance(appointment_id, Response):
         return appointment_id
     async with deps_of(request).store.transaction() as tx:
         found = await appointment_store.appointment(tx, appointment_id)
         enrollment = await tx.enrollment(found.enrollment_id) if found else None
     if found is None or enrollment is None:
-        return _bad_link(request, expired=True)
+        return bad_link(request, expired=True)
     return found, enrollment
 
 
@@ -305,7 +277,7 @@ async def cancel_page(request: Request, token: str) -> Response:
     if isinstance(found, Response):
         return found
     appointment, _ = found
-    return _page(request, "cancel.html", {"token": token, "appointment": appointment})
+    return page(request, "cancel.html", {"token": token, "appointment": appointment})
 
 
 @router.post("/rendez-vous/{token}/annuler", response_class=HTMLResponse)
@@ -317,10 +289,10 @@ async def cancel(request: Request, token: str) -> Response:
     deps = deps_of(request)
     now = deps.clock.now()
     await appointments.cancel(
-        deps.store, now, appointment_id=appointment.id, by="person", mails=_mails(request)
+        deps.store, now, appointment_id=appointment.id, by="person", mails=mails_of(request)
     )
     rebook = deps.links.for_person(enrollment.id).appointment
-    return _page(request, "cancelled.html", {"appointment": appointment, "rebook_url": rebook})
+    return page(request, "cancelled.html", {"appointment": appointment, "rebook_url": rebook})
 
 
 @router.get("/rendez-vous/{token}/deplacer", response_class=HTMLResponse)
@@ -335,7 +307,7 @@ async def move_page(request: Request, token: str) -> Response:
         free = await slot_store.free_slots(
             tx, enrollment.department, now + NOTICE, now + BOOKING_HORIZON
         )
-    return _page(
+    return page(
         request,
         "move.html",
         {
@@ -361,7 +333,7 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
             now,
             appointment_id=appointment.id,
             slot_id=creneau,
-            mails=_mails(request),
+            mails=mails_of(request),
         )
     except appointments.SlotFull:
         return RedirectResponse(f"/rendez-vous/{token}/deplacer?erreur=complet", status_code=303)
@@ -369,8 +341,8 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
         return RedirectResponse(
             f"/rendez-vous/{token}/deplacer?erreur=indisponible", status_code=303
         )
-    mails = _mails(request)
-    return _page(
+    mails = mails_of(request)
+    return page(
         request,
         "booked.html",
         {
@@ -379,163 +351,5 @@ async def move(request: Request, token: str, creneau: Annotated[str, Form()]) ->
             "manage_url": mails.appointment_url(moved.appointment.id),
             "mailed": bool(moved.enrollment.email),
             "moved": True,
-        },
-    )
-
-
-# --- webinars ---------------------------------------------------------------------------------
-
-
-@router.get("/webinaires/inscription/{session_id}/{token}", response_class=HTMLResponse)
-async def registration_page(request: Request, session_id: str, token: str) -> Response:
-    """One session: a button to register; when it is past, full, or the person already
-    has a seat on the subject, the next sessions on the same subject (never a dead end)."""
-    enrollment_id = _subject(request, WEBINAR, token)
-    if isinstance(enrollment_id, Response):
-        return enrollment_id
-    deps = deps_of(request)
-    now = deps.clock.now()
-    async with deps.store.transaction() as tx:
-        session = await webinar_store.session(tx, session_id)
-        if session is None:
-            return _bad_link(request, expired=True)
-        existing = await webinar_store.registration_on_subject(tx, enrollment_id, session.subject)
-        registered_on = await webinar_store.session(tx, existing.session_id) if existing else None
-        following = [
-            s
-            for s in await webinar_store.open_sessions(tx, session.subject, now, limit=4)
-            if s.id != session.id
-        ][:3]
-    mails = _mails(request)
-    return _page(
-        request,
-        "webinar.html",
-        {
-            "session": session,
-            "token": token,
-            "registered_on": registered_on,
-            "unregister_url": mails.unregister_url(existing.id)
-            if existing and registered_on and registered_on.starts_at > now
-            else None,
-            "past": session.starts_at <= now,
-            "following": [(s, mails.register_url(s.id, enrollment_id)) for s in following],
-            "error": request.query_params.get("erreur"),
-        },
-    )
-
-
-@router.post("/webinaires/inscription/{session_id}/{token}", response_class=HTMLResponse)
-async def register(request: Request, session_id: str, token: str) -> Response:
-    enrollment_id = _subject(request, WEBINAR, token)
-    if isinstance(enrollment_id, Response):
-        return enrollment_id
-    deps = deps_of(request)
-    now = deps.clock.now()
-    back = f"/webinaires/inscription/{session_id}/{token}"
-    try:
-        done = await webinars.register(
-            deps.store,
-            now,
-            enrollment_id=enrollment_id,
-            session_id=session_id,
-            mails=_mails(request),
-        )
-    except appointments.SlotFull:
-        return RedirectResponse(f"{back}?erreur=complet", status_code=303)
-    except appointments.NotBookable:
-        return RedirectResponse(f"{back}?erreur=indisponible", status_code=303)
-    async with deps.store.transaction() as tx:
-        session = await webinar_store.session(tx, done.registration.session_id)
-    assert session is not None
-    mailed = done.new and bool(done.enrollment.email)  # its confirmation is in the ledger
-    return _page(
-        request,
-        "registered.html",
-        {
-            "session": session,
-            "new": done.new,
-            "mailed": mailed,
-            "join_url": _mails(request).join_url(done.registration.id),
-            "unregister_url": _mails(request).unregister_url(done.registration.id),
-        },
-    )
-
-
-@router.get("/webinaires/rejoindre/{token}")
-async def join(request: Request, token: str) -> Response:
-    registration_id = _subject(request, REGISTRATION, token)
-    if isinstance(registration_id, Response):
-        return registration_id
-    async with deps_of(request).store.transaction() as tx:
-        found = await webinar_store.registration(tx, registration_id)
-        session = await webinar_store.session(tx, found.session_id) if found else None
-    if session is None:
-        return _bad_link(request, expired=True)
-    return RedirectResponse(session.join_url, status_code=303)
-
-
-# --- giving a webinar seat back -----------------------------------------------------------
-
-
-async def _seat(request: Request, token: str) -> Any:
-    registration_id = _subject(request, REGISTRATION, token)
-    if isinstance(registration_id, Response):
-        return registration_id
-    async with deps_of(request).store.transaction() as tx:
-        found = await webinar_store.registration(tx, registration_id)
-        session = await webinar_store.session(tx, found.session_id) if found else None
-    if found is None or session is None:
-        return None
-    return found, session
-
-
-@router.get("/webinaires/annuler/{token}", response_class=HTMLResponse)
-async def unregister_page(request: Request, token: str) -> Response:
-    """From the confirmation mail: a button gives the seat back (a GET changes nothing)."""
-    found = await _seat(request, token)
-    if isinstance(found, Response):
-        return found
-    if found is None:
-        return _page(request, "unregistered.html", {"session": None, "already": True})
-    _, session = found
-    return _page(
-        request,
-        "unregister.html",
-        {
-            "token": token,
-            "session": session,
-            "past": session.starts_at <= deps_of(request).clock.now(),
-        },
-    )
-
-
-@router.post("/webinaires/annuler/{token}", response_class=HTMLResponse)
-async def unregister(request: Request, token: str) -> Response:
-    """Give the seat back: the reminders stop, a mail carries the calendar cancellation
-    (ICS CANCEL, the same UID); twice is harmless."""
-    found = await _seat(request, token)
-    if isinstance(found, Response):
-        return found
-    if found is None:
-        return _page(request, "unregistered.html", {"session": None, "already": True})
-    registration, session = found
-    deps = deps_of(request)
-    now = deps.clock.now()
-    given_back = await webinars.unregister(
-        deps.store, now, registration_id=registration.id, mails=_mails(request)
-    )
-    if given_back is None:
-        return _page(request, "unregister.html", {"token": token, "session": session, "past": True})
-    mailed = bool(given_back.enrollment.email)  # its cancellation is in the ledger
-    return _page(
-        request,
-        "unregistered.html",
-        {
-            "session": session,
-            "already": False,
-            "mailed": mailed,
-            "other_sessions_url": _mails(request).register_url(
-                session.id, given_back.enrollment.id
-            ),
         },
     )

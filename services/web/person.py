@@ -5,6 +5,10 @@ of their data.
 
 Every page is reached through a signed token (no personal data in the URL). A
 tampered token gets a 400 page, an expired one a 410 page, each saying what to do.
+
+Over 400 lines on purpose: every page of one signed link (unsubscribe, preferences,
+timeline, erasure, web view) shares its token checks and context helpers; split, each
+page would re-import them.
 """
 
 from __future__ import annotations

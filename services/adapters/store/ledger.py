@@ -6,6 +6,9 @@ reminder, a sign-up, a webinar registration) writes its row with `add_mail` insi
 A row keeps who receives the mail, its template, the data it is rendered with, its
 Message-ID and its status (`due`, `sending`, `sent`, `failed`, `expired`, `cancelled`)
 with the reason of a failure, an expiry or a cancellation.
+
+Over 400 lines on purpose: one aggregate, the mail ledger; every change of a mail's
+status is here, so that its state machine reads in one place.
 """
 
 from __future__ import annotations

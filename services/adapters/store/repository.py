@@ -4,6 +4,10 @@ Every change happens inside `Store.transaction()`, whose `Tx` methods are the
 service's vocabulary (enroll, claim due steps, begin and finish a send…). An
 effect and the record that it happened share one transaction, so that a
 consumer that sees the same event twice does nothing the second time.
+
+Over 400 lines on purpose: `Tx`, the vocabulary of one transaction over enrollments,
+their step rows and the outbox, with their row mappers; the other aggregates have their
+own modules.
 """
 
 from __future__ import annotations
