@@ -286,7 +286,7 @@ def _transactional_step(mail_id: str, enrollment_id: str, name: str, now: dateti
     """The step a transactional mail's context speaks of: its id is the mail's, so that
     the mail's web view link leads to the mail in the ledger."""
     return Step(
-        id=mail_id,
+        key=mail_id,
         enrollment_id=enrollment_id,
         step_id=name.replace("_", "-"),
         kind="transactional",

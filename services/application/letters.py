@@ -122,7 +122,7 @@ def letter_context(
         "sent_on": sent_on,
         "dates": dates.model_dump(),
         "upcoming": upcoming_dates(dates, sent_on),
-        "links": links.for_person(enrollment.id, step.id).as_dict(),
+        "links": links.for_person(enrollment.id, step.key).as_dict(),
         "extra": extra or {},
     }
 

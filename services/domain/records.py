@@ -92,7 +92,7 @@ class Enrollment:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    id: str  # the deterministic id of its step.due event
+    key: str  # its mail's id: the deterministic id of its step.due event and of its ledger row
     enrollment_id: str
     step_id: str
     # a transactional mail's context speaks of a step too (never stored as a step)
@@ -116,7 +116,7 @@ class DueStep(NamedTuple):
     """A step claimed for emission, with what `step.due` carries (a named tuple: a claim
     builds thousands of them from rows in this order)."""
 
-    id: str
+    key: str  # the mail's id (its step.due event's id), not the journey's `step_id`
     enrollment_id: str
     siren: str
     step_id: str

@@ -90,7 +90,7 @@ class _Send:
 
     @property
     def key(self) -> str:
-        return self.permit.step.id
+        return self.permit.step.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +216,11 @@ class Mailer:
         await sending.set_status(tx, cancelled, "cancelled")
         await sending.set_status(tx, skipped, "skipped")
         await sending.set_status(tx, held, "paused")
-        await sending.set_status(tx, [step.id for step, _ in expired], "expired")
+        await sending.set_status(tx, [step.key for step, _ in expired], "expired")
         # re-emitted by the scheduler as the next send window opens
         await sending.emit_again_at(tx, waiting, next_send_slot(now) - self._redeliver_after)
         for step, reason in expired:
-            await self._expire_in_ledger(tx, locked[step.id], reason, now)
+            await self._expire_in_ledger(tx, locked[step.key], reason, now)
         await sending.mark_sending(tx, [send.permit for send in sends], now)
         # the ledger keeps every mail: these journey mails, `sending`, with what they say
         await ledger.close_journey_mails(tx, cancelled, "cancelled", NOT_FOR_THIS_PERSON, now)
@@ -246,7 +246,7 @@ class Mailer:
         await ledger.add_mail(
             tx,
             NewMail(
-                id=step.id,
+                id=step.key,
                 template=step.template,
                 kind="journey",
                 due_at=step.due_at,
@@ -258,14 +258,14 @@ class Mailer:
             ),
             now,
         )
-        await ledger.expire(tx, step.id, reason, now)
-        log.info("late notice expired", extra={"step_key": step.id, "reason": reason})
+        await ledger.expire(tx, step.key, reason, now)
+        log.info("late notice expired", extra={"step_key": step.key, "reason": reason})
 
     def _ledger_row(self, send: _Send) -> NewMail:
         permit = send.permit
         step, enrollment = permit.step, permit.enrollment
         return NewMail(
-            id=step.id,
+            id=step.key,
             template=step.template,
             kind="journey",
             due_at=step.due_at,
@@ -341,7 +341,7 @@ class Mailer:
             await self._end_finished(tx, group, now)
         for done in group:
             step = done.send.permit.step
-            context = {"step_key": step.id, "enrollment_id": step.enrollment_id}
+            context = {"step_key": step.key, "enrollment_id": step.enrollment_id}
             if done.outcome == "sent":
                 MAILS_SENT.labels(kind=step.kind).inc()
                 SEND_LATENESS.observe(max(0.0, (done.at - step.due_at).total_seconds()))
@@ -411,7 +411,7 @@ def due_step_key(raw: bytes) -> str | None:
 def _message_sent(done: _Done) -> MessageSent:
     permit = done.send.permit
     return MessageSent(
-        event_id=derived_event_id("message.sent", permit.step.id),
+        event_id=derived_event_id("message.sent", permit.step.key),
         occurred_at=done.at,
         siren=permit.enrollment.siren,
         enrollment_id=permit.enrollment.id,
@@ -423,7 +423,7 @@ def _message_sent(done: _Done) -> MessageSent:
 def _message_failed(done: _Done) -> MessageFailed:
     permit = done.send.permit
     return MessageFailed(
-        event_id=derived_event_id("message.failed", permit.step.id),
+        event_id=derived_event_id("message.failed", permit.step.key),
         occurred_at=done.at,
         siren=permit.enrollment.siren,
         enrollment_id=permit.enrollment.id,

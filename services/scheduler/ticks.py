@@ -193,7 +193,7 @@ class Scheduler:
                     JOURNEY_EVENTS,
                     step.siren,
                     encode_step_due(
-                        event_id=step.id,
+                        event_id=step.key,
                         occurred_at=now,
                         siren=step.siren,
                         enrollment_id=step.enrollment_id,

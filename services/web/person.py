@@ -232,7 +232,7 @@ async def web_view(request: Request, token: str) -> Response:
             enrollment,
             step,
             mail_from=deps.settings.mail_from,
-            message_id=message_id_for(step.id, deps.settings.mail_from),
+            message_id=message_id_for(step.key, deps.settings.mail_from),
             date=step.sent_at or step.due_at,
             extra=extra,
         )
@@ -300,7 +300,7 @@ def _entry(deps: WebDeps, base: dict[str, Any], step: Step, *, received: bool) -
         kind=KIND_LABELS.get(step.kind, "Courriel"),
         at=(step.sent_at or step.due_at) if received else step.due_at,
         deadline=step.deadline,
-        web_view=f"/lettres/vue/{deps.tokens.sign(LETTER, step.id)}" if received else None,
+        web_view=f"/lettres/vue/{deps.tokens.sign(LETTER, step.key)}" if received else None,
         not_delivered=(step.bounce_reason or "")
         if received and step.bounce in ("permanent", "temporary")
         else None,

@@ -279,7 +279,7 @@ def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> NewMail:
         ended_at=None,
     )
     step = Step(
-        id=f"signup-{signup.id}",
+        key=f"signup-{signup.id}",
         enrollment_id=signup.id,
         step_id="signup-confirmation",
         kind="transactional",
@@ -308,14 +308,14 @@ def confirmation_mail(deps: WebDeps, signup: Signup, now: datetime) -> NewMail:
         "erase": site,
     }
     return NewMail(
-        id=step.id,
+        id=step.key,
         template=CONFIRMATION_TEMPLATE,
         kind="transactional",
         due_at=now,
         data=context,
         siren=signup.siren,
         recipient=signup.email,
-        message_id=message_id_for(step.id, deps.settings.mail_from),
+        message_id=message_id_for(step.key, deps.settings.mail_from),
         expires_at=now + CONFIRMATION_TTL,
     )
 

@@ -168,8 +168,8 @@ async def test_a_hard_bounce_pauses_the_journey_and_a_new_address_resumes_it(
     await until(resumed, timeout=60)
     async with story.runtime.store.transaction() as tx:
         steps = await tx.steps(paused.id)
-    ahead = {step.id for step in steps if step.status == "planned"}
-    skipped = {step.id for step in steps if step.status == "skipped"}
+    ahead = {step.key for step in steps if step.status == "planned"}
+    skipped = {step.key for step in steps if step.status == "skipped"}
     assert ahead and skipped  # the months of the pause are not sent late
 
     # the clock runs to the end of the track: the steps still ahead reach the new address

@@ -158,7 +158,7 @@ async def test_after_ten_days_down_the_backlog_drains_by_the_send_rules(
     # Karim's notice came due before its deadline but could only go after it: expired
     notice = karim_steps["notice-ti-first-schedule"]
     assert notice.status == "expired"
-    assert message_id_for(notice.id, settings.mail_from) not in {m.message_id for m in after}
+    assert message_id_for(notice.key, settings.mail_from) not in {m.message_id for m in after}
     assert "Les avis qui ne vous ont pas été envoyés" in karim_page
     assert "échéance du 01/05/2026 déjà passée" in karim_page
     # the later steps all arrive, each once

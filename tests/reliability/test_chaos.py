@@ -261,7 +261,7 @@ async def plan_of_everyone(store: Store) -> dict[str, dict[str, str]]:
     """{email: {step key: status}} as the store has it (the steps made into rows and
     those the plans compute, `Tx.steps`)."""
     return {
-        email: {step.id: step.status for step in steps}
+        email: {step.key: step.status for step in steps}
         for email, steps in (await steps_of_everyone(store)).items()
     }
 

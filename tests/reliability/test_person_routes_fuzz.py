@@ -125,7 +125,7 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
     return {
         PERSON: tokens.sign(PERSON, jeanne),
         UNSUBSCRIBE: tokens.sign(UNSUBSCRIBE, jeanne),
-        LETTER: tokens.sign(LETTER, welcome.id),
+        LETTER: tokens.sign(LETTER, welcome.key),
         APPOINTMENT: tokens.sign(APPOINTMENT, booked.appointment.id),
         OFFER: tokens.sign(OFFER, offer_id),
         WEBINAR: tokens.sign(WEBINAR, jeanne),

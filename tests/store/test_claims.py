@@ -112,11 +112,11 @@ async def test_a_backlog_drains_one_mail_a_day_in_plan_order(store: Store) -> No
     assert first.step_id == "letter-01"
     # nothing more for her the same day, even once it is sent
     assert (await claim(store, MONDAY + timedelta(hours=1))).due == []
-    await confirm_sent(store, first.id, MONDAY + timedelta(minutes=1))
+    await confirm_sent(store, first.key, MONDAY + timedelta(minutes=1))
     assert (await claim(store, MONDAY + timedelta(hours=7))).due == []
     # Tuesday: the second; Wednesday: the third
     (second,) = (await claim(store, MONDAY + timedelta(days=1))).due
-    await confirm_sent(store, second.id, MONDAY + timedelta(days=1))
+    await confirm_sent(store, second.key, MONDAY + timedelta(days=1))
     (third,) = (await claim(store, MONDAY + timedelta(days=2))).due
     assert [second.step_id, third.step_id] == ["letter-02", "letter-03"]
 

@@ -102,7 +102,7 @@ async def sent(store: Store, claim_: claims.Claim, at: datetime) -> None:
     """The mailer sent what was claimed."""
     async with store.transaction() as tx:
         for due in claim_.due:
-            await tx.finish_send(due.id, at)
+            await tx.finish_send(due.key, at)
 
 
 def jeanne_plan(track: Track = "ae", now: datetime = MONDAY) -> list[str]:
@@ -177,10 +177,10 @@ async def test_two_schedulers_side_by_side_never_claim_a_step_twice(
         while True:
             async with store.transaction() as tx:
                 done = await claims.claim_due_steps(tx, now, 7)
-            taken.extend(d.id for d in done.due)
+            taken.extend(d.key for d in done.due)
             async with store.transaction() as tx:
                 for d in done.due:
-                    await tx.finish_send(d.id, now)
+                    await tx.finish_send(d.key, now)
             if done.people < 7:
                 return taken
 
@@ -254,7 +254,7 @@ async def test_a_regime_change_replans_on_the_other_track_from_the_change(
     # what she received stays; what the old plan had claimed is not sent
     assert await rows(store, jeanne) == {step: "sent" for step in received}
     async with store.transaction() as tx:
-        mail = await ledger.mail(tx, claimed.id)
+        mail = await ledger.mail(tx, claimed.key)
     assert mail is not None and mail.status == "cancelled"
     # her new plan: no second welcome letter, from the change on, the themes she
     # received left out, and her cursor on its first step
@@ -313,7 +313,7 @@ async def test_a_closure_ends_the_plan_and_what_was_claimed(
     shown = await steps(store, jeanne)
     assert {s.status for s in shown} == {"cancelled"}
     async with store.transaction() as tx:
-        mail = await ledger.mail(tx, welcome.id)
+        mail = await ledger.mail(tx, welcome.key)
     assert mail is not None and mail.status == "cancelled"
     assert (await claim(store, MONDAY + timedelta(days=30))).due == []
 
@@ -324,7 +324,7 @@ async def test_a_claimed_mail_gets_its_message_id_and_data_with_its_first_attemp
     jeanne = await enroll(intake, store)
     (welcome,) = (await claim(store, MONDAY)).due
     async with store.transaction() as tx:
-        mail = await ledger.mail(tx, welcome.id)
+        mail = await ledger.mail(tx, welcome.key)
     assert mail is not None
     assert (mail.status, mail.message_id, mail.recipient) == (
         "due",
@@ -334,7 +334,7 @@ async def test_a_claimed_mail_gets_its_message_id_and_data_with_its_first_attemp
 
     def attempt(message_id: str, greeting: str) -> NewMail:
         return NewMail(
-            id=welcome.id,
+            id=welcome.key,
             template="welcome",
             kind="journey",
             due_at=welcome.due_at,
@@ -349,7 +349,7 @@ async def test_a_claimed_mail_gets_its_message_id_and_data_with_its_first_attemp
     # a resend keeps the first Message-ID and what the mail said
     async with store.transaction() as tx:
         await ledger.record_journey_attempts(tx, [attempt("<b@example.fr>", "Salut")], MONDAY)
-        mail = await ledger.mail(tx, welcome.id)
+        mail = await ledger.mail(tx, welcome.key)
     assert mail is not None
     assert (mail.status, mail.message_id, mail.data, mail.attempts) == (
         "sending",

@@ -110,7 +110,7 @@ async def test_claimed_steps_carry_what_step_due_needs_in_due_order(store: Store
         key=lambda c: step_due_event_id(c[0], c[1]),
     )
     first = next(s for s in claimed if s.enrollment_id == enrollment_id)
-    assert first.id == step_due_event_id(enrollment_id, "step-0")
+    assert first.key == step_due_event_id(enrollment_id, "step-0")
     assert (first.enrollment_id, first.siren, first.kind) == (enrollment_id, siren, "letter")
     assert first.due_at.utcoffset() == timedelta(0)
 
@@ -145,7 +145,7 @@ async def test_two_schedulers_claiming_at_once_never_take_the_same_step(store: S
                 batch = await claim_due(tx, later, limit=7)
             if not batch:
                 return taken
-            taken.extend(step.id for step in batch)
+            taken.extend(step.key for step in batch)
 
     first, second = await asyncio.gather(claimer(), claimer())
     assert len(first) + len(second) == 100
@@ -163,7 +163,7 @@ async def test_a_step_emitted_but_never_confirmed_is_claimed_again_after_the_tim
     later = NOW + timedelta(minutes=16)
     async with store.transaction() as tx:
         (again,) = await tx.claim_unconfirmed(later, before=later - timedelta(minutes=15), limit=10)
-    assert again.id == due.id
+    assert again.key == due.key
 
 
 async def test_a_send_is_begun_once_finished_once_and_then_refused(store: Store) -> None:
@@ -201,7 +201,7 @@ async def test_a_copy_of_step_due_while_the_send_is_in_flight_sends_nothing_unti
     later = NOW + timedelta(minutes=20)
     async with store.transaction() as tx:
         (again,) = await tx.claim_unconfirmed(later, before=later - timedelta(minutes=15), limit=10)
-        permit = await begin_send(tx, again.id, "<other@example>", later)
+        permit = await begin_send(tx, again.key, "<other@example>", later)
     assert permit is not None
     assert permit.resend
     assert permit.message_id == "<a@example>"

@@ -58,8 +58,8 @@ async def plan_of(store: Store, siren: str) -> list[tuple[str, datetime]]:
 async def claimed(tx: Tx, steps: list[Step]) -> None:
     """The scheduler made these steps of a person's plan rows and emitted them (handed to
     the mailer at once here, whatever the send rules would allow)."""
-    await tx.insert_steps(steps[0].enrollment_id, steps, ids=[step.id for step in steps])
-    await sending.set_status(tx, [step.id for step in steps], "emitted")
+    await tx.insert_steps(steps[0].enrollment_id, steps, ids=[step.key for step in steps])
+    await sending.set_status(tx, [step.key for step in steps], "emitted")
 
 
 async def test_a_batch_of_new_businesses_enrolls_each_once_as_one_by_one_would(
@@ -156,7 +156,7 @@ async def test_the_last_mail_of_a_journey_ends_it_at_once(
         async with store.transaction() as tx:
             (enrollment,) = await enrollments_by_email(tx, address)
             steps = await tx.steps(enrollment.id)
-            last.append(steps[0].id)
+            last.append(steps[0].key)
             await claimed(tx, steps[:1])
             if address == people[0]:  # everything else of hers was skipped meanwhile
                 basis = plans.basis_of(enrollment)
@@ -193,7 +193,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
             (enrollment,) = await enrollments_by_email(tx, address)
             steps = [s for s in await tx.steps(enrollment.id) if s.kind == "letter"][:3]
             await claimed(tx, steps)
-            letters[address] = [step.id for step in steps]
+            letters[address] = [step.key for step in steps]
     batch = [letters[address][n] for n in range(3) for address in people]
     batch.append(batch[0])
     transport = WatchedTransport(SmtpTransport(catcher.url, connections=3))

@@ -105,7 +105,7 @@ async def jean_everywhere(site: Site) -> Enrollment:
     now = site.clock.now()
     (welcome,) = await site.claim()
     async with site.store.transaction() as tx:
-        await tx.fail_send(welcome.id, refusal, now)
+        await tx.fail_send(welcome.key, refusal, now)
         person_data = {"first_name": "Jean", "last_name": NAME, "note": NOTE}
         for mail_id, enrollment_id in ((f"welcome-{jean.id}", jean.id), (f"signup-{siren}", None)):
             await ledger.add_mail(

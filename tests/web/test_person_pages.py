@@ -37,12 +37,12 @@ async def test_paul_stops_the_webinar_invitations_and_keeps_his_letters(site: Si
     async with site.store.transaction() as tx:
         assert (
             await begin_send(
-                tx, webinar.id, message_id_for(webinar.id, "x@example.fr"), site.clock.now()
+                tx, webinar.key, message_id_for(webinar.key, "x@example.fr"), site.clock.now()
             )
             is None
         )
         assert await begin_send(
-            tx, letter.id, message_id_for(letter.id, "x@example.fr"), site.clock.now()
+            tx, letter.key, message_id_for(letter.key, "x@example.fr"), site.clock.now()
         )
     # his timeline no longer plans any webinar invitation
     timeline = await site.client.get(person_path(site, "mon-parcours", paul.id))
@@ -69,9 +69,9 @@ async def test_jeanne_sees_what_she_received_and_what_comes_next(site: Site) -> 
     (welcome,) = await site.claim()
     async with site.store.transaction() as tx:
         assert await begin_send(
-            tx, welcome.id, message_id_for(welcome.id, "x@example.fr"), site.clock.now()
+            tx, welcome.key, message_id_for(welcome.key, "x@example.fr"), site.clock.now()
         )
-        await finish_send(tx, welcome.id, site.clock.now())
+        await finish_send(tx, welcome.key, site.clock.now())
     page = await site.client.get(person_path(site, "mon-parcours", jeanne.id))
     assert page.status_code == 200
     received, _, coming = page.text.partition("Ce qui est prévu")

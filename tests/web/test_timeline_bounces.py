@@ -18,9 +18,9 @@ async def test_jeanne_sees_her_letter_was_not_delivered_and_her_journey_waits(
     # her welcome letter went out this morning, and came back: unknown address
     (welcome,) = await site.claim()
     async with site.store.transaction() as tx:
-        message_id = message_id_for(welcome.id, "x@example.fr")
-        assert await begin_send(tx, welcome.id, message_id, site.clock.now())
-        await finish_send(tx, welcome.id, site.clock.now())
+        message_id = message_id_for(welcome.key, "x@example.fr")
+        assert await begin_send(tx, welcome.key, message_id, site.clock.now())
+        await finish_send(tx, welcome.key, site.clock.now())
     async with site.store.transaction() as tx:
         mail = await find_mail(tx, message_id)
         assert mail is not None

@@ -274,7 +274,7 @@ async def claim_due_steps(
         cursors,
     )
     claim.expired = len(expired)
-    claim.due.sort(key=lambda step: (step.due_at, step.id))
+    claim.due.sort(key=lambda step: (step.due_at, step.key))
     return claim
 
 

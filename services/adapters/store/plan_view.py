@@ -80,7 +80,7 @@ def _ledger_step(row: Any, planned: PlannedStep | None) -> Step:
     """A journey mail of the ledger without its row (a late notice expired at the claim),
     as a step; what the ledger does not keep (theme, deadline) comes from the plan."""
     return Step(
-        id=row.id,
+        key=row.id,
         enrollment_id=row.enrollment_id,
         step_id=row.step_id or (planned.step_id if planned else ""),
         kind=row.step_kind or (planned.kind if planned else "letter"),
@@ -116,7 +116,7 @@ async def journey_steps(
             select(planned_steps).where(planned_steps.c.enrollment_id == enrollment.id)
         )
     ]
-    made = {row.id for row in rows}
+    made = {row.key for row in rows}
     computed, excluded = await full_plan(tx, enrollment, library, plans)
     by_key = dict(computed)
     in_ledger = await tx.connection.execute(
@@ -136,7 +136,7 @@ async def journey_steps(
                 steps.append(planned_step(enrollment.id, key, step, "skipped"))
             continue
         steps.append(planned_step(enrollment.id, key, step, ahead))
-    return sorted(steps, key=lambda step: (step.due_at, step.id))
+    return sorted(steps, key=lambda step: (step.due_at, step.key))
 
 
 # --- the plans of everyone (dashboard, dev page) ---------------------------------------

@@ -102,7 +102,7 @@ async def known_step_ids(tx: Tx, enrollment_ids: Sequence[str]) -> dict[str, set
 def planned_step(enrollment_id: str, key: str, step: PlannedStep, status: StepStatus) -> Step:
     """A computed step as a `Step` record (not made into a row yet)."""
     return Step(
-        id=key,
+        key=key,
         enrollment_id=enrollment_id,
         step_id=step.step_id,
         kind=step.kind,
@@ -134,7 +134,7 @@ async def steps_of_enrollment(
     basis = basis_of(enrollment)
     if basis is None:
         return rows
-    made = {row.id for row in rows}
+    made = {row.key for row in rows}
     ahead: StepStatus = "planned" if enrollment.status == "active" else "cancelled"
     computed = [
         planned_step(
@@ -145,7 +145,7 @@ async def steps_of_enrollment(
         )
         if key not in made
     ]
-    return sorted([*rows, *computed], key=lambda step: (step.due_at, step.id))
+    return sorted([*rows, *computed], key=lambda step: (step.due_at, step.key))
 
 
 async def next_step_moment(

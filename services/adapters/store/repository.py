@@ -484,7 +484,7 @@ def enrollment_of_row(row: Row[Any]) -> Enrollment:
 
 def _due_step(row: Any) -> DueStep:
     return DueStep(
-        id=row.id,
+        key=row.id,
         enrollment_id=row.enrollment_id,
         siren=row.siren,
         step_id=row.step_id,
@@ -496,7 +496,7 @@ def _due_step(row: Any) -> DueStep:
 def step_of_row(row: Row[Any]) -> Step:
     deadline: date | None = row.deadline
     return Step(
-        id=row.id,
+        key=row.id,
         enrollment_id=row.enrollment_id,
         step_id=row.step_id,
         kind=STEP_KIND(row.kind),

@@ -107,7 +107,7 @@ async def mark_sending(tx: Tx, permits: Sequence[SendPermit], now: datetime) -> 
             attempts=planned_steps.c.attempts + 1,
             attempted_at=now,
         ),
-        [{"b_key": p.step.id, "b_message_id": p.message_id} for p in permits],
+        [{"b_key": p.step.key, "b_message_id": p.message_id} for p in permits],
     )
 
 

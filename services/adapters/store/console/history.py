@@ -95,6 +95,6 @@ async def mail_history(
     history += [
         MailRow(step.step_id, "journey", step.template, step.due_at, step.status, None, None)
         for step in await journey_steps(tx, enrollment, library, plans, with_skipped=True)
-        if step.id not in made
+        if step.key not in made
     ]
     return sorted(history, key=lambda row: row.due_at)
