@@ -36,10 +36,10 @@ from bench.support import (
 from services.adapters.broker.bus import KafkaBus
 from services.adapters.clock import VirtualClock
 from services.adapters.store.repository import Store
+from services.application.scheduling.ticks import Scheduler
 from services.config.settings import Settings
 from services.domain.events import StepDue, encode
 from services.domain.topics import JOURNEY_EVENTS
-from services.scheduler.ticks import Scheduler
 
 
 async def raw_producer_rate(bootstrap: str, keys: list[str], payload: bytes) -> float:

@@ -38,8 +38,15 @@ from services.adapters.store import journey_versions
 from services.adapters.store.migrate import upgrade_async
 from services.adapters.store.repository import Store
 from services.application.appointment_mails import AppointmentMails, JourneyExtras
+from services.application.inbound.receive import Inbound
+from services.application.intake.enroll import Intake
+from services.application.intake.parking import keep_sweeping
 from services.application.links import LinkMaker
+from services.application.mailing.deliver import Mailer, RetryPolicy
+from services.application.mailing.ledger_mails import LedgerMailer
 from services.application.return_path import ReturnPaths
+from services.application.scheduling.reminders import Reminders
+from services.application.scheduling.ticks import Scheduler
 from services.application.tokens import Tokens
 from services.application.webinar_catalogue import load_catalogue, seed_sessions
 from services.config.settings import Settings, SettingsError, dev_secret_key
@@ -47,16 +54,9 @@ from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import Journey, Track
 from services.domain.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.inbound.listener import InboundListener
-from services.inbound.receive import Inbound
 from services.intake import app as intake_app
-from services.intake.enroll import Intake
-from services.intake.parking import keep_sweeping
 from services.mailer import app as mailer_app
-from services.mailer.deliver import Mailer, RetryPolicy
-from services.mailer.ledger_mails import LedgerMailer
 from services.scheduler import app as scheduler_app
-from services.scheduler.reminders import Reminders
-from services.scheduler.ticks import Scheduler
 from services.web.app import create_app
 from services.web.deps import DevTools, WebDeps
 from services.web.health import ALL_CHECKS, HealthChecks

@@ -16,9 +16,9 @@ from typing import Any
 from services.adapters.broker.batch import Inbound, Rejected
 from services.adapters.store import claims, sending
 from services.adapters.store.repository import Store, Tx
+from services.application.intake.enroll import Intake
+from services.application.scheduling.ticks import Scheduler, TickReport
 from services.domain.records import DueStep, Enrollment, SendPermit
-from services.intake.enroll import Intake
-from services.scheduler.ticks import Scheduler, TickReport
 from tests.support import as_bytes
 
 # --- intake -----------------------------------------------------------------

@@ -8,7 +8,7 @@ import logging
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from services.inbound.receive import Inbound
+from services.application.inbound.receive import Inbound
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from services.adapters.broker.batch import KeyedBatchHandler, subscribe_keyed_ba
 from services.adapters.broker.bus import EventBus
 from services.adapters.broker.consumer import ConsumerOptions
 from services.adapters.clock import Clock
+from services.application.intake.enroll import Intake
 from services.domain.events import BusinessEvent
 from services.domain.topics import BUSINESS_EVENTS
-from services.intake.enroll import Intake
 
 GROUP = "premiers-mois-intake"
 

@@ -8,10 +8,10 @@ from services.adapters.broker.batch import BatchHandler, subscribe_batch
 from services.adapters.broker.bus import EventBus
 from services.adapters.broker.consumer import ConsumerOptions
 from services.adapters.clock import Clock
+from services.application.mailing.batch import MailerBatch
+from services.application.mailing.deliver import Mailer
 from services.domain.journey_events import JourneyEventMessage
 from services.domain.topics import JOURNEY_EVENTS
-from services.mailer.batch import MailerBatch
-from services.mailer.deliver import Mailer
 
 GROUP = "premiers-mois-mailer"
 

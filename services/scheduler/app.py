@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from faststream.kafka import KafkaBroker
 
+from services.application.scheduling.ticks import Scheduler, TickReport
 from services.domain.journey_events import JourneyEventMessage
 from services.domain.topics import JOURNEY_EVENTS
-from services.scheduler.ticks import Scheduler, TickReport
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from services.adapters.catcher import MailCatcher
 from services.adapters.clock import VirtualClock
 from services.adapters.store.repository import Store
 from services.adapters.store.tables import mails
+from services.application.inbound.receive import Inbound
+from services.application.mailing.deliver import RetryPolicy
+from services.application.mailing.ledger_mails import LedgerMailer
 from services.application.return_path import ReturnPaths
 from services.application.tokens import Tokens
 from services.inbound.listener import InboundListener
-from services.inbound.receive import Inbound
-from services.mailer.deliver import RetryPolicy
-from services.mailer.ledger_mails import LedgerMailer
 from tests.booking.conftest import NOW
 from tests.booking.test_ledger_mails import MAIL_FROM, Services, jeanne_books_thursday
 from tests.booking.web import SECRET, renderer

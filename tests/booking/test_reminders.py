@@ -20,11 +20,11 @@ from services.application import appointments, webinars
 from services.application.appointment_mails import AppointmentMails
 from services.application.lifecycle import end_enrollment
 from services.application.links import LinkMaker
+from services.application.mailing.deliver import RetryPolicy
+from services.application.mailing.ledger_mails import LedgerMailer
+from services.application.scheduling.reminders import Reminders
 from services.application.tokens import Tokens
 from services.domain.appointment_rules import appointment_reminder_at, working_day_before
-from services.mailer.deliver import RetryPolicy
-from services.mailer.ledger_mails import LedgerMailer
-from services.scheduler.reminders import Reminders
 from tests.booking.conftest import NOW, THURSDAY_2PM, add_adviser, enroll, open_slot
 from tests.booking.web import PUBLIC_URL, SECRET, body_text, renderer
 

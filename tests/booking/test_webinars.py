@@ -18,9 +18,9 @@ from services.adapters.store.deliverability import find_mail
 from services.adapters.store.repository import Store
 from services.application import webinars
 from services.application.appointment_mails import AppointmentMails, JourneyExtras
+from services.application.mailing.deliver import Mailer, RetryPolicy
 from services.application.webinar_catalogue import load_catalogue, plan_sessions, seed_sessions
 from services.domain.events import step_due_event_id
-from services.mailer.deliver import Mailer, RetryPolicy
 from tests.booking.conftest import NOW, enroll
 from tests.booking.web import ROOT, Web, body_text, calendar_of, client, web_app
 

@@ -25,10 +25,10 @@ from services.adapters.mail.render import Renderer
 from services.adapters.smtp import SmtpTransport
 from services.adapters.store.repository import Store
 from services.application.links import LinkMaker
+from services.application.mailing.deliver import RetryPolicy
+from services.application.mailing.ledger_mails import LedgerMailer
 from services.application.tokens import Tokens
 from services.config.settings import Settings
-from services.mailer.deliver import RetryPolicy
-from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import create_app
 from services.web.console.auth import create_adviser
 from services.web.deps import WebDeps

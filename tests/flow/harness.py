@@ -16,8 +16,8 @@ from pathlib import Path
 from services.adapters.catcher import MailCatcher
 from services.adapters.clock import VirtualClock
 from services.adapters.store.migrate import upgrade_async
+from services.application.mailing.deliver import RetryPolicy
 from services.config.settings import Settings
-from services.mailer.deliver import RetryPolicy
 from services.process import Runtime, running
 
 ROOT = Path(__file__).resolve().parents[2]

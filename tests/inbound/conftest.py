@@ -13,6 +13,7 @@ import pytest
 from services.adapters.clock import VirtualClock
 from services.adapters.store import ledger, sending
 from services.adapters.store.repository import Store
+from services.application.inbound.receive import Inbound
 from services.application.letters import message_id_for
 from services.application.links import LinkMaker
 from services.application.return_path import ReturnPaths
@@ -20,7 +21,6 @@ from services.application.tokens import Tokens
 from services.domain.events import step_due_event_id
 from services.domain.records import NewEnrollment, NewMail, SendPermit
 from services.inbound.listener import InboundListener
-from services.inbound.receive import Inbound
 from tests.support import new_siren
 
 MAIL_FROM = "Mes premiers mois avec l'Urssaf <premiers-mois@urssaf.example>"

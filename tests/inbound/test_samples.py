@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.adapters.store.migrate import upgrade_async
-from services.inbound.reports import parse, read_report
+from services.application.inbound.reports import parse, read_report
 from tests.inbound import samples
 from tests.inbound.conftest import Mailbox, open_mailbox
 

@@ -31,10 +31,10 @@ from services.adapters.store.people import Signup
 from services.adapters.store.repository import Store
 from services.application import appointments, webinars
 from services.application.appointment_mails import APPOINTMENT, OFFER, REGISTRATION, WEBINAR
+from services.application.intake.enroll import Intake
 from services.application.links import LETTER, PERSON, UNSUBSCRIBE
 from services.application.tokens import Tokens
 from services.domain.journeys.loader import load_journeys
-from services.intake.enroll import Intake
 from services.web.signup import SIGNUP
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
 from tests.entry_points import enroll

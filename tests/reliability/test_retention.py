@@ -12,8 +12,8 @@ from services.adapters.store import adviser_requests as request_store
 from services.adapters.store import people
 from services.adapters.store.people import Signup
 from services.adapters.store.repository import Store
+from services.application.scheduling.retention import purge_expired
 from services.domain.records import NewEnrollment
-from services.scheduler.retention import purge_expired
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 RETENTION = timedelta(days=90)

@@ -18,9 +18,9 @@ from services.adapters.broker.topics import ensure_topics
 from services.adapters.catcher import CaughtMail, MailCatcher
 from services.adapters.clock import VirtualClock
 from services.adapters.store.migrate import upgrade_async
+from services.application.mailing.deliver import RetryPolicy
 from services.domain.records import Step
 from services.domain.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
-from services.mailer.deliver import RetryPolicy
 from services.process import Runtime, running
 from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, SECRET, settings_for

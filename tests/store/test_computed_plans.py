@@ -20,12 +20,12 @@ from services.adapters.store import claims, ledger
 from services.adapters.store.deliverability import pause_journey, resume_journey
 from services.adapters.store.repository import Store
 from services.adapters.store.tables import planned_steps
+from services.application.intake.enroll import Intake
 from services.domain.journeys.calendar import PARIS, in_send_window, paris_day
 from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import BusinessFacts, Journey, Track
 from services.domain.journeys.planner import plan
 from services.domain.records import Enrollment, NewMail, Step
-from services.intake.enroll import Intake
 from tests.support import as_bytes, business_created, new_siren
 
 ROOT = Path(__file__).resolve().parents[2]

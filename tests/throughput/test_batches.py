@@ -20,15 +20,15 @@ from services.adapters.mail.render import Renderer
 from services.adapters.smtp import SmtpTransport
 from services.adapters.store import bulk, plans, sending
 from services.adapters.store.repository import Store, Tx
+from services.application.intake.enroll import Intake
 from services.application.letters import message_id_for
 from services.application.links import LinkMaker
+from services.application.mailing.deliver import Mailer
 from services.application.tokens import Tokens
 from services.domain.journeys import planner
 from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import PlannedStep
 from services.domain.records import Step
-from services.intake.enroll import Intake
-from services.mailer.deliver import Mailer
 from tests.entry_points import enroll, take_in
 from tests.store_reads import enrollments_by_email
 from tests.support import as_bytes, business_created

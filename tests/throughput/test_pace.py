@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from services.application.scheduling.ticks import TickReport
 from services.scheduler.app import Ticker
-from services.scheduler.ticks import TickReport
 from tests.support import until
 
 

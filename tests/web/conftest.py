@@ -23,13 +23,13 @@ from services.adapters.mail.render import Renderer
 from services.adapters.smtp import SmtpTransport
 from services.adapters.store.repository import Store
 from services.application.appointment_mails import AppointmentMails, JourneyExtras
+from services.application.intake.enroll import Intake
 from services.application.links import LinkMaker
+from services.application.mailing.deliver import RetryPolicy
+from services.application.mailing.ledger_mails import LedgerMailer
 from services.application.tokens import Tokens
 from services.domain.journeys.loader import load_journeys
 from services.domain.records import DueStep, Enrollment, Step
-from services.intake.enroll import Intake
-from services.mailer.deliver import RetryPolicy
-from services.mailer.ledger_mails import LedgerMailer
 from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.entry_points import enroll

@@ -18,8 +18,8 @@ from services.adapters.store import ledger
 from services.adapters.store import webinars as webinar_store
 from services.adapters.store.booking_tables import appointments, webinar_registrations
 from services.adapters.store.schema import metadata
+from services.application.scheduling.retention import purge_expired
 from services.domain.records import Enrollment, NewMail
-from services.scheduler.retention import purge_expired
 from tests.booking.conftest import THURSDAY_2PM, add_adviser, open_slot
 from tests.entry_points import take_in
 from tests.support import as_bytes, new_siren

@@ -1,4 +1,4 @@
-"""Events parked until their business is created (see `services/intake/parking.py`)."""
+"""Events parked until their business is created (see `services/application/intake/parking.py`)."""
 
 from __future__ import annotations
 

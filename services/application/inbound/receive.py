@@ -27,12 +27,12 @@ from services.adapters.clock import Clock
 from services.adapters.store import deliverability
 from services.adapters.store.repository import Store
 from services.application.deliverability import record_failure
+from services.application.inbound.reports import parse, read_report, unsubscribe_token
 from services.application.letters import message_id_for
 from services.application.lifecycle import unsubscribe
 from services.application.links import UNSUBSCRIBE
 from services.application.return_path import InvalidReturnPath, ReturnPaths
 from services.application.tokens import InvalidToken, Tokens
-from services.inbound.reports import parse, read_report, unsubscribe_token
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ from services.adapters.store import claims
 from services.adapters.store.journey_versions import JourneyLibrary
 from services.adapters.store.repository import Store
 from services.application.lifecycle import end_enrollment
+from services.application.scheduling.reminders import Reminders
+from services.application.scheduling.retention import purge_expired
 from services.domain.events import encode_step_due
 from services.domain.journeys.calendar import in_send_window
 from services.domain.journeys.planner import PlanCache
 from services.domain.records import DueStep
 from services.domain.topics import JOURNEY_EVENTS
-from services.scheduler.reminders import Reminders
-from services.scheduler.retention import purge_expired
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services.adapters.broker.batch import Rejected
+from services.application.mailing.deliver import Mailer, due_step_key
 from services.domain.events import InvalidEvent
-from services.mailer.deliver import Mailer, due_step_key
 
 
 class MailerBatch:

@@ -23,6 +23,8 @@ from services.adapters.store import bulk, intake_log, ledger, parking
 from services.adapters.store import plans as store_plans
 from services.adapters.store.repository import Store, Tx
 from services.application.deliverability import address_changed
+from services.application.intake.parking import Parking
+from services.application.intake.screening import Arrived, screen
 from services.application.lifecycle import end_enrollment, outgoing
 from services.domain.events import (
     AccountCreated,
@@ -39,8 +41,6 @@ from services.domain.journeys.calendar import PARIS, paris_day
 from services.domain.journeys.model import DeclarationFrequency, Journey, Track
 from services.domain.journeys.planner import PlanCache
 from services.domain.records import Enrollment, NewEnrollment, OutgoingEvent
-from services.intake.parking import Parking
-from services.intake.screening import Arrived, screen
 
 log = logging.getLogger(__name__)
 

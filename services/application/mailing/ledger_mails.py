@@ -28,9 +28,9 @@ from services.adapters.smtp import MailTransport, PermanentFailure, TemporaryFai
 from services.adapters.store import ledger
 from services.adapters.store.repository import Store
 from services.application.letters import message_id_for
+from services.application.mailing.deliver import RetryPolicy
 from services.application.return_path import ReturnPaths, envelope_sender
 from services.domain.records import Mail
-from services.mailer.deliver import RetryPolicy
 
 log = logging.getLogger(__name__)
 
