@@ -137,7 +137,7 @@ async def test_an_ignored_appointment_offer_is_not_a_request_but_sophie_can_book
         key = step_due_event_id(jeanne, "appointment-payment-difficulties")
         await tx.insert_steps(
             jeanne,
-            [Invitation("appointment-payment-difficulties", "", kind="appointment_offer",
+            [Invitation("appointment-payment-difficulties", None, kind="appointment_offer",
                         template="appointment_offer")],
             ids=[key],
         )  # fmt: skip
@@ -226,10 +226,10 @@ async def letters(
     store: Store, *, welcome: str, letter_01: str | None = None, unsubscribe: bool = False
 ) -> None:
     person = await enroll(store, email=f"{welcome}{letter_01}{unsubscribe}@example.fr")
-    plans = [Invitation("welcome", "", kind="letter", template="welcome")]
+    plans = [Invitation("welcome", None, kind="letter", template="welcome")]
     if letter_01:
         plans.append(
-            Invitation("letter-01", "", kind="letter", template="letter_01_online_account",
+            Invitation("letter-01", None, kind="letter", template="letter_01_online_account",
                        due_at=NOW + timedelta(days=1))
         )  # fmt: skip
     keys = [step_due_event_id(person, p.step_id) for p in plans]
