@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from services.adapters.store import plans
 from services.adapters.store.ledger import mail_of_row
 from services.adapters.store.repository import Tx, enrollment_of_row
 from services.adapters.store.tables import enrollments, mails
-from services.domain.records import Enrollment, Mail
+from services.domain.records import Enrollment, Mail, Step
 
 
 async def enrollments_by_email(tx: Tx, email: str) -> list[Enrollment]:
@@ -34,3 +35,12 @@ async def count_mails(tx: Tx) -> dict[str, int]:
         select(mails.c.status, func.count()).group_by(mails.c.status)
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+async def steps_of(tx: Tx, enrollment_id: str) -> list[Step]:
+    """A person's steps in date order, as the service would tell them: the ones made into
+    rows and the ones their plan computes (`plans.steps_of_enrollment`)."""
+    enrollment = await tx.enrollment(enrollment_id)
+    if enrollment is None:
+        return await tx.step_rows(enrollment_id)
+    return await plans.steps_of_enrollment(tx, enrollment)

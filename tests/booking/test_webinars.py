@@ -23,6 +23,7 @@ from services.application.webinar_catalogue import load_catalogue, plan_sessions
 from services.domain.events import step_due_event_id
 from tests.booking.conftest import NOW, enroll
 from tests.booking.web import ROOT, Web, body_text, calendar_of, client, web_app
+from tests.store_reads import steps_of
 
 TUESDAY_10AM = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -140,7 +141,7 @@ async def test_jeanne_registers_from_her_invitation_in_one_click_and_is_not_invi
     # the next invitation on the same topic is skipped: no mail
     assert await mailer(web).deliver_many([again]) == ["skipped"]
     async with store.transaction() as tx:
-        statuses = {s.step_id: s.status for s in await tx.steps(jeanne)}
+        statuses = {s.step_id: s.status for s in await steps_of(tx, jeanne)}
     assert statuses == {"webinar-online-account": "sent", "webinar-online-account-again": "skipped"}
     assert len(catcher.mails) == 2
 

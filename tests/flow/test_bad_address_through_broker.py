@@ -17,6 +17,7 @@ from services.adapters.store.migrate import upgrade_async
 from services.commands.dlq import read_dead_letters
 from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ
 from tests.flow.harness import Story, services, settings_for
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, until
 
 pytestmark = pytest.mark.broker
@@ -71,5 +72,5 @@ async def test_a_nul_byte_in_one_address_costs_nobody_else_their_welcome_letter(
         for person in (jeanne, paul):
             enrollment = await tx.active_enrollment(person["siren"])
             assert enrollment is not None
-            steps = await tx.steps(enrollment.id)
+            steps = await steps_of(tx, enrollment.id)
             assert "failed" not in {step.status for step in steps}

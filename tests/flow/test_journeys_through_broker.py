@@ -24,6 +24,7 @@ from services.domain.journeys.planner import plan
 from services.domain.records import Step
 from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, Story, services, settings_for
+from tests.store_reads import steps_of as person_steps
 from tests.support import as_bytes, business_created, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -71,7 +72,7 @@ async def steps_of(story: Story, siren: str) -> list[Step]:
         enrollment = await tx.active_enrollment(siren)
         if enrollment is None:
             return []
-        return await tx.steps(enrollment.id)
+        return await person_steps(tx, enrollment.id)
 
 
 async def enrolled(story: Story, siren: str) -> str:
@@ -166,7 +167,7 @@ async def test_once_the_online_account_exists_its_reminders_are_skipped(
     assert received.isdisjoint(expected_ids(enrollment_id, reminders))
     # everything else of the plan arrived, each once
     async with story.runtime.store.transaction() as tx:
-        steps = await tx.steps(enrollment_id)
+        steps = await person_steps(tx, enrollment_id)
     sent = [s.step_id for s in steps if s.status == "sent"]
     assert received == expected_ids(enrollment_id, sent)
     assert len(mails_to(story.catcher, "karim.account@example.fr")) == len(sent)
@@ -230,7 +231,7 @@ async def test_a_micro_entrepreneur_turned_classic_moves_to_the_ti_track_without
     await until(on_ti)
     await play_until(story, datetime(2027, 7, 1, 8, 0, tzinfo=UTC))
     async with story.runtime.store.transaction() as tx:
-        steps = await tx.steps(enrollment_id)
+        steps = await person_steps(tx, enrollment_id)
         enrollment = await tx.enrollment(enrollment_id)
     sent_themes = [
         s.theme for s in sorted(steps, key=lambda s: s.due_at) if s.status == "sent" and s.theme

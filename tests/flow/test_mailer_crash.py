@@ -19,6 +19,7 @@ from tests.flow.harness import (
     Story,
     mailer_apart,
 )
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -59,7 +60,7 @@ async def welcome_status(story: Story, siren: str) -> str | None:
         enrollment = await tx.active_enrollment(siren)
         if enrollment is None:
             return None
-        steps = await tx.steps(enrollment.id)
+        steps = await steps_of(tx, enrollment.id)
     return next((s.status for s in steps if s.step_id == "welcome"), None)
 
 

@@ -30,6 +30,7 @@ from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.flow.harness import Story, services, settings_for
 from tests.store_reads import enrollments_by_email
+from tests.store_reads import steps_of as person_steps
 from tests.support import as_bytes, business_created, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -64,7 +65,7 @@ async def publish(kafka: EmbeddedKafka, event: dict[str, Any]) -> None:
 async def steps_of(story: Story, email: str) -> list[Step]:
     async with story.runtime.store.transaction() as tx:
         (enrollment,) = await enrollments_by_email(tx, email)
-        return await tx.steps(enrollment.id)
+        return await person_steps(tx, enrollment.id)
 
 
 async def settled(story: Story) -> bool:

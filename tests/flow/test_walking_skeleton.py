@@ -14,6 +14,7 @@ from services.adapters.broker.embedded import EmbeddedKafka
 from services.adapters.catcher import MailCatcher
 from services.domain.topics import BUSINESS_EVENTS, BUSINESS_EVENTS_DLQ, JOURNEY_EVENTS
 from tests.flow.harness import Story, services, settings_for
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, new_siren, until
 
 pytestmark = pytest.mark.broker
@@ -116,7 +117,7 @@ async def test_the_same_event_twice_brings_one_letter(
     async def contact_changed_and_welcome_recorded() -> bool:
         async with story.runtime.store.transaction() as tx:
             enrollment = await tx.active_enrollment(siren)
-            steps = await tx.steps(enrollment.id) if enrollment else []
+            steps = await steps_of(tx, enrollment.id) if enrollment else []
         return (
             enrollment is not None
             and enrollment.first_name == "Paulo"
@@ -127,7 +128,7 @@ async def test_the_same_event_twice_brings_one_letter(
     async with story.runtime.store.transaction() as tx:
         enrollment = await tx.active_enrollment(siren)
         assert enrollment is not None
-        steps = await tx.steps(enrollment.id)
+        steps = await steps_of(tx, enrollment.id)
     # one journey, one welcome letter sent, and one mail at the server
     assert [s.status for s in steps if s.step_id == "welcome"] == ["sent"]
     assert len(story.catcher.to("paul.twice@example.fr")) == 1

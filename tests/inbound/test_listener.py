@@ -17,11 +17,12 @@ from services.adapters.store.tables import mails, outbox
 from services.application.deliverability import TEMPORARY_FAILURES_IN_A_ROW, address_changed
 from tests.inbound import samples
 from tests.inbound.conftest import Mailbox, Person
+from tests.store_reads import steps_of
 
 
 async def statuses(box: Mailbox, person: Person) -> list[str]:
     async with box.store.transaction() as tx:
-        return [step.status for step in await tx.steps(person.enrollment_id)]
+        return [step.status for step in await steps_of(tx, person.enrollment_id)]
 
 
 async def events(box: Mailbox, kind: str) -> list[dict[str, object]]:

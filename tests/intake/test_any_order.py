@@ -18,6 +18,7 @@ from services.adapters.store.tables import enrollments
 from services.commands.dlq import replay
 from tests.flow.harness import MONDAY_MORNING
 from tests.intake.stack import Stack, stack
+from tests.store_reads import steps_of
 from tests.support import business_created, new_siren, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -113,7 +114,7 @@ async def test_an_account_created_before_the_creation_spares_the_person_its_remi
     assert enrollment.account_created
     reminders = world.story.runtime.journeys["ae"].account_reminder_ids()
     async with world.story.runtime.store.transaction() as tx:
-        steps = await tx.steps(enrollment.id)
+        steps = await steps_of(tx, enrollment.id)
     assert reminders
     assert {s.status for s in steps if s.step_id in reminders} == {"skipped"}
 

@@ -48,6 +48,7 @@ from services.domain.records import Step
 from services.domain.topics import BUSINESS_EVENTS
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.flow.harness import ServiceProcess, process_env, settings_for
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, new_siren, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow]
@@ -271,7 +272,7 @@ async def steps_of_everyone(store: Store) -> dict[str, list[Step]]:
 
     async with store.transaction() as tx:
         people = (await tx.connection.execute(select(enrollments.c.id, enrollments.c.email))).all()
-        return {email: await tx.steps(enrollment_id) for enrollment_id, email in people}
+        return {email: await steps_of(tx, enrollment_id) for enrollment_id, email in people}
 
 
 async def expired_without_a_reason(store: Store) -> int:

@@ -44,6 +44,7 @@ from tests.flow.harness import (
     SECRET,
 )
 from tests.reliability.web_process import running_web
+from tests.store_reads import steps_of
 from tests.support import business_created
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -115,7 +116,7 @@ async def seed_jeanne(url: str) -> tuple[dict[str, str], str]:
                     created_at=clock.now(),
                 ),
             )
-            welcome = next(s for s in await tx.steps(jeanne) if s.step_id == "welcome")
+            welcome = next(s for s in await steps_of(tx, jeanne) if s.step_id == "welcome")
         registered = await webinars.register(
             store, clock.now(), enrollment_id=jeanne, session_id=session_id
         )

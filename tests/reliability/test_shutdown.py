@@ -22,6 +22,7 @@ from tests.flow.harness import (
     Story,
     mailer_apart,
 )
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -94,7 +95,7 @@ async def test_a_mailer_told_to_stop_mid_send_finishes_records_and_exits_0_withi
     async with story.runtime.store.transaction() as tx:
         enrollment = await tx.active_enrollment(event["siren"])
         assert enrollment is not None
-        steps = await tx.steps(enrollment.id)
+        steps = await steps_of(tx, enrollment.id)
     assert [s.status for s in steps if s.step_id == "welcome"] == ["sent"]
 
     # past the redelivery timeout, nothing is left to send again

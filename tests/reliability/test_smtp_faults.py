@@ -24,6 +24,7 @@ from services.domain.topics import BUSINESS_EVENTS, JOURNEY_EVENTS
 from services.process import Runtime, running
 from tests.entry_points import one_pass
 from tests.flow.harness import MONDAY_MORNING, SECRET, settings_for
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, until
 
 pytestmark = [pytest.mark.broker]
@@ -79,7 +80,7 @@ async def enroll(kafka: EmbeddedKafka, *emails: str) -> list[str]:
 async def welcome(runtime: Runtime, siren: str) -> Step | None:
     async with runtime.store.transaction() as tx:
         enrollment = await tx.active_enrollment(siren)
-        steps = await tx.steps(enrollment.id) if enrollment else []
+        steps = await steps_of(tx, enrollment.id) if enrollment else []
     return next((step for step in steps if step.step_id == "welcome"), None)
 
 

@@ -16,6 +16,7 @@ from services.adapters.store.repository import Store
 from services.domain.events import step_due_event_id
 from services.domain.records import NewEnrollment
 from tests.entry_points import finish_send
+from tests.store_reads import steps_of
 from tests.support import new_siren
 
 # Monday 2 March 2026, 10:00 in Paris
@@ -87,7 +88,7 @@ async def confirm_sent(store: Store, step_key: str, at: datetime) -> None:
 
 async def statuses(store: Store, enrollment_id: str) -> dict[str, str]:
     async with store.transaction() as tx:
-        return {s.step_id: s.status for s in await tx.steps(enrollment_id)}
+        return {s.step_id: s.status for s in await steps_of(tx, enrollment_id)}
 
 
 async def test_nothing_is_claimed_on_a_saturday_even_when_overdue(store: Store) -> None:
@@ -177,6 +178,6 @@ async def test_a_notice_nearer_its_deadline_than_its_minimum_lead_expires(store:
         done = await claims.claim_due_steps(tx, MONDAY, 100, min_lead_days={"notice-cfe-form": 7})
     assert (done.due, done.expired) == ([], 1)
     async with store.transaction() as tx:
-        (step,) = await tx.steps(jeanne)
+        (step,) = await steps_of(tx, jeanne)
     assert step.status == "expired"
     assert step.error is not None and "trop proche" in step.error

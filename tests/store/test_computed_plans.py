@@ -26,6 +26,7 @@ from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import BusinessFacts, Journey, Track
 from services.domain.journeys.planner import plan
 from services.domain.records import Enrollment, NewMail, Step
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, new_siren
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +91,7 @@ async def rows(store: Store, enrollment: Enrollment) -> dict[str, str]:
 
 async def steps(store: Store, enrollment: Enrollment) -> list[Step]:
     async with store.transaction() as tx:
-        return await tx.steps(enrollment.id)
+        return await steps_of(tx, enrollment.id)
 
 
 async def claim(store: Store, now: datetime) -> claims.Claim:

@@ -16,6 +16,7 @@ from services.adapters.store.schema import metadata
 from services.domain.events import step_due_event_id
 from services.domain.records import NewEnrollment, OutgoingEvent
 from tests.entry_points import begin_send, claim_due, finish_send
+from tests.store_reads import steps_of
 from tests.support import new_siren
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -95,7 +96,7 @@ async def test_only_the_steps_due_are_claimed_and_each_once(store: Store) -> Non
     assert [step.step_id for step in claimed] == ["step-0"]
     async with store.transaction() as tx:
         assert await claim_due(tx, NOW + timedelta(days=31), limit=10) == []
-        statuses = {s.step_id: s.status for s in await tx.steps(enrollment_id)}
+        statuses = {s.step_id: s.status for s in await steps_of(tx, enrollment_id)}
     assert statuses == {"step-0": "emitted", "step-1": "planned", "step-2": "planned"}
 
 
@@ -128,7 +129,7 @@ async def test_a_claim_whose_transaction_fails_leaves_its_steps_for_the_next(
     with pytest.raises(RuntimeError):
         await claim_and_die()
     async with store.transaction() as tx:
-        assert {s.status for s in await tx.steps(enrollment_id)} == {"planned"}
+        assert {s.status for s in await steps_of(tx, enrollment_id)} == {"planned"}
         again = await claim_due(tx, NOW + timedelta(days=31), limit=10)
     assert [step.step_id for step in again] == ["step-0"]
 
@@ -180,7 +181,7 @@ async def test_a_send_is_begun_once_finished_once_and_then_refused(store: Store)
         await finish_send(tx, key, NOW)
     async with store.transaction() as tx:
         assert await begin_send(tx, key, "<c@example>", NOW) is None
-        (step,) = await tx.steps(enrollment_id)
+        (step,) = await steps_of(tx, enrollment_id)
     assert step.status == "sent" and step.sent_at == NOW
 
 
@@ -212,7 +213,7 @@ async def test_an_ended_journey_sends_nothing_more(store: Store) -> None:
     async with store.transaction() as tx:
         assert await tx.end_enrollment(enrollment_id, "closed", NOW) is True
         assert await tx.end_enrollment(enrollment_id, "closed", NOW) is False
-        statuses = {s.status for s in await tx.steps(enrollment_id)}
+        statuses = {s.status for s in await steps_of(tx, enrollment_id)}
         assert await claim_due(tx, NOW + timedelta(days=400), limit=10) == []
     assert statuses == {"cancelled"}
 
@@ -234,5 +235,5 @@ async def test_times_come_back_in_utc_whatever_offset_they_were_given_in(store: 
     paris = datetime(2026, 3, 2, 10, 0).astimezone()  # any offset
     async with store.transaction() as tx:
         await finish_send(tx, step_due_event_id(enrollment_id, "step-0"), paris)
-        (step,) = await tx.steps(enrollment_id)
+        (step,) = await steps_of(tx, enrollment_id)
     assert step.sent_at == paris and step.sent_at.tzinfo == UTC

@@ -30,7 +30,7 @@ from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import PlannedStep
 from services.domain.records import Step
 from tests.entry_points import enroll, take_in
-from tests.store_reads import enrollments_by_email
+from tests.store_reads import enrollments_by_email, steps_of
 from tests.support import as_bytes, business_created
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ async def plan_of(store: Store, siren: str) -> list[tuple[str, datetime]]:
     async with store.transaction() as tx:
         enrollment = await tx.active_enrollment(siren)
         assert enrollment is not None
-        return [(step.step_id, step.due_at) for step in await tx.steps(enrollment.id)]
+        return [(step.step_id, step.due_at) for step in await steps_of(tx, enrollment.id)]
 
 
 async def claimed(tx: Tx, steps: list[Step]) -> None:
@@ -155,7 +155,7 @@ async def test_the_last_mail_of_a_journey_ends_it_at_once(
     for address in people:
         async with store.transaction() as tx:
             (enrollment,) = await enrollments_by_email(tx, address)
-            steps = await tx.steps(enrollment.id)
+            steps = await steps_of(tx, enrollment.id)
             last.append(steps[0].key)
             await claimed(tx, steps[:1])
             if address == people[0]:  # everything else of hers was skipped meanwhile
@@ -191,7 +191,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
     for address in people:
         async with store.transaction() as tx:
             (enrollment,) = await enrollments_by_email(tx, address)
-            steps = [s for s in await tx.steps(enrollment.id) if s.kind == "letter"][:3]
+            steps = [s for s in await steps_of(tx, enrollment.id) if s.kind == "letter"][:3]
             await claimed(tx, steps)
             letters[address] = [step.key for step in steps]
     batch = [letters[address][n] for n in range(3) for address in people]
@@ -216,7 +216,7 @@ async def test_a_batch_of_due_steps_sends_each_mail_once_each_person_in_order(
         assert (await tx.count_steps())["sent"] == 12
         for address in people:
             (enrollment,) = await enrollments_by_email(tx, address)
-            sent = [s for s in await tx.steps(enrollment.id) if s.status == "sent"]
+            sent = [s for s in await steps_of(tx, enrollment.id) if s.status == "sent"]
             assert [s.sent_at for s in sent] == [NOW] * 3  # accepted at NOW on the clock
         sent_events = [e for e in await tx.take_outbox(100) if '"message.sent"' in e.payload]
     assert len(sent_events) == 12

@@ -34,6 +34,7 @@ from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.entry_points import enroll
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
+from tests.store_reads import steps_of
 from tests.support import business_created, claimed
 
 PUBLIC_URL = "http://127.0.0.1:8000"
@@ -83,7 +84,7 @@ class Site:
         them when their day comes (rows `emitted`), without playing the days between; in
         the order asked."""
         async with self.store.transaction() as tx:
-            plan = {step.step_id: step for step in await tx.steps(enrollment_id)}
+            plan = {step.step_id: step for step in await steps_of(tx, enrollment_id)}
             await claimed(tx, [plan[step_id] for step_id in step_ids])
             rows = {row.step_id: row for row in await tx.step_rows(enrollment_id)}
         return [rows[step_id] for step_id in step_ids]

@@ -20,6 +20,7 @@ from services.adapters.store.migrate import upgrade_async
 from services.domain.topics import BUSINESS_EVENTS
 from tests.browser_support import chromium, needs_chromium
 from tests.flow.harness import ROOT, Story, services, settings_for
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, new_siren, until
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -100,7 +101,7 @@ async def enroll(story: Story, **fields: Any) -> dict[str, Any]:
 
 async def welcome_sent(story: Story, enrollment_id: Any) -> bool:
     async with story.runtime.store.transaction() as tx:
-        steps = await tx.steps(enrollment_id)
+        steps = await steps_of(tx, enrollment_id)
     return any(s.step_id == "welcome" and s.status == "sent" for s in steps)
 
 

@@ -24,6 +24,7 @@ from services.domain.appointment_records import NewSlot
 from services.domain.appointment_rules import SUBJECTS
 from services.domain.records import Enrollment
 from tests.flow.harness import MONDAY_MORNING
+from tests.store_reads import steps_of
 from tests.support import claimed
 from tests.web.conftest import PUBLIC_URL, Site
 
@@ -79,7 +80,7 @@ async def every_mail(site: Site, renderer: Renderer, person: Enrollment) -> dict
     now = site.clock.now()
     out = {}
     async with site.store.transaction() as tx:
-        steps = await tx.steps(person.id)
+        steps = await steps_of(tx, person.id)
         # a mail's links go out with it: each step is claimed (a row) by then
         await claimed(tx, steps)
         for step in steps:

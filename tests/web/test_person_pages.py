@@ -11,6 +11,7 @@ from datetime import timedelta
 from services.application.letters import message_id_for
 from services.application.links import PERSON
 from tests.entry_points import begin_send, finish_send
+from tests.store_reads import steps_of
 from tests.web.conftest import Site
 
 
@@ -106,7 +107,7 @@ async def test_jeanne_erases_her_data_and_only_anonymous_counts_stay(site: Site)
     assert (after.status, after.end_reason) == ("ended", "erased")
     # anonymous counts stay: the planned steps keep their kind, status and dates
     async with site.store.transaction() as tx:
-        steps = await tx.steps(jeanne.id)
+        steps = await steps_of(tx, jeanne.id)
         waiting = await tx.take_outbox(1000)
     assert steps and {s.status for s in steps} == {"cancelled"}
     assert all(s.kind and s.due_at for s in steps)

@@ -8,6 +8,7 @@ import json
 from services.adapters.store.repository import Store
 from services.application.links import PERSON, UNSUBSCRIBE
 from services.application.tokens import Tokens
+from tests.store_reads import steps_of
 from tests.web.conftest import OLD_KEY, Site
 
 
@@ -41,7 +42,7 @@ async def test_jeanne_unsubscribes_with_one_click_from_her_mail_client(site: Sit
     after = await site.enrollment(jeanne.id)
     assert (after.status, after.end_reason) == ("ended", "unsubscribed")
     async with site.store.transaction() as tx:
-        statuses = {step.status for step in await tx.steps(jeanne.id)}
+        statuses = {step.status for step in await steps_of(tx, jeanne.id)}
     assert statuses == {"cancelled"}
     (ended,) = await ended_events(site.store)
     assert ended["reason"] == "unsubscribed"

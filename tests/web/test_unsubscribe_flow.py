@@ -19,6 +19,7 @@ from services.web.app import create_app
 from services.web.deps import WebDeps
 from tests.entry_points import one_pass
 from tests.flow.harness import Story, services, settings_for
+from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, until
 
 pytestmark = pytest.mark.broker
@@ -81,7 +82,7 @@ async def test_after_unsubscribing_jeanne_gets_no_more_journey_mail_to_the_end_o
                 enrollment = await tx.active_enrollment(marc["siren"])
                 if enrollment is None:
                     return True
-                steps = await tx.steps(enrollment.id)
+                steps = await steps_of(tx, enrollment.id)
             final = ("sent", "failed", "cancelled", "skipped", "expired")
             return all(s.status in final for s in steps)
 
@@ -104,7 +105,7 @@ async def test_after_unsubscribing_jeanne_gets_no_more_journey_mail_to_the_end_o
         assert catcher.to("jeanne.stop@example.fr") == [welcome]
         async with story.runtime.store.transaction() as tx:
             ended = await tx.enrollment(enrolled.id)
-            steps = await tx.steps(enrolled.id)
+            steps = await steps_of(tx, enrolled.id)
         assert ended is not None
         assert ended.end_reason == "unsubscribed"
         assert {s.status for s in steps if s.step_id != "welcome"} == {"cancelled"}

@@ -246,16 +246,6 @@ class Tx:
         if rows:
             await self.connection.execute(insert(planned_steps), rows)
 
-    async def steps(self, enrollment_id: str) -> list[Step]:
-        """The person's steps in date order: those made into rows and those their plan
-        computes (`services.adapters.store.plans.steps_of_enrollment`)."""
-        from services.adapters.store import plans  # it builds on this module
-
-        enrollment = await self.enrollment(enrollment_id)
-        if enrollment is None:
-            return await self.step_rows(enrollment_id)
-        return await plans.steps_of_enrollment(self, enrollment)
-
     async def step_rows(self, enrollment_id: str) -> list[Step]:
         """The person's steps made into rows (when they came due), in date order."""
         rows = await self.connection.execute(
