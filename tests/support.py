@@ -71,10 +71,10 @@ async def until(condition: Any, timeout: float = 20.0) -> None:
 async def claimed(tx: Any, steps: Any) -> None:
     """The scheduler made these steps of a person's computed plan rows, `emitted` (for a
     test that hands a step to the mailer itself, whatever day it falls on). `tx` is a
-    store `Tx`, `steps` the `Step` records `Tx.steps` gave."""
+    store `Tx`, `steps` the `Step` records `tests.store_reads.steps_of` gave."""
     from services.adapters.store import sending
 
-    fresh = [step for step in steps if await tx.step(step.id) is None]
+    fresh = [step for step in steps if await tx.step(step.key) is None]
     for step in fresh:
-        await tx.insert_steps(step.enrollment_id, [step], ids=[step.id])
-    await sending.set_status(tx, [step.id for step in fresh], "emitted")
+        await tx.insert_steps(step.enrollment_id, [step], ids=[step.key])
+    await sending.set_status(tx, [step.key for step in fresh], "emitted")

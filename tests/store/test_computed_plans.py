@@ -26,6 +26,7 @@ from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import BusinessFacts, Journey, Track
 from services.domain.journeys.planner import plan
 from services.domain.records import Enrollment, NewMail, Step
+from tests.entry_points import finish_send, take_in
 from tests.store_reads import steps_of
 from tests.support import as_bytes, business_created, new_siren
 
@@ -66,7 +67,7 @@ def event(kind: str, siren: str, at: datetime, **fields: Any) -> bytes:
 
 async def enroll(intake: Intake, store: Store, **fields: Any) -> Enrollment:
     siren = new_siren()
-    await intake.process(as_bytes(business_created(siren=siren, **fields)))
+    await take_in(intake, [as_bytes(business_created(siren=siren, **fields))])
     return await person(store, siren)
 
 
@@ -103,7 +104,7 @@ async def sent(store: Store, claim_: claims.Claim, at: datetime) -> None:
     """The mailer sent what was claimed."""
     async with store.transaction() as tx:
         for due in claim_.due:
-            await tx.finish_send(due.key, at)
+            await finish_send(tx, due.key, at)
 
 
 def jeanne_plan(track: Track = "ae", now: datetime = MONDAY) -> list[str]:
@@ -130,8 +131,9 @@ async def test_an_enrollment_is_one_row_and_its_plan_is_computed(
     assert planned[0].step_id == "welcome"
     assert jeanne.next_step_at == planned[0].due_at == MONDAY
     # a batch of creations writes no step either
-    await intake.process_batch(
-        [as_bytes(business_created(siren=new_siren(), email=f"p{i}@example.fr")) for i in range(3)]
+    await take_in(
+        intake,
+        [as_bytes(business_created(siren=new_siren(), email=f"p{i}@example.fr")) for i in range(3)],
     )
     async with store.transaction() as tx:
         assert await tx.connection.scalar(select(func.count()).select_from(planned_steps)) == 0
@@ -169,8 +171,12 @@ async def test_a_whole_journey_is_claimed_one_step_a_day_in_plan_order(
 async def test_two_schedulers_side_by_side_never_claim_a_step_twice(
     store: Store, intake: Intake, clock: VirtualClock
 ) -> None:
-    await intake.process_batch(
-        [as_bytes(business_created(siren=new_siren(), email=f"p{i}@example.fr")) for i in range(40)]
+    await take_in(
+        intake,
+        [
+            as_bytes(business_created(siren=new_siren(), email=f"p{i}@example.fr"))
+            for i in range(40)
+        ],
     )
 
     async def scheduler(now: datetime) -> list[str]:
@@ -181,7 +187,7 @@ async def test_two_schedulers_side_by_side_never_claim_a_step_twice(
             taken.extend(d.key for d in done.due)
             async with store.transaction() as tx:
                 for d in done.due:
-                    await tx.finish_send(d.key, now)
+                    await finish_send(tx, d.key, now)
             if done.people < 7:
                 return taken
 
@@ -208,7 +214,7 @@ async def test_an_account_created_leaves_its_reminders_out_of_the_plan(
     reminders = JOURNEYS["ae"].account_reminder_ids()
     assert reminders
     await sent(store, await claim(store, MONDAY), MONDAY)  # the welcome letter
-    await intake.process(event("account.created", jeanne.siren, MONDAY))
+    await take_in(intake, [event("account.created", jeanne.siren, MONDAY)])
     shown = {s.step_id: s.status for s in await steps(store, jeanne)}
     assert {shown[r] for r in reminders} == {"skipped"}
     # walking her whole journey, no reminder is ever claimed
@@ -241,14 +247,17 @@ async def test_a_regime_change_replans_on_the_other_track_from_the_change(
     (claimed,) = (await claim(store, now)).due
     clock.advance_to(now + timedelta(hours=1))
     change = paris_day(now) + timedelta(days=1)
-    await intake.process(
-        event(
-            "business.regime_changed",
-            jeanne.siren,
-            clock.now(),
-            regime="classic",
-            effective_date=change.isoformat(),
-        )
+    await take_in(
+        intake,
+        [
+            event(
+                "business.regime_changed",
+                jeanne.siren,
+                clock.now(),
+                regime="classic",
+                effective_date=change.isoformat(),
+            )
+        ],
     )
     moved = await again(store, jeanne)
     assert (moved.track, moved.journey_version) == ("ti", JOURNEYS["ti"].version)
@@ -306,8 +315,9 @@ async def test_a_closure_ends_the_plan_and_what_was_claimed(
 ) -> None:
     jeanne = await enroll(intake, store)
     (welcome,) = (await claim(store, MONDAY)).due
-    await intake.process(
-        event("business.closed", jeanne.siren, MONDAY, closed_on=MONDAY.date().isoformat())
+    await take_in(
+        intake,
+        [event("business.closed", jeanne.siren, MONDAY, closed_on=MONDAY.date().isoformat())],
     )
     ended = await again(store, jeanne)
     assert ended.status == "ended" and ended.next_step_at is None

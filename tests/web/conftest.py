@@ -32,7 +32,7 @@ from services.domain.journeys.loader import load_journeys
 from services.domain.records import DueStep, Enrollment, Step
 from services.web.app import create_app
 from services.web.deps import WebDeps
-from tests.entry_points import enroll
+from tests.entry_points import claim_due, enroll
 from tests.flow.harness import MONDAY_MORNING, ROOT, SECRET, settings_for
 from tests.store_reads import steps_of
 from tests.support import business_created, claimed
@@ -77,7 +77,7 @@ class Site:
         """The scheduler's claim at the clock's time: the steps due (the welcome letter of
         a person enrolled this morning) are made into mails, a row each (`emitted`)."""
         async with self.store.transaction() as tx:
-            return await tx.claim_due(self.clock.now(), 100)
+            return await claim_due(tx, self.clock.now(), 100)
 
     async def made_due(self, enrollment_id: str, *step_ids: str) -> list[Step]:
         """These steps of the person's computed plan made into mails as the claim makes

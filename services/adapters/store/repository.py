@@ -72,7 +72,7 @@ WHERE s.ctid = ANY(ARRAY(
     AND e.id = s.enrollment_id
 RETURNING s.id, s.enrollment_id, e.siren, s.step_id, s.kind, s.due_at
 """
-_DUE_ORDER = operator.attrgetter("due_at", "id")
+_DUE_ORDER = operator.attrgetter("due_at", "key")
 _CLAIM_UNCONFIRMED = _CLAIM.format(
     condition="status IN ('emitted', 'sending') AND emitted_at <= $3", order="emitted_at"
 )
