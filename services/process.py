@@ -57,7 +57,6 @@ from services.inbound.listener import InboundListener
 from services.intake import app as intake_app
 from services.mailer import app as mailer_app
 from services.scheduler import app as scheduler_app
-from services.web.app import create_app
 from services.web.deps import DevTools, WebDeps
 from services.web.health import ALL_CHECKS, HealthChecks
 from services.web.ops import create_ops_app
@@ -263,6 +262,10 @@ async def running(
             extras=journey_extras,
         )
         if "web" in names:
+            # the web's pages (and what they import: the console, its password checks)
+            # are only loaded in a process that serves them
+            from services.web.app import create_app
+
             app = create_app(web_deps)
             app.state.health = HealthChecks(
                 ALL_CHECKS if smtp is not None else ("store", "broker"),

@@ -52,6 +52,11 @@ class Inbound:
     key: bytes | None = None
 
 
+def _undecoded(message: object) -> None:
+    """FastStream's decoder for these subscriptions: none (the handler takes the bytes)."""
+    return None
+
+
 BatchHandler = Callable[[Sequence[bytes]], Awaitable[Sequence[Rejected]]]
 KeyedBatchHandler = Callable[[Sequence[Inbound]], Awaitable[Sequence[Rejected]]]
 
@@ -127,6 +132,10 @@ def subscribe_keyed_batch(
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        # the handler reads the records' bytes itself: FastStream's own JSON decoding of
+        # every body would be work thrown away, and its decoded batches stayed in memory
+        # (about 100 MB over 100,000 events, measured)
+        decoder=_undecoded,
         title=title,
         description=description,
     )
