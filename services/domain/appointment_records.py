@@ -25,8 +25,6 @@ class Adviser:
     email: str
     name: str
     password_hash: str
-    failed_logins: int
-    locked_until: datetime | None
     session_epoch: int
 
 

@@ -18,8 +18,6 @@ def _adviser(row: Row[Any]) -> Adviser:
         email=row.email,
         name=row.name,
         password_hash=row.password_hash,
-        failed_logins=row.failed_logins,
-        locked_until=row.locked_until,
         session_epoch=row.session_epoch,
     )
 
@@ -35,8 +33,6 @@ async def save_adviser(
             .where(advisers.c.id == existing.id)
             .values(
                 password_hash=password_hash,
-                failed_logins=0,
-                locked_until=None,
                 session_epoch=advisers.c.session_epoch + 1,
             )
         )

@@ -19,8 +19,6 @@ advisers = Table(
     Column("email", String(254), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("locked_until", UtcDateTime),
     # raised at each logout: the session cookies signed before stop working
     Column("session_epoch", Integer, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),

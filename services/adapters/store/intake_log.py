@@ -37,13 +37,13 @@ class Arrival:
     """An event as it arrives: its id and the fingerprint of its content."""
 
     event_id: str
-    fingerprint: str
+    fingerprint: bytes  # the SHA-256 of its content (32 bytes)
 
 
 class Admission:
     """The verdict on each copy of a batch of arrivals, in their order."""
 
-    def __init__(self, fresh: set[str], standing: dict[str, str | None]) -> None:
+    def __init__(self, fresh: set[str], standing: dict[str, bytes | None]) -> None:
         self._fresh = fresh  # keys recorded now: their first copy is applied
         self._standing = standing  # key -> the fingerprint that stands (None: unknown)
 
@@ -87,7 +87,7 @@ async def admit(tx: Tx, arrivals: Sequence[Arrival], now: datetime) -> Admission
             .returning(intake_events.c.key)
         )
         inserted.update(row[0] for row in result)
-    standing: dict[str, str | None] = {key: first[key].fingerprint for key in inserted}
+    standing: dict[str, bytes | None] = {key: first[key].fingerprint for key in inserted}
     known = [key for key in keys if key not in inserted]
     for start in range(0, len(known), _CHUNK):
         rows = await tx.connection.execute(
@@ -103,7 +103,7 @@ async def admit(tx: Tx, arrivals: Sequence[Arrival], now: datetime) -> Admission
 # row): 5 times faster than a multi-row INSERT through SQLAlchemy for 1,000 events
 _PG_ADMIT = """
 INSERT INTO intake_events (key, fingerprint, processed_at)
-SELECT unnest($1::text[]), unnest($2::text[]), $3::timestamptz
+SELECT unnest($1::text[]), unnest($2::bytea[]), $3::timestamptz
 ON CONFLICT (key) DO NOTHING
 RETURNING key
 """
@@ -112,11 +112,11 @@ _PG_STANDING = "SELECT key, fingerprint FROM intake_events WHERE key = ANY($1::t
 
 async def _admit_postgresql(
     tx: Tx, keys: list[str], first: dict[str, Arrival], now: datetime
-) -> tuple[set[str], dict[str, str | None]]:
+) -> tuple[set[str], dict[str, bytes | None]]:
     driver = await _driver(tx)
     rows = await driver.fetch(_PG_ADMIT, keys, [first[key].fingerprint for key in keys], now)
     inserted = {row[0] for row in rows}
-    standing: dict[str, str | None] = {key: first[key].fingerprint for key in inserted}
+    standing: dict[str, bytes | None] = {key: first[key].fingerprint for key in inserted}
     known = [key for key in keys if key not in inserted]
     if known:
         standing.update((row[0], row[1]) for row in await driver.fetch(_PG_STANDING, known))

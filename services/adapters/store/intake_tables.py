@@ -3,7 +3,7 @@ the fingerprint of their content) and the events parked until their business exi
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, String, Table, Text
+from sqlalchemy import Column, Index, LargeBinary, String, Table, Text
 
 from services.adapters.store.base import UtcDateTime, metadata
 
@@ -15,7 +15,7 @@ intake_events = Table(
     "intake_events",
     metadata,
     Column("key", String(128), primary_key=True),
-    Column("fingerprint", String(64)),
+    Column("fingerprint", LargeBinary(32)),  # SHA-256 (its 32 bytes)
     Column("processed_at", UtcDateTime, nullable=False),
 )
 

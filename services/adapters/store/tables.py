@@ -160,17 +160,6 @@ journey_versions = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
 )
 
-# Events processed by a consumer, as recorded before the intake's own log
-# (`intake_tables.py`, migration 0009): nothing writes or reads it any more; kept until
-# a migration drops it.
-processed_events = Table(
-    "processed_events",
-    metadata,
-    Column("event_id", String(128), primary_key=True),
-    Column("consumer", String(32), nullable=False),
-    Column("processed_at", UtcDateTime, nullable=False),
-)
-
 # Outgoing events written in the same transaction as the change they announce;
 # the scheduler's relay publishes them to Kafka, then deletes them.
 outbox = Table(

@@ -20,15 +20,15 @@ class Arrived:
     index: int
     event: BusinessEvent
     raw: bytes
-    fingerprint: str
+    fingerprint: bytes
 
 
-def fingerprint(event: BusinessEvent) -> str:
+def fingerprint(event: BusinessEvent) -> bytes:
     """The SHA-256 of the event's content as validated (field order and spacing aside)."""
     canonical = json.dumps(
         event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8")).digest()
 
 
 def screen(
