@@ -347,17 +347,25 @@ def step_due_event_ids(enrollment_id: str, step_ids: Iterable[str]) -> list[str]
     for step_id in step_ids:
         digest = prefix.copy()
         digest.update(step_id.encode())
-        raw = bytearray(digest.digest()[:16])
-        raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-        raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
-        text = raw.hex()
-        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+        ids.append(_uuid5_text(digest))
     return ids
 
 
+def _uuid5_text(digest: Any) -> str:
+    """`str(uuid.UUID(...))` of a uuid5 whose SHA-1 (namespace + name) is `digest`."""
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def derived_event_id(kind: str, *parts: str) -> str:
-    """A deterministic event id for an effect of one cause (safe to publish twice)."""
-    return str(uuid.uuid5(_NAMESPACE, ":".join((kind, *parts))))
+    """A deterministic event id for an effect of one cause (safe to publish twice):
+    `uuid.uuid5` of the service's namespace, computed from the namespace's hash kept."""
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(":".join((kind, *parts)).encode())
+    return _uuid5_text(digest)
 
 
 def encode(event: BaseModel) -> bytes:
