@@ -43,7 +43,6 @@ async def save_adviser(
             email=email,
             name=name,
             password_hash=password_hash,
-            failed_logins=0,
             session_epoch=0,
             created_at=now,
         )
@@ -63,38 +62,6 @@ async def adviser_by_email(tx: Tx, email: str) -> Adviser | None:
 async def adviser(tx: Tx, adviser_id: str) -> Adviser | None:
     row = (await tx.connection.execute(select(advisers).where(advisers.c.id == adviser_id))).first()
     return _adviser(row) if row else None
-
-
-async def record_failed_login(
-    tx: Tx, adviser_id: str, *, lock_after: int, locked_until: datetime
-) -> int:
-    """Count one more failure; lock the account at `lock_after` failures. Returns the count."""
-    await tx.connection.execute(
-        update(advisers)
-        .where(advisers.c.id == adviser_id)
-        .values(failed_logins=advisers.c.failed_logins + 1)
-    )
-    count = int(
-        await tx.connection.scalar(
-            select(advisers.c.failed_logins).where(advisers.c.id == adviser_id)
-        )
-        or 0
-    )
-    if count >= lock_after:
-        await tx.connection.execute(
-            update(advisers)
-            .where(advisers.c.id == adviser_id)
-            .values(locked_until=locked_until, failed_logins=0)
-        )
-    return count
-
-
-async def record_login(tx: Tx, adviser_id: str) -> None:
-    await tx.connection.execute(
-        update(advisers)
-        .where(advisers.c.id == adviser_id)
-        .values(failed_logins=0, locked_until=None)
-    )
 
 
 async def end_sessions(tx: Tx, adviser_id: str) -> None:

@@ -265,8 +265,6 @@ async def login(
         throttle.failed(account, client)
         return _login_page(request, error=refused, email=email, status=401)
     throttle.succeeded(account, client)
-    async with deps.store.transaction() as tx:
-        await adviser_store.record_login(tx, adviser.id)
     response = RedirectResponse(_safe_next(suite), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
