@@ -61,6 +61,26 @@ async def computed_steps(
     return steps_of(journey, basis, plans if plans is not None else PLANS)
 
 
+async def steps_of_basis(
+    tx: Tx,
+    journey_version: str,
+    plan_basis: str,
+    library: JourneyLibrary | None = None,
+    plans: PlanCache | None = None,
+) -> list[PlannedStep]:
+    """`computed_steps` for whoever keeps this version and this basis (JSON): the
+    scheduler's claim computes one plan per distinct pair in a batch (people enrolled
+    alike share it). Empty when the basis is empty or the version was never kept."""
+    if not plan_basis:
+        return []
+    try:
+        journey = await (library or LIBRARY).journey_of_version(tx, journey_version)
+    except UnknownVersion:
+        log.warning("a plan of an unknown journey version", extra={"version": journey_version})
+        return []
+    return steps_of(journey, PlanBasis.from_json(plan_basis), plans if plans is not None else PLANS)
+
+
 async def computed_plan(
     tx: Tx,
     enrollment: Enrollment,
