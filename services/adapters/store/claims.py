@@ -110,9 +110,9 @@ class _Batch:
     new_rows: list[tuple[Any, ...]] = field(default_factory=list)
     emitted_rows: list[str] = field(default_factory=list)
     expired_rows: list[tuple[str, str]] = field(default_factory=list)
-    new_mails: list[NewMail] = field(default_factory=list)
+    new_mails: list[tuple[Any, ...]] = field(default_factory=list)  # computed steps
+    row_mails: list[NewMail] = field(default_factory=list)  # rows kept `planned`
     expired: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
-    cursor_ids: list[str] = field(default_factory=list)
     cursors: list[datetime | None] = field(default_factory=list)
 
     def made(self, person: Sequence[Any], outcome: _Outcome, keys: Sequence[str]) -> None:
@@ -128,6 +128,21 @@ class _Batch:
                     self.emitted_rows.append(key)
                 else:
                     self.expired_rows.append((key, reason))
+                # a row's mail may be in the ledger already (a row paused, then planned
+                # again): left as it is
+                self.row_mails.append(
+                    NewMail(
+                        id=key,
+                        template=step.template,
+                        kind="journey",
+                        due_at=step.due_at,
+                        enrollment_id=person_id,
+                        siren=siren,
+                        recipient=email,
+                        step_id=step.step_id,
+                        step_kind=step.kind,
+                    )
+                )
             else:
                 self.new_rows.append(
                     (
@@ -147,19 +162,18 @@ class _Batch:
                         None if send else reason,
                     )
                 )
-            self.new_mails.append(
-                NewMail(
-                    id=key,
-                    template=step.template,
-                    kind="journey",
-                    due_at=step.due_at,
-                    enrollment_id=person_id,
-                    siren=siren,
-                    recipient=email,
-                    step_id=step.step_id,
-                    step_kind=step.kind,
+                self.new_mails.append(
+                    (
+                        key,
+                        person_id,
+                        siren,
+                        email,
+                        step.template,
+                        step.step_id,
+                        step.kind,
+                        step.due_at,
+                    )
                 )
-            )
             if send:
                 kind: StepKind = STEP_KIND(step.kind)
                 self.claim.due.append(
@@ -167,7 +181,6 @@ class _Batch:
                 )
             else:
                 self.expired.append((key, reason))
-        self.cursor_ids.append(person_id)
         self.cursors.append(outcome.cursor)
 
 
@@ -240,9 +253,10 @@ async def claim_due_steps(
         await claim_rows.delete_mails(tx, [row[0] for row in batch.new_rows if row[0] in dropped])
     await claim_rows.emit_rows(tx, batch.emitted_rows, now)
     await claim_rows.expire_rows(tx, batch.expired_rows)
-    await ledger.write_mails(tx, batch.new_mails, now)
+    await ledger.write_new_journey_mails(tx, batch.new_mails, now)
+    await ledger.write_mails(tx, batch.row_mails, now)
     await ledger.expire_many(tx, batch.expired, now)
-    await claim_rows.move_cursors(tx, batch.cursor_ids, batch.cursors)
+    await claim_rows.move_cursors(tx, people, batch.cursors)
     claim.expired = len(batch.expired)
     claim.due.sort(key=lambda step: (step.due_at, step.key))
     return claim

@@ -137,6 +137,47 @@ async def write_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> None:
     )
 
 
+#: A new journey mail as `write_new_journey_mails` takes it.
+JOURNEY_MAIL_COLUMNS = (
+    "id",
+    "enrollment_id",
+    "siren",
+    "recipient",
+    "template",
+    "step_id",
+    "step_kind",
+    "due_at",
+)
+_COPIED_COLUMNS = (
+    *JOURNEY_MAIL_COLUMNS,
+    "kind",
+    "data",
+    "status",
+    "created_at",
+    "emit_count",
+    "attempts",
+)
+
+
+async def write_new_journey_mails(tx: Tx, new: Sequence[tuple[Any, ...]], now: datetime) -> None:
+    """Write journey mails `due` whose ids the ledger cannot hold yet (`JOURNEY_MAIL_COLUMNS`
+    each): the scheduler's claim, for the steps of a locked person that are neither rows
+    nor in the ledger (a mail id is its person's and step's; one cancelled was dropped
+    first). On PostgreSQL by COPY: an id already there is an error, not skipped."""
+    if not new:
+        return
+    tail = ("journey", "{}", "due", now, 0, 0)
+    if tx.dialect == "postgresql":
+        await (await driver(tx)).copy_records_to_table(
+            "mails", records=[(*row, *tail) for row in new], columns=_COPIED_COLUMNS
+        )
+        return
+    await tx.connection.execute(
+        sqlite.insert(mails).on_conflict_do_nothing(index_elements=["id"]),
+        [dict(zip(_COPIED_COLUMNS, (*row, *tail), strict=True)) for row in new],
+    )
+
+
 async def add_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> int:
     """Write these mails, `due`, in `tx`; a mail whose id is already in the ledger is left
     as it is. Returns how many were written."""
