@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, null, select, true, update
 
 from services.adapters.store.raw import driver
 from services.adapters.store.repository import Tx
@@ -22,7 +22,9 @@ from services.adapters.store.tables import enrollments, mails, planned_steps
 #: Statuses of a step emitted and not yet confirmed: the person's next step waits.
 IN_FLIGHT = ("emitted", "sending")
 
-#: What the claim reads of an enrollment (PostgreSQL adds its `ctid`, see `move_cursors`).
+#: What the claim reads of an enrollment; then its `ctid` on PostgreSQL (see
+#: `move_cursors`, None on SQLite), and whether it has step rows and journey mails in the
+#: ledger (on SQLite: True, read to know).
 PERSON_COLUMNS = ("id", "siren", "email", "journey_version", "plan_basis")
 #: What it reads of a step row.
 ROW_COLUMNS = (
@@ -66,17 +68,27 @@ NEW_ROW_COLUMNS = (
 # A person with a journey mail in flight is passed over: their step rows are read through
 # the index on the enrollment (an aggregate, so that no plan can read the rows in flight
 # of everyone for each person: with the statistics of a table that just grew, NOT EXISTS
-# became a join filter over all of them, a second a claim).
+# became a join filter over all of them, a second a claim). The same look-ups say who has
+# step rows or journey mails at all: only theirs are read next (none for people whose
+# first step comes due).
 _PG_PICK = """
-SELECT e.id, e.siren, e.email, e.journey_version, e.plan_basis, e.ctid
+SELECT e.id, e.siren, e.email, e.journey_version, e.plan_basis, e.ctid, made.rows > 0,
+    mailed.journey IS NOT NULL
 FROM enrollments AS e
+CROSS JOIN LATERAL (
+    SELECT count(*) AS rows, coalesce(bool_or(s.status IN ('emitted', 'sending')), false)
+        AS in_flight
+    FROM planned_steps AS s WHERE s.enrollment_id = e.id
+) AS made
+LEFT JOIN LATERAL (
+    SELECT true AS journey FROM mails AS m
+    WHERE m.enrollment_id = e.id AND m.kind = 'journey'
+    LIMIT 1
+) AS mailed ON true
 WHERE e.status = 'active'
   AND e.undeliverable_since IS NULL
   AND e.next_step_at <= $1
-  AND NOT coalesce((
-    SELECT bool_or(s.status IN ('emitted', 'sending'))
-    FROM planned_steps AS s WHERE s.enrollment_id = e.id
-  ), false)
+  AND NOT made.in_flight
 ORDER BY e.next_step_at
 LIMIT $2
 FOR UPDATE OF e SKIP LOCKED
@@ -102,14 +114,13 @@ FROM unnest($1::text[], $2::text[]) AS u(id, reason)
 WHERE s.id = u.id AND s.status = 'planned'
 """
 # The people picked are found again by their `ctid` (locked by this transaction, their
-# rows cannot move before it ends): a TID scan, where a join on the id scanned the whole
-# table (a hash join) or searched the key index once per person. The id is checked too;
-# a person not found that way (none is expected) is moved by their id.
+# rows cannot move before it ends): where a join on the id scanned the whole table (a
+# hash join) or searched the key index once per person. Should fewer rows be found that
+# way than were picked (none is expected), every cursor is moved again by the id.
 _PG_MOVE_PICKED = """
 UPDATE enrollments AS e SET next_step_at = u.next_step_at
-FROM unnest($1::tid[], $2::text[], $3::timestamptz[]) AS u(row_id, id, next_step_at)
-WHERE e.ctid = ANY($1::tid[]) AND e.ctid = u.row_id AND e.id = u.id
-RETURNING e.id
+FROM unnest($1::tid[], $2::timestamptz[]) AS u(row_id, next_step_at)
+WHERE e.ctid = ANY($1::tid[]) AND e.ctid = u.row_id
 """
 _PG_MOVE_CURSORS = """
 UPDATE enrollments AS e SET next_step_at = u.next_step_at
@@ -128,7 +139,12 @@ async def pick(tx: Tx, now: datetime, limit: int) -> Sequence[Sequence[Any]]:
         await connection.execute("SET LOCAL jit = off")
         return list(await connection.fetch(_PG_PICK, now, limit))
     result = await tx.connection.execute(
-        select(*(enrollments.c[name] for name in PERSON_COLUMNS))
+        select(
+            *(enrollments.c[name] for name in PERSON_COLUMNS),
+            null(),
+            true(),
+            true(),
+        )
         .where(
             enrollments.c.status == "active",
             enrollments.c.undeliverable_since.is_(None),
@@ -150,6 +166,8 @@ async def pick(tx: Tx, now: datetime, limit: int) -> Sequence[Sequence[Any]]:
 
 async def step_rows(tx: Tx, ids: list[str]) -> Sequence[Sequence[Any]]:
     """These people's step rows (`ROW_COLUMNS`)."""
+    if not ids:
+        return []
     if tx.dialect == "postgresql":
         return list(await (await driver(tx)).fetch(_PG_ROWS, ids))
     result = await tx.connection.execute(
@@ -162,6 +180,8 @@ async def step_rows(tx: Tx, ids: list[str]) -> Sequence[Sequence[Any]]:
 
 async def ledger_steps(tx: Tx, ids: list[str]) -> Sequence[Sequence[Any]]:
     """These people's journey mails in the ledger (`LEDGER_COLUMNS`)."""
+    if not ids:
+        return []
     if tx.dialect == "postgresql":
         return list(await (await driver(tx)).fetch(_PG_LEDGER, ids))
     result = await tx.connection.execute(
@@ -238,13 +258,11 @@ async def move_cursors(
     ids = [person[0] for person in people]
     if tx.dialect == "postgresql":
         connection = await driver(tx)
-        moved = await connection.fetch(
-            _PG_MOVE_PICKED, [person[5] for person in people], ids, moments
+        status = await connection.execute(
+            _PG_MOVE_PICKED, [person[5] for person in people], moments
         )
-        if len(moved) < len(ids):
-            found = {row[0] for row in moved}
-            rest = [(i, m) for i, m in zip(ids, moments, strict=True) if i not in found]
-            await connection.execute(_PG_MOVE_CURSORS, [i for i, _ in rest], [m for _, m in rest])
+        if status != f"UPDATE {len(people)}":
+            await connection.execute(_PG_MOVE_CURSORS, ids, moments)
         return
     await tx.connection.execute(
         update(enrollments)

@@ -204,18 +204,19 @@ async def claim_due_steps(
     claim.people = len(people)
     if not people:
         return claim
-    ids = [person[0] for person in people]
     today = start_of_paris_day(now)
     opening = next_day_opening(now)
     rows_of: dict[str, list[Sequence[Any]]] = {}
-    for row in await claim_rows.step_rows(tx, ids):
+    for row in await claim_rows.step_rows(tx, [person[0] for person in people if person[6]]):
         rows_of.setdefault(row[1], []).append(row)
     # the journey mails of the ledger, by step; one cancelled without a row (a regime
     # change dropped a claimed step of the old plan) is claimed again if the new plan
     # has it
     in_ledger: dict[str, set[str]] = {}
     dropped: set[str] = set()
-    for enrollment_id, mail_id, step_id, status in await claim_rows.ledger_steps(tx, ids):
+    for enrollment_id, mail_id, step_id, status in await claim_rows.ledger_steps(
+        tx, [person[0] for person in people if person[7]]
+    ):
         if status == "cancelled":
             dropped.add(mail_id)
         elif step_id is not None:
