@@ -83,11 +83,25 @@ class _Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class _Decided:
+    """A step the send rules decided on now: sent (else expired, for `reason`), with
+    what its row and its mail hold whoever it is for (after their key and person)."""
+
+    step: _Pending
+    send: bool
+    reason: str
+    kind: StepKind
+    row: tuple[Any, ...]  # NEW_ROW_COLUMNS after id and enrollment_id
+    mail: tuple[Any, ...]  # ledger.JOURNEY_MAIL_COLUMNS after id, enrollment_id, siren, recipient
+
+
+@dataclass(frozen=True, slots=True)
 class _Outcome:
     """What the send rules make of one person's pending steps now: the steps decided, in
-    the order decided ((step, sent, reason of an expiry)), and their next cursor."""
+    the order decided, the ids of those computed (not rows), and their next cursor."""
 
-    decided: tuple[tuple[_Pending, bool, str], ...]
+    decided: tuple[_Decided, ...]
+    computed: list[str]  # step ids
     cursor: datetime | None
 
 
@@ -105,7 +119,6 @@ def next_day_opening(now: datetime) -> datetime:
 class _Batch:
     """What a claim writes, gathered over its people, then written set by set."""
 
-    now: datetime
     claim: Claim
     new_rows: list[tuple[Any, ...]] = field(default_factory=list)
     emitted_rows: list[str] = field(default_factory=list)
@@ -119,15 +132,15 @@ class _Batch:
         """The person's decided steps made into mails (`keys`: their ids, computed steps
         only; a row keeps its own), and their cursor."""
         person_id, siren, email = person[0], person[1], person[2]
-        now = self.now
         computed = iter(keys)
-        for step, send, reason in outcome.decided:
-            key = step.key if step.row else next(computed)
+        for decided in outcome.decided:
+            step = decided.step
             if step.row:
-                if send:
+                key = step.key
+                if decided.send:
                     self.emitted_rows.append(key)
                 else:
-                    self.expired_rows.append((key, reason))
+                    self.expired_rows.append((key, decided.reason))
                 # a row's mail may be in the ledger already (a row paused, then planned
                 # again): left as it is
                 self.row_mails.append(
@@ -144,43 +157,15 @@ class _Batch:
                     )
                 )
             else:
-                self.new_rows.append(
-                    (
-                        key,
-                        person_id,
-                        step.step_id,
-                        step.kind,
-                        step.template,
-                        step.theme,
-                        step.topic,
-                        step.due_at,
-                        step.deadline,
-                        "emitted" if send else "expired",
-                        now if send else None,
-                        1 if send else 0,
-                        0,
-                        None if send else reason,
-                    )
-                )
-                self.new_mails.append(
-                    (
-                        key,
-                        person_id,
-                        siren,
-                        email,
-                        step.template,
-                        step.step_id,
-                        step.kind,
-                        step.due_at,
-                    )
-                )
-            if send:
-                kind: StepKind = STEP_KIND(step.kind)
+                key = next(computed)
+                self.new_rows.append((key, person_id, *decided.row))
+                self.new_mails.append((key, person_id, siren, email, *decided.mail))
+            if decided.send:
                 self.claim.due.append(
-                    DueStep(key, person_id, siren, step.step_id, kind, step.due_at)
+                    DueStep(key, person_id, siren, step.step_id, decided.kind, step.due_at)
                 )
             else:
-                self.expired.append((key, reason))
+                self.expired.append((key, decided.reason))
         self.cursors.append(outcome.cursor)
 
 
@@ -226,7 +211,7 @@ async def claim_due_steps(
     # made into a mail yet, one decision
     computed: dict[tuple[str, str], list[PlannedStep]] = {}
     fresh: dict[tuple[str, str], _Outcome] = {}
-    batch = _Batch(now, claim)
+    batch = _Batch(claim)
     for person in people:
         person_id = person[0]
         plan_key = (person[3], person[4])
@@ -243,9 +228,7 @@ async def claim_due_steps(
                 outcome = fresh[plan_key] = _decide(steps, (), set(), now, today, opening, leads)
         else:
             outcome = _decide(steps, rows, mailed or set(), now, today, opening, leads)
-        keys = step_due_event_ids(
-            person_id, [s.step_id for s, _, _ in outcome.decided if not s.row]
-        )
+        keys = step_due_event_ids(person_id, outcome.computed) if outcome.computed else ()
         batch.made(person, outcome, keys)
 
     await claim_rows.insert_rows(tx, batch.new_rows)
@@ -254,7 +237,7 @@ async def claim_due_steps(
         await claim_rows.delete_mails(tx, [row[0] for row in batch.new_rows if row[0] in dropped])
     await claim_rows.emit_rows(tx, batch.emitted_rows, now)
     await claim_rows.expire_rows(tx, batch.expired_rows)
-    await ledger.write_new_journey_mails(tx, batch.new_mails, now)
+    await ledger.write_new_journey_mails(tx, batch.new_mails)
     await ledger.write_mails(tx, batch.row_mails, now)
     await ledger.expire_many(tx, batch.expired, now)
     await claim_rows.move_cursors(tx, people, batch.cursors)
@@ -303,7 +286,7 @@ def _decide(
             in_flight = True
         if status in MAILED and row[10] is not None and row[10] >= today:
             mailed_today = True
-    decided: list[tuple[_Pending, bool, str]] = []
+    decided: list[_Decided] = []
     sent = False
     if not in_flight and pending:
         by_step = {p.step_id: p for p in pending}
@@ -319,13 +302,34 @@ def _decide(
         ]
         for decision in decide(choices, now, mailed_today=mailed_today):
             send = decision.action == "send"
-            decided.append((by_step[decision.key], send, decision.reason))
+            decided.append(_decided(by_step[decision.key], send, decision.reason, now))
             sent = sent or send
-    done = {step.step_id for step, _, _ in decided}
+    done = {d.step.step_id for d in decided}
     moments = [p.due_at for p in pending if p.step_id not in done]
     if ahead is not None:
         moments.append(ahead)
     cursor = min(moments, default=None)
     if cursor is not None and (sent or mailed_today):
         cursor = max(cursor, opening)
-    return _Outcome(tuple(decided), cursor)
+    computed = [d.step.step_id for d in decided if not d.step.row]
+    return _Outcome(tuple(decided), computed, cursor)
+
+
+def _decided(step: _Pending, send: bool, reason: str, now: datetime) -> _Decided:
+    """A step sent (`emitted` now) or expired (`reason`), with its row and mail."""
+    row = (
+        step.step_id,
+        step.kind,
+        step.template,
+        step.theme,
+        step.topic,
+        step.due_at,
+        step.deadline,
+        "emitted" if send else "expired",
+        now if send else None,
+        1 if send else 0,
+        0,
+        None if send else reason,
+    )
+    mail = ledger.journey_mail_details(step.template, step.step_id, step.kind, step.due_at, now)
+    return _Decided(step, send, reason, STEP_KIND(step.kind), row, mail)

@@ -137,7 +137,8 @@ async def write_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> None:
     )
 
 
-#: A new journey mail as `write_new_journey_mails` takes it.
+#: A new journey mail as `write_new_journey_mails` takes it: who it is for, then
+#: `journey_mail_details` (computed once for everyone who gets the same step).
 JOURNEY_MAIL_COLUMNS = (
     "id",
     "enrollment_id",
@@ -147,9 +148,6 @@ JOURNEY_MAIL_COLUMNS = (
     "step_id",
     "step_kind",
     "due_at",
-)
-_COPIED_COLUMNS = (
-    *JOURNEY_MAIL_COLUMNS,
     "kind",
     "data",
     "status",
@@ -159,22 +157,29 @@ _COPIED_COLUMNS = (
 )
 
 
-async def write_new_journey_mails(tx: Tx, new: Sequence[tuple[Any, ...]], now: datetime) -> None:
+def journey_mail_details(
+    template: str, step_id: str, step_kind: str, due_at: datetime, now: datetime
+) -> tuple[Any, ...]:
+    """What follows id, enrollment_id, siren and recipient in a new journey mail written
+    now (`JOURNEY_MAIL_COLUMNS`): `due`, no data yet."""
+    return (template, step_id, step_kind, due_at, "journey", "{}", "due", now, 0, 0)
+
+
+async def write_new_journey_mails(tx: Tx, new: Sequence[tuple[Any, ...]]) -> None:
     """Write journey mails `due` whose ids the ledger cannot hold yet (`JOURNEY_MAIL_COLUMNS`
     each): the scheduler's claim, for the steps of a locked person that are neither rows
     nor in the ledger (a mail id is its person's and step's; one cancelled was dropped
     first). On PostgreSQL by COPY: an id already there is an error, not skipped."""
     if not new:
         return
-    tail = ("journey", "{}", "due", now, 0, 0)
     if tx.dialect == "postgresql":
         await (await driver(tx)).copy_records_to_table(
-            "mails", records=[(*row, *tail) for row in new], columns=_COPIED_COLUMNS
+            "mails", records=new, columns=JOURNEY_MAIL_COLUMNS
         )
         return
     await tx.connection.execute(
         sqlite.insert(mails).on_conflict_do_nothing(index_elements=["id"]),
-        [dict(zip(_COPIED_COLUMNS, (*row, *tail), strict=True)) for row in new],
+        [dict(zip(JOURNEY_MAIL_COLUMNS, row, strict=True)) for row in new],
     )
 
 
