@@ -114,13 +114,16 @@ FROM unnest($1::text[], $2::text[]) AS u(id, reason)
 WHERE s.id = u.id AND s.status = 'planned'
 """
 # The people picked are found again by their `ctid` (locked by this transaction, their
-# rows cannot move before it ends): where a join on the id scanned the whole table (a
-# hash join) or searched the key index once per person. Should fewer rows be found that
-# way than were picked (none is expected), every cursor is moved again by the id.
+# rows cannot move before it ends) with a TID scan, where a join on the id scanned the
+# whole table (a hash join) or searched the key index once per person. The array goes
+# through a sub-query so that the planner does not count its elements: knowing there were
+# 2,000, it preferred scanning the table to fetching them (10 ms of a 30 ms statement).
+# Should fewer rows be found that way than were picked (none is expected), every cursor
+# is moved again by the id.
 _PG_MOVE_PICKED = """
 UPDATE enrollments AS e SET next_step_at = u.next_step_at
 FROM unnest($1::tid[], $2::timestamptz[]) AS u(row_id, next_step_at)
-WHERE e.ctid = ANY($1::tid[]) AND e.ctid = u.row_id
+WHERE e.ctid = ANY(ARRAY(SELECT unnest($1::tid[]))) AND e.ctid = u.row_id
 """
 _PG_MOVE_CURSORS = """
 UPDATE enrollments AS e SET next_step_at = u.next_step_at
