@@ -29,6 +29,7 @@ them then costs the ids of its mail and the rows written.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,6 +57,8 @@ __all__ = ["IN_FLIGHT", "MAILED", "Claim", "claim_due_steps", "next_day_opening"
 
 #: Statuses of a step whose mail went (or is going) out: it counts for "one a day".
 MAILED = ("emitted", "sending", "sent", "failed")
+#: The order of the steps a claim emits: due first, then by key.
+_DUE_ORDER = operator.attrgetter("due_at", "key")
 
 
 @dataclass(slots=True)
@@ -242,7 +245,7 @@ async def claim_due_steps(
     await ledger.expire_many(tx, batch.expired, now)
     await claim_rows.move_cursors(tx, people, batch.cursors)
     claim.expired = len(batch.expired)
-    claim.due.sort(key=lambda step: (step.due_at, step.key))
+    claim.due.sort(key=_DUE_ORDER)
     return claim
 
 
