@@ -59,6 +59,8 @@ _JOINERS = frozenset("\u200c\u200d")
 
 
 def _printable(value: str) -> str:
+    if value.isascii() and value.isprintable():
+        return value  # printable ASCII holds none of them (the common case, checked fast)
     for character in value:
         category = unicodedata.category(character)
         if category in _FORBIDDEN_CATEGORIES or (category == "Cf" and character not in _JOINERS):

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from services.config.version import SERVICE_VERSION
 from services.domain.events import InvalidEvent, parse_business_event
-from services.domain.journeys.planner import PlanCache
+from services.domain.journeys import planner
 from tests.flow.harness import MONDAY_MORNING
 from tests.intake.stack import Stack, stack
 from tests.support import business_created, new_siren
@@ -59,15 +59,16 @@ async def test_an_event_that_makes_the_planner_raise_is_dead_lettered_and_the_ne
     world: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     maudit, marc = new_siren(), new_siren()
-    real_plan = PlanCache.plan
+    real_plan = planner.plan
 
-    def buggy_plan(self: PlanCache, journey: Any, business: Any, now: Any, **kw: Any) -> Any:
+    def buggy_plan(journey: Any, business: Any, now: Any, **kw: Any) -> Any:
         if business.activity_start == CURSED_DAY:
             raise ZeroDivisionError("a bug in the planner for this start")
-        return real_plan(self, journey, business, now, **kw)
+        return real_plan(journey, business, now, **kw)
 
-    # a planner bug for businesses starting on one day (injected)
-    monkeypatch.setattr(PlanCache, "plan", buggy_plan)
+    # a planner bug for businesses starting on one day (injected where the planner's
+    # cache calls it)
+    monkeypatch.setattr(planner, "plan", buggy_plan)
     await world.publish(
         business_created(
             siren=maudit, activity_start=CURSED_DAY.isoformat(), email="maudit@example.fr"

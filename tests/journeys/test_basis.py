@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.domain.journeys.basis import PlanBasis, steps_of
+from services.domain.journeys.basis import AT_ENROLLMENT, PlanBasis, first_due, steps_of
 from services.domain.journeys.model import BusinessFacts, Journey, Track
 from services.domain.journeys.planner import PlanCache, plan
 
@@ -113,3 +114,53 @@ def test_the_same_basis_always_gives_the_same_steps(
     assert steps_of(journeys[track], basis) == first
     assert not {s.step_id for s in first} & excluded
     assert [s.due_at for s in first] == sorted(s.due_at for s in first)
+    # the intake's cursor is the first of those steps, through the cache or not
+    moment = first[0].due_at if first else None
+    assert first_due(journeys[track], basis, cache) == moment
+    assert first_due(journeys[track], basis) == moment
+
+
+def test_an_enrollment_that_keeps_its_first_basis_stores_two_bytes_and_reads_it_from_its_columns(
+    journeys: dict[Track, Journey],
+) -> None:
+    columns = {
+        "track": "ae",
+        "activity_start": date(2026, 3, 2),
+        "declaration_frequency": "quarterly",
+        "department": "2A",
+        "started_at": paris(2026, 3, 4, 10, 30),
+    }
+    start = PlanBasis.at_enrollment(**columns)  # type: ignore[arg-type]
+    assert start == _basis(declaration_frequency="quarterly", department="2A")
+    # what the store holds for it is the marker, read back as that basis
+    assert AT_ENROLLMENT == "{}"
+    assert PlanBasis.read(AT_ENROLLMENT, start) == start
+    assert steps_of(journeys["ae"], PlanBasis.read(AT_ENROLLMENT, start)) == steps_of(
+        journeys["ae"], start
+    )
+    # any other basis is written whole and read as written, whatever the columns say
+    changed = start.excluding(journeys["ae"].account_reminder_ids())
+    assert PlanBasis.read(changed.to_json(), start) == changed
+    # an unknown frequency in the columns plans as the planner's default
+    odd = PlanBasis.at_enrollment(**{**columns, "declaration_frequency": "yearly"})  # type: ignore[arg-type]
+    assert odd.declaration_frequency is None
+
+
+def test_a_basis_written_whole_leaves_its_defaults_out_and_older_texts_still_read() -> None:
+    basis = _basis()
+    text = basis.to_json()
+    assert text == (
+        '{"activity_start":"2026-03-02","declaration_frequency":"monthly",'
+        '"department":"14","planned_from":"2026-03-04T09:30:00+00:00","track":"ae"}'
+    )
+    # a basis written before the defaults were left out (a store of the 0010 migration)
+    older = (
+        '{"account_created":false,"activity_start":"2026-03-02","busy_days":[],'
+        '"declaration_frequency":"monthly","department":"14","excluded":[],'
+        '"planned_from":"2026-03-04T09:30:00+00:00","received_themes":[],'
+        '"send_welcome":true,"track":"ae"}'
+    )
+    assert PlanBasis.from_json(older) == basis
+    # the marker is not a basis of its own: reading it needs the enrollment's columns
+    with pytest.raises(ValueError, match=r"PlanBasis\.read"):
+        PlanBasis.from_json(AT_ENROLLMENT)

@@ -158,9 +158,18 @@ def test_a_cached_plan_is_the_plan_the_planner_gives(
     for now in instants:
         for themes_received, welcome, busy_days in variants:
             options = PlanOptions(themes_received, welcome, busy_days)
-            assert options.cached(cache, journey, business, now) == options.fresh(
-                journey, business, now
+            fresh = options.fresh(journey, business, now)
+            # its first moment (the intake's cursor), asked before or after the plan
+            first = cache.first_due(
+                journey,
+                business,
+                now,
+                already_received_themes=themes_received,
+                send_welcome=welcome,
+                busy_days=busy_days,
             )
+            assert first == min((step.due_at for step in fresh), default=None)
+            assert options.cached(cache, journey, business, now) == fresh
         # facts that differ in between must not leak into the next answer
         assert cache.plan(journey, other, now) == plan(journey, other, now)
 

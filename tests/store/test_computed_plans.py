@@ -21,6 +21,7 @@ from services.adapters.store.deliverability import pause_journey, resume_journey
 from services.adapters.store.repository import Store
 from services.adapters.store.tables import planned_steps
 from services.application.intake.enroll import Intake
+from services.domain.journeys.basis import AT_ENROLLMENT, PlanBasis
 from services.domain.journeys.calendar import PARIS, in_send_window, paris_day
 from services.domain.journeys.loader import load_journeys
 from services.domain.journeys.model import BusinessFacts, Journey, Track
@@ -122,8 +123,10 @@ async def test_an_enrollment_is_one_row_and_its_plan_is_computed(
     store: Store, intake: Intake
 ) -> None:
     jeanne = await enroll(intake, store)
-    # no step is stored: the plan is computed from what the enrollment keeps
+    # no step is stored: the plan is computed from what the enrollment keeps, and what
+    # it keeps is its own columns (the basis it started with: two bytes)
     assert await rows(store, jeanne) == {}
+    assert jeanne.plan_basis == AT_ENROLLMENT
     planned = await steps(store, jeanne)
     assert [s.step_id for s in planned] == jeanne_plan()
     assert {s.status for s in planned} == {"planned"}
@@ -215,6 +218,11 @@ async def test_an_account_created_leaves_its_reminders_out_of_the_plan(
     assert reminders
     await sent(store, await claim(store, MONDAY), MONDAY)  # the welcome letter
     await take_in(intake, [event("account.created", jeanne.siren, MONDAY)])
+    # the account column changed: the basis is written whole (it no longer reads the
+    # columns), the facts her plan was made from kept
+    now_basis = (await again(store, jeanne)).plan_basis
+    assert now_basis != AT_ENROLLMENT
+    assert PlanBasis.from_json(now_basis).excluded == frozenset(reminders)
     shown = {s.step_id: s.status for s in await steps(store, jeanne)}
     assert {shown[r] for r in reminders} == {"skipped"}
     # walking her whole journey, no reminder is ever claimed
@@ -261,6 +269,7 @@ async def test_a_regime_change_replans_on_the_other_track_from_the_change(
     )
     moved = await again(store, jeanne)
     assert (moved.track, moved.journey_version) == ("ti", JOURNEYS["ti"].version)
+    assert PlanBasis.from_json(moved.plan_basis).track == "ti"
     # what she received stays; what the old plan had claimed is not sent
     assert await rows(store, jeanne) == {step: "sent" for step in received}
     async with store.transaction() as tx:

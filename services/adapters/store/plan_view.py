@@ -35,7 +35,7 @@ from services.domain.journeys.basis import PlanBasis, steps_of
 from services.domain.journeys.model import PlannedStep
 from services.domain.journeys.planner import PlanCache
 from services.domain.records import Enrollment, Step
-from services.domain.values import StepStatus
+from services.domain.values import TRACK, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,10 @@ async def steps_ahead(
                 enrollments.c.track,
                 enrollments.c.journey_version,
                 enrollments.c.plan_basis,
+                enrollments.c.activity_start,
+                enrollments.c.declaration_frequency,
+                enrollments.c.department,
+                enrollments.c.started_at,
             ).where(
                 enrollments.c.status == "active",
                 enrollments.c.plan_basis != "",
@@ -180,19 +184,29 @@ async def steps_ahead(
     made = await _made_step_ids(tx)
     library = library or LIBRARY
     plans = plans or PLANS
-    computed: dict[tuple[str, str], list[PlannedStep]] = {}
     ahead: dict[tuple[str, str], Ahead] = {}
+    computed_bases: dict[tuple[str, PlanBasis], list[PlannedStep]] = {}
     for person in people:
-        group = (person.journey_version, person.plan_basis)
-        steps = computed.get(group)
+        basis = PlanBasis.read(
+            person.plan_basis,
+            PlanBasis.at_enrollment(
+                track=TRACK(person.track),
+                activity_start=person.activity_start,
+                declaration_frequency=person.declaration_frequency,
+                department=person.department,
+                started_at=person.started_at,
+            ),
+        )
+        group = (person.journey_version, basis)
+        steps = computed_bases.get(group)
         if steps is None:
             try:
                 journey = await library.journey_of_version(tx, person.journey_version)
             except UnknownVersion:
                 steps = []
             else:
-                steps = steps_of(journey, PlanBasis.from_json(person.plan_basis), plans)
-            computed[group] = steps
+                steps = steps_of(journey, basis, plans)
+            computed_bases[group] = steps
         done = made.get(person.id, frozenset())
         for step in steps:
             if step.step_id in done:

@@ -36,7 +36,20 @@ PLANS = PlanCache(maxsize=256)
 
 def basis_of(enrollment: Enrollment) -> PlanBasis | None:
     """The enrollment's basis; None for one that has none (not enrolled by the intake)."""
-    return PlanBasis.from_json(enrollment.plan_basis) if enrollment.plan_basis else None
+    if not enrollment.plan_basis:
+        return None
+    return PlanBasis.read(enrollment.plan_basis, at_enrollment(enrollment))
+
+
+def at_enrollment(enrollment: Enrollment) -> PlanBasis:
+    """The basis the enrollment started with, from its columns."""
+    return PlanBasis.at_enrollment(
+        track=enrollment.track,
+        activity_start=enrollment.activity_start,
+        declaration_frequency=enrollment.declaration_frequency,
+        department=enrollment.department,
+        started_at=enrollment.started_at,
+    )
 
 
 async def computed_steps(

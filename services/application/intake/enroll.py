@@ -36,9 +36,9 @@ from services.domain.events import (
     RegimeChanged,
     derived_event_id,
 )
-from services.domain.journeys.basis import PlanBasis, steps_of
+from services.domain.journeys.basis import AT_ENROLLMENT, PlanBasis, first_due
 from services.domain.journeys.calendar import PARIS, paris_day
-from services.domain.journeys.model import DeclarationFrequency, Journey, Track
+from services.domain.journeys.model import Journey, Track
 from services.domain.journeys.planner import PlanCache
 from services.domain.records import Enrollment, NewEnrollment, OutgoingEvent
 
@@ -254,15 +254,14 @@ class Intake:
         what its plan is computed from and the moment of its first step; no step rows."""
         track = TRACK_OF_REGIME[event.regime]
         journey = self._journeys[track]
-        basis = PlanBasis(
+        # the basis it starts with is its own columns: kept as `AT_ENROLLMENT`
+        basis = PlanBasis.at_enrollment(
             track=track,
             activity_start=event.activity_start,
-            declaration_frequency=_frequency(event.declaration_frequency),
+            declaration_frequency=event.declaration_frequency,
             department=event.department,
-            account_created=False,
-            planned_from=now,
+            started_at=now,
         )
-        steps = steps_of(journey, basis, self._plans)
         return NewEnrollment(
             id=derived_event_id("enrollment", event.siren, event.event_id),
             siren=event.siren,
@@ -277,8 +276,8 @@ class Intake:
             company_name=event.company_name,
             journey_version=journey.version,
             started_at=now,
-            plan_basis=basis.to_json(),
-            next_step_at=steps[0].due_at if steps else None,
+            plan_basis=AT_ENROLLMENT,
+            next_step_at=first_due(journey, basis, self._plans),
         )
 
     async def _change_regime(
@@ -340,10 +339,6 @@ def _started(enrollment: NewEnrollment, now: datetime) -> OutgoingEvent:
             journey_version=enrollment.journey_version,
         )
     )
-
-
-def _frequency(value: str | None) -> DeclarationFrequency | None:
-    return "quarterly" if value == "quarterly" else "monthly" if value == "monthly" else None
 
 
 def _track(enrollment: Enrollment | NewEnrollment) -> Track:

@@ -21,7 +21,7 @@ the cache of its results; its helpers serve nothing else.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -333,6 +333,25 @@ class _Entry:
     now: datetime  # UTC: the instant the plan was made for
     retime: bool  # the window was open: a step at `now` moves with `now`
     steps: tuple[PlannedStep, ...]
+    # the plan's first moment, kept apart so that the intake need not copy the plan:
+    # whether a step falls at `now` (it moves with `now` when `retime`), and the
+    # earliest moment of the other steps
+    at_now: bool
+    first_other: datetime | None
+
+    @classmethod
+    def of(
+        cls, traits: _Traits, now: datetime, retime: bool, steps: Sequence[PlannedStep]
+    ) -> _Entry:
+        others = [step.due_at for step in steps if step.due_at != now]
+        return cls(
+            traits,
+            now,
+            retime,
+            tuple(steps),
+            any(step.due_at == now for step in steps),
+            min(others, default=None),
+        )
 
 
 def _moment(now: datetime) -> tuple[date, int]:
@@ -380,6 +399,48 @@ class PlanCache:
         if business.track != journey.track or now.tzinfo is None:
             return plan(journey, business, now)  # raises the error
         now = now.astimezone(UTC)
+        entry = self._entry(
+            journey, business, now, already_received_themes, send_welcome, busy_days
+        )
+        if not entry.retime or entry.now == now:
+            return list(entry.steps)
+        return [
+            step.model_copy(update={"due_at": now}) if step.due_at == entry.now else step
+            for step in entry.steps
+        ]
+
+    def first_due(
+        self,
+        journey: Journey,
+        business: BusinessFacts,
+        now: datetime,
+        *,
+        already_received_themes: frozenset[int] = frozenset(),
+        send_welcome: bool = True,
+        busy_days: frozenset[date] = frozenset(),
+    ) -> datetime | None:
+        """The earliest moment of that plan (`min` of its steps' `due_at`), without
+        copying it: what the intake keeps as a new enrollment's cursor."""
+        if business.track != journey.track or now.tzinfo is None:
+            return min((step.due_at for step in plan(journey, business, now)), default=None)
+        now = now.astimezone(UTC)
+        entry = self._entry(
+            journey, business, now, already_received_themes, send_welcome, busy_days
+        )
+        at_now = (now if entry.retime else entry.now) if entry.at_now else None
+        moments = [moment for moment in (at_now, entry.first_other) if moment is not None]
+        return min(moments, default=None)
+
+    def _entry(
+        self,
+        journey: Journey,
+        business: BusinessFacts,
+        now: datetime,
+        already_received_themes: frozenset[int],
+        send_welcome: bool,
+        busy_days: frozenset[date],
+    ) -> _Entry:
+        """The cached plan of these facts (planned now if not kept); `now` in UTC."""
         traits = self._traits_of(journey)
         side = None if traits.exact_now else _moment(now)
         moment: Hashable = now if side is None else side
@@ -406,18 +467,14 @@ class PlanCache:
                 busy_days=busy_days,
             )
             retime = side is not None and side[1] == _OPEN
-            self._entries[key] = _Entry(traits, now, retime, tuple(steps))
+            entry = _Entry.of(traits, now, retime, steps)
+            self._entries[key] = entry
             if len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
-            return steps
+            return entry
         self.hits += 1
         self._entries.move_to_end(key)
-        if not entry.retime or entry.now == now:
-            return list(entry.steps)
-        return [
-            step.model_copy(update={"due_at": now}) if step.due_at == entry.now else step
-            for step in entry.steps
-        ]
+        return entry
 
     def _traits_of(self, journey: Journey) -> _Traits:
         traits = self._traits.get(id(journey))
