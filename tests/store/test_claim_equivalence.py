@@ -22,6 +22,7 @@ from services.adapters.store.journey_versions import JourneyLibrary
 from services.adapters.store.repository import Store, Tx
 from services.adapters.store.tables import enrollments, mails, planned_steps
 from services.domain.events import step_due_event_id
+from services.domain.journeys.basis import AT_ENROLLMENT
 from services.domain.journeys.calendar import PARIS
 from services.domain.journeys.planner import PlanCache
 from services.domain.records import NewEnrollment, NewMail
@@ -125,6 +126,11 @@ async def people_in_every_state(store: Store) -> None:
         await enroll(store, MONDAY - timedelta(hours=1))
     for hours in (2, 3, 26):
         await enroll(store, MONDAY - timedelta(hours=hours), first_name="Paul")
+    # three more whose basis is the one they were enrolled with (`AT_ENROLLMENT`: their
+    # columns say it), two of them enrolled together
+    for minutes in (30, 30, 45):
+        anne = await enroll(store, MONDAY - timedelta(minutes=minutes), first_name="Anne")
+        await _move(store, anne.id, plan_basis=AT_ENROLLMENT)
     # enrolled 80 days ago and never claimed since (a long outage): the notices whose
     # deadline passed expire, the first step still of use goes
     back = MONDAY - timedelta(days=80)

@@ -22,10 +22,14 @@ from services.adapters.store.tables import enrollments, mails, planned_steps
 #: Statuses of a step emitted and not yet confirmed: the person's next step waits.
 IN_FLIGHT = ("emitted", "sending")
 
-#: What the claim reads of an enrollment; then its `ctid` on PostgreSQL (see
-#: `move_cursors`, None on SQLite), and whether it has step rows and journey mails in the
-#: ledger (on SQLite: True, read to know).
+#: What the claim reads of an enrollment, by position: who it is and its plan's version
+#: and basis; its `ctid` on PostgreSQL (see `move_cursors`; None on SQLite); whether it
+#: has step rows, and journey mails in the ledger (on SQLite: True, read to know); then
+#: the columns a basis `AT_ENROLLMENT` stands for.
 PERSON_COLUMNS = ("id", "siren", "email", "journey_version", "plan_basis")
+ROW_ID, HAS_ROWS, HAS_MAILS = 5, 6, 7
+BASIS_COLUMNS = ("track", "activity_start", "declaration_frequency", "department", "started_at")
+FIRST_BASIS_COLUMN = 8
 #: What it reads of a step row.
 ROW_COLUMNS = (
     "id",
@@ -73,7 +77,8 @@ NEW_ROW_COLUMNS = (
 # first step comes due).
 _PG_PICK = """
 SELECT e.id, e.siren, e.email, e.journey_version, e.plan_basis, e.ctid, made.rows > 0,
-    mailed.journey IS NOT NULL
+    mailed.journey IS NOT NULL, e.track, e.activity_start, e.declaration_frequency,
+    e.department, e.started_at
 FROM enrollments AS e
 CROSS JOIN LATERAL (
     SELECT count(*) AS rows, coalesce(bool_or(s.status IN ('emitted', 'sending')), false)
@@ -147,6 +152,7 @@ async def pick(tx: Tx, now: datetime, limit: int) -> Sequence[Sequence[Any]]:
             null(),
             true(),
             true(),
+            *(enrollments.c[name] for name in BASIS_COLUMNS),
         )
         .where(
             enrollments.c.status == "active",
@@ -262,7 +268,7 @@ async def move_cursors(
     if tx.dialect == "postgresql":
         connection = await driver(tx)
         status = await connection.execute(
-            _PG_MOVE_PICKED, [person[5] for person in people], moments
+            _PG_MOVE_PICKED, [person[ROW_ID] for person in people], moments
         )
         if status != f"UPDATE {len(people)}":
             await connection.execute(_PG_MOVE_CURSORS, ids, moments)

@@ -36,10 +36,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from services.adapters.store import claim_rows, ledger, plans
-from services.adapters.store.claim_rows import IN_FLIGHT
+from services.adapters.store.claim_rows import FIRST_BASIS_COLUMN, HAS_MAILS, HAS_ROWS, IN_FLIGHT
 from services.adapters.store.journey_versions import JourneyLibrary
 from services.adapters.store.repository import Tx
 from services.domain.events import step_due_event_ids
+from services.domain.journeys.basis import AT_ENROLLMENT
 from services.domain.journeys.calendar import (
     PARIS,
     in_send_window,
@@ -195,7 +196,7 @@ async def claim_due_steps(
     today = start_of_paris_day(now)
     opening = next_day_opening(now)
     rows_of: dict[str, list[Sequence[Any]]] = {}
-    for row in await claim_rows.step_rows(tx, [person[0] for person in people if person[6]]):
+    for row in await claim_rows.step_rows(tx, [person[0] for person in people if person[HAS_ROWS]]):
         rows_of.setdefault(row[1], []).append(row)
     # the journey mails of the ledger, by step; one cancelled without a row (a regime
     # change dropped a claimed step of the old plan) is claimed again if the new plan
@@ -203,7 +204,7 @@ async def claim_due_steps(
     in_ledger: dict[str, set[str]] = {}
     dropped: set[str] = set()
     for enrollment_id, mail_id, step_id, status in await claim_rows.ledger_steps(
-        tx, [person[0] for person in people if person[7]]
+        tx, [person[0] for person in people if person[HAS_MAILS]]
     ):
         if status == "cancelled":
             dropped.add(mail_id)
@@ -212,16 +213,17 @@ async def claim_due_steps(
 
     # one plan per distinct journey version and basis; and for the people with no step
     # made into a mail yet, one decision
-    computed: dict[tuple[str, str], list[PlannedStep]] = {}
-    fresh: dict[tuple[str, str], _Outcome] = {}
+    computed: dict[tuple[Any, ...], list[PlannedStep]] = {}
+    fresh: dict[tuple[Any, ...], _Outcome] = {}
     batch = _Batch(claim)
     for person in people:
         person_id = person[0]
-        plan_key = (person[3], person[4])
+        plan_key = _plan_key(person)
         steps = computed.get(plan_key)
         if steps is None:
+            basis = plans.basis_of_columns(person[4], *person[FIRST_BASIS_COLUMN:])
             steps = computed[plan_key] = await plans.steps_of_basis(
-                tx, person[3], person[4], library, plan_cache
+                tx, person[3], basis, library, plan_cache
             )
         rows = rows_of.get(person_id, ())
         mailed = in_ledger.get(person_id)
@@ -247,6 +249,14 @@ async def claim_due_steps(
     claim.expired = len(batch.expired)
     claim.due.sort(key=_DUE_ORDER)
     return claim
+
+
+def _plan_key(person: Sequence[Any]) -> tuple[Any, ...]:
+    """What a person's plan depends on: their journey version and basis, and the columns
+    a basis `AT_ENROLLMENT` stands for."""
+    if person[4] == AT_ENROLLMENT:
+        return (person[3], person[4], *person[FIRST_BASIS_COLUMN:])
+    return (person[3], person[4])
 
 
 def _decide(
