@@ -6,10 +6,12 @@ and published as `step.due`.
 The store holds `--steps` enrollments whose next step (their welcome letter) is due,
 seeded with COPY as the intake writes them: a plan basis and a cursor, no step row. The
 real `Scheduler.emit_due` runs until none is left: it claims the due enrollments (SKIP
-LOCKED), computes each one's plan from its basis and journey version (`PlanCache`),
-applies the send rules, makes the step into a mail in the same transaction (a
-`planned_steps` row `emitted` and its ledger mail `due`), moves the cursor, and
-publishes through `KafkaBus` (acks=all): steps/s. In the same run, a
+LOCKED, two claims side by side), computes a plan per distinct basis and journey version
+(`PlanCache`), applies the send rules, makes the step into a mail in the same transaction
+(a `planned_steps` row `emitted` and its ledger mail `due`), moves the cursor, and
+publishes through `KafkaBus` (acks=all): steps/s. `cpu_seconds` is the bench process's
+(the scheduler's) CPU; `postgres_cpu_seconds` that of the database's processes over the
+same time, read from /proc (0 where it cannot be read). In the same run, a
 raw aiokafka producer (acks=all, the same settings as `KafkaBus`) publishes the
 same number of messages of the same size and keys, all sent before any is
 awaited: the ceiling of the broker on this machine. The ratio compares the two.
@@ -61,6 +63,24 @@ async def raw_producer_rate(bootstrap: str, keys: list[str], payload: bytes) -> 
         await producer.stop()
 
 
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving `database` (their
+    command line names it), from /proc; 0 where it cannot be read."""
+    total = 0
+    for pid in (name for name in os.listdir("/proc") if name.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+            if not command.startswith(b"postgres: ") or f" {database} ".encode() not in command:
+                continue
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     # one due step a person: the claim sends a person one journey mail a day
@@ -96,11 +116,14 @@ async def main() -> None:
         scheduler = Scheduler(store, bus, clock, batch=batch)
         say(f"scheduler: emit_due, batch {batch}")
         try:
+            database = url.rsplit("/", 1)[1]
             started = time.perf_counter()
             cpu = time.process_time()
+            postgres_cpu = postgres_cpu_seconds(database)
             emitted = await scheduler.emit_due()
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu
+            postgres_cpu = postgres_cpu_seconds(database) - postgres_cpu
         finally:
             await bus.stop()
             await store.close()
@@ -124,6 +147,7 @@ async def main() -> None:
         batch=batch,
         seconds=seconds,
         cpu_seconds=cpu,
+        postgres_cpu_seconds=postgres_cpu,
         payload_bytes=len(payload),
         load=load,
     )

@@ -19,22 +19,28 @@ and when its next step comes due (`next_step_at`). One transaction:
    opening when a mail went today (null when nothing is left). A person with a mail in
    flight is not picked: their cursor stays, and the first claim after its
    confirmation takes their next step.
+
+The reads and writes are set-based (`store/claim_rows.py`: on PostgreSQL one statement
+each, arrays as parameters). A plan is computed once per distinct journey version and
+basis in a batch, and decided once for all the people who share it and have no step
+made into a mail yet (the same steps, the same send rules, the same cursor): each of
+them then costs the ids of its mail and the rows written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
-
-from services.adapters.store import ledger, plans
+from services.adapters.store import claim_rows, ledger, plans
+from services.adapters.store.claim_rows import FIRST_BASIS_COLUMN, HAS_MAILS, HAS_ROWS, IN_FLIGHT
 from services.adapters.store.journey_versions import JourneyLibrary
-from services.adapters.store.repository import Tx, enrollment_of_row
-from services.adapters.store.tables import enrollments, mails, planned_steps
-from services.domain.events import step_due_event_id
+from services.adapters.store.repository import Tx
+from services.domain.events import step_due_event_ids
+from services.domain.journeys.basis import AT_ENROLLMENT
 from services.domain.journeys.calendar import (
     PARIS,
     in_send_window,
@@ -42,15 +48,18 @@ from services.domain.journeys.calendar import (
     paris_day,
     window_opening,
 )
+from services.domain.journeys.model import PlannedStep
 from services.domain.journeys.planner import PlanCache
 from services.domain.journeys.send_rules import DEFAULT_MIN_LEAD_DAYS, PendingStep, decide
 from services.domain.records import DueStep, NewMail
-from services.domain.values import STEP_KIND
+from services.domain.values import STEP_KIND, StepKind
+
+__all__ = ["IN_FLIGHT", "MAILED", "Claim", "claim_due_steps", "next_day_opening"]
 
 #: Statuses of a step whose mail went (or is going) out: it counts for "one a day".
 MAILED = ("emitted", "sending", "sent", "failed")
-#: Statuses of a step emitted and not yet confirmed: the person's next step waits.
-IN_FLIGHT = ("emitted", "sending")
+#: The order of the steps a claim emits: due first, then by key.
+_DUE_ORDER = operator.attrgetter("due_at", "key")
 
 
 @dataclass(slots=True)
@@ -77,6 +86,29 @@ class _Pending:
     row: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A step the send rules decided on now: sent (else expired, for `reason`), with
+    what its row and its mail hold whoever it is for (after their key and person)."""
+
+    step: _Pending
+    send: bool
+    reason: str
+    kind: StepKind
+    row: tuple[Any, ...]  # NEW_ROW_COLUMNS after id and enrollment_id
+    mail: tuple[Any, ...]  # ledger.JOURNEY_MAIL_COLUMNS after id, enrollment_id, siren, recipient
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What the send rules make of one person's pending steps now: the steps decided, in
+    the order decided, the ids of those computed (not rows), and their next cursor."""
+
+    decided: tuple[_Decided, ...]
+    computed: list[str]  # step ids
+    cursor: datetime | None
+
+
 def start_of_paris_day(now: datetime) -> datetime:
     """Midnight in Paris of `now`'s Paris day, in UTC."""
     return datetime.combine(paris_day(now), time(0, 0), tzinfo=PARIS).astimezone(UTC)
@@ -85,6 +117,60 @@ def start_of_paris_day(now: datetime) -> datetime:
 def next_day_opening(now: datetime) -> datetime:
     """The send window's opening on the first working day after `now`'s Paris day."""
     return next_send_slot(window_opening(paris_day(now) + timedelta(days=1)))
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What a claim writes, gathered over its people, then written set by set."""
+
+    claim: Claim
+    new_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    emitted_rows: list[str] = field(default_factory=list)
+    expired_rows: list[tuple[str, str]] = field(default_factory=list)
+    new_mails: list[tuple[Any, ...]] = field(default_factory=list)  # computed steps
+    row_mails: list[NewMail] = field(default_factory=list)  # rows kept `planned`
+    expired: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    cursors: list[datetime | None] = field(default_factory=list)
+
+    def made(self, person: Sequence[Any], outcome: _Outcome, keys: Sequence[str]) -> None:
+        """The person's decided steps made into mails (`keys`: their ids, computed steps
+        only; a row keeps its own), and their cursor."""
+        person_id, siren, email = person[0], person[1], person[2]
+        computed = iter(keys)
+        for decided in outcome.decided:
+            step = decided.step
+            if step.row:
+                key = step.key
+                if decided.send:
+                    self.emitted_rows.append(key)
+                else:
+                    self.expired_rows.append((key, decided.reason))
+                # a row's mail may be in the ledger already (a row paused, then planned
+                # again): left as it is
+                self.row_mails.append(
+                    NewMail(
+                        id=key,
+                        template=step.template,
+                        kind="journey",
+                        due_at=step.due_at,
+                        enrollment_id=person_id,
+                        siren=siren,
+                        recipient=email,
+                        step_id=step.step_id,
+                        step_kind=step.kind,
+                    )
+                )
+            else:
+                key = next(computed)
+                self.new_rows.append((key, person_id, *decided.row))
+                self.new_mails.append((key, person_id, siren, email, *decided.mail))
+            if decided.send:
+                self.claim.due.append(
+                    DueStep(key, person_id, siren, step.step_id, decided.kind, step.due_at)
+                )
+            else:
+                self.expired.append((key, decided.reason))
+        self.cursors.append(outcome.cursor)
 
 
 async def claim_due_steps(
@@ -103,213 +189,160 @@ async def claim_due_steps(
     if not in_send_window(now):
         return claim
     leads = min_lead_days or {}
-    people = [
-        enrollment_of_row(row)
-        for row in await tx.connection.execute(
-            select(enrollments)
-            .where(
-                enrollments.c.status == "active",
-                enrollments.c.undeliverable_since.is_(None),
-                enrollments.c.next_step_at <= now,
-                # a person with a journey mail in flight waits (plan order): passed over
-                # until it is confirmed, then picked by the first claim after
-                ~select(planned_steps.c.id)
-                .where(
-                    planned_steps.c.enrollment_id == enrollments.c.id,
-                    planned_steps.c.status.in_(IN_FLIGHT),
-                )
-                .exists(),
-            )
-            .order_by(enrollments.c.next_step_at, enrollments.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=enrollments)
-        )
-    ]
+    people = await claim_rows.pick(tx, now, limit)
     claim.people = len(people)
     if not people:
         return claim
-    ids = [person.id for person in people]
     today = start_of_paris_day(now)
-    rows_of: dict[str, list[Any]] = {person_id: [] for person_id in ids}
-    for row in await tx.connection.execute(
-        select(
-            planned_steps.c.id,
-            planned_steps.c.enrollment_id,
-            planned_steps.c.step_id,
-            planned_steps.c.kind,
-            planned_steps.c.template,
-            planned_steps.c.theme,
-            planned_steps.c.topic,
-            planned_steps.c.due_at,
-            planned_steps.c.deadline,
-            planned_steps.c.status,
-            planned_steps.c.emitted_at,
-        ).where(planned_steps.c.enrollment_id.in_(ids))
-    ):
-        rows_of[row.enrollment_id].append(row)
+    opening = next_day_opening(now)
+    rows_of: dict[str, list[Sequence[Any]]] = {}
+    for row in await claim_rows.step_rows(tx, [person[0] for person in people if person[HAS_ROWS]]):
+        rows_of.setdefault(row[1], []).append(row)
     # the journey mails of the ledger, by step; one cancelled without a row (a regime
     # change dropped a claimed step of the old plan) is claimed again if the new plan
     # has it
-    in_ledger: dict[str, set[str]] = {person_id: set() for person_id in ids}
+    in_ledger: dict[str, set[str]] = {}
     dropped: set[str] = set()
-    for mail_row in await tx.connection.execute(
-        select(mails.c.enrollment_id, mails.c.id, mails.c.step_id, mails.c.status).where(
-            mails.c.enrollment_id.in_(ids), mails.c.kind == "journey"
-        )
+    for enrollment_id, mail_id, step_id, status in await claim_rows.ledger_steps(
+        tx, [person[0] for person in people if person[HAS_MAILS]]
     ):
-        if mail_row.status == "cancelled":
-            dropped.add(mail_row.id)
-        elif mail_row.step_id is not None:
-            in_ledger[mail_row.enrollment_id].add(mail_row.step_id)
+        if status == "cancelled":
+            dropped.add(mail_id)
+        elif step_id is not None:
+            in_ledger.setdefault(enrollment_id, set()).add(step_id)
 
-    new_rows: list[dict[str, Any]] = []
-    emitted_rows: list[str] = []
-    new_mails: list[NewMail] = []
-    expired: list[tuple[str, str]] = []  # (key, reason)
-    expired_rows: list[tuple[str, str]] = []
-    cursors: list[dict[str, Any]] = []
+    # one plan per distinct journey version and basis; and for the people with no step
+    # made into a mail yet, one decision
+    computed: dict[tuple[Any, ...], list[PlannedStep]] = {}
+    fresh: dict[tuple[Any, ...], _Outcome] = {}
+    batch = _Batch(claim)
     for person in people:
-        rows = rows_of[person.id]
-        known = {row.step_id for row in rows} | in_ledger[person.id]
-        # the steps due and not mailed yet, in plan order, and the first one ahead
-        pending: list[_Pending] = []
-        ahead: datetime | None = None
-        for s in await plans.computed_steps(tx, person, library, plan_cache):
-            if s.step_id in known:
-                continue
-            if s.due_at > now:
-                ahead = s.due_at
-                break
-            pending.append(
-                _Pending(
-                    "", s.step_id, s.kind, s.template, s.theme, s.topic, s.due_at, s.deadline, False
-                )
+        person_id = person[0]
+        plan_key = _plan_key(person)
+        steps = computed.get(plan_key)
+        if steps is None:
+            basis = plans.basis_of_columns(person[4], *person[FIRST_BASIS_COLUMN:])
+            steps = computed[plan_key] = await plans.steps_of_basis(
+                tx, person[3], basis, library, plan_cache
             )
-        pending += [
-            _Pending(
-                r.id, r.step_id, r.kind, r.template, r.theme, r.topic, r.due_at, r.deadline, True
-            )
-            for r in rows
-            if r.status == "planned"
-        ]
-        in_flight = any(row.status in IN_FLIGHT for row in rows)
-        mailed_today = any(
-            row.status in MAILED and row.emitted_at is not None and row.emitted_at >= today
-            for row in rows
-        )
-        decided: set[str] = set()
-        sent = False
-        if not in_flight and pending:
-            by_step = {p.step_id: p for p in pending}
-            steps = [
-                PendingStep(
-                    key=p.step_id,
-                    kind=p.kind,
-                    due_at=p.due_at,
-                    deadline=p.deadline,
-                    min_lead_days=leads.get(p.step_id, DEFAULT_MIN_LEAD_DAYS),
-                )
-                for p in pending
-            ]
-            for decision in decide(steps, now, mailed_today=mailed_today):
-                step = by_step[decision.key]
-                decided.add(step.step_id)
-                if not step.row:
-                    step.key = step_due_event_id(person.id, step.step_id)
-                status = "emitted" if decision.action == "send" else "expired"
-                if step.row:
-                    if status == "emitted":
-                        emitted_rows.append(step.key)
-                    else:
-                        expired_rows.append((step.key, decision.reason))
-                else:
-                    new_rows.append(_row(person.id, step, status, now, decision.reason))
-                new_mails.append(_mail(person, step))
-                if decision.action == "send":
-                    sent = True
-                    claim.due.append(
-                        DueStep(
-                            step.key,
-                            person.id,
-                            person.siren,
-                            step.step_id,
-                            STEP_KIND(step.kind),
-                            step.due_at,
-                        )
-                    )
-                else:
-                    expired.append((step.key, decision.reason))
-        moments = [p.due_at for p in pending if p.step_id not in decided]
-        if ahead is not None:
-            moments.append(ahead)
-        cursor = min(moments, default=None)
-        if cursor is not None and (sent or mailed_today):
-            cursor = max(cursor, next_day_opening(now))
-        cursors.append({"b_id": person.id, "b_next": cursor})
+        rows = rows_of.get(person_id, ())
+        mailed = in_ledger.get(person_id)
+        if not rows and not mailed:
+            outcome = fresh.get(plan_key)
+            if outcome is None:
+                outcome = fresh[plan_key] = _decide(steps, (), set(), now, today, opening, leads)
+        else:
+            outcome = _decide(steps, rows, mailed or set(), now, today, opening, leads)
+        keys = step_due_event_ids(person_id, outcome.computed) if outcome.computed else ()
+        batch.made(person, outcome, keys)
 
-    if new_rows:
-        await tx.connection.execute(insert(planned_steps), new_rows)
-        again = [row["id"] for row in new_rows if row["id"] in dropped]
-        if again:  # the mail of the old plan, never begun, gives way to this one
-            await tx.connection.execute(delete(mails).where(mails.c.id.in_(again)))
-    if emitted_rows:
-        await tx.connection.execute(
-            update(planned_steps)
-            .where(planned_steps.c.id.in_(emitted_rows), planned_steps.c.status == "planned")
-            .values(status="emitted", emitted_at=now, emit_count=planned_steps.c.emit_count + 1)
-        )
-    for key, reason in expired_rows:
-        await tx.connection.execute(
-            update(planned_steps)
-            .where(and_(planned_steps.c.id == key, planned_steps.c.status == "planned"))
-            .values(status="expired", error=reason)
-        )
-    await ledger.write_mails(tx, new_mails, now)
-    for key, reason in expired:
-        await ledger.expire(tx, key, reason, now)
-    await tx.connection.execute(
-        update(enrollments)
-        .where(enrollments.c.id == bindparam("b_id"))
-        .values(next_step_at=bindparam("b_next")),
-        cursors,
-    )
-    claim.expired = len(expired)
-    claim.due.sort(key=lambda step: (step.due_at, step.key))
+    await claim_rows.insert_rows(tx, batch.new_rows)
+    if batch.new_rows and dropped:
+        # the mail of the old plan, never begun, gives way to this one
+        await claim_rows.delete_mails(tx, [row[0] for row in batch.new_rows if row[0] in dropped])
+    await claim_rows.emit_rows(tx, batch.emitted_rows, now)
+    await claim_rows.expire_rows(tx, batch.expired_rows)
+    await ledger.write_new_journey_mails(tx, batch.new_mails)
+    await ledger.write_mails(tx, batch.row_mails, now)
+    await ledger.expire_many(tx, batch.expired, now)
+    await claim_rows.move_cursors(tx, people, batch.cursors)
+    claim.expired = len(batch.expired)
+    claim.due.sort(key=_DUE_ORDER)
     return claim
 
 
-def _row(
-    enrollment_id: str, step: _Pending, status: str, now: datetime, reason: str
-) -> dict[str, Any]:
-    """A computed step made into a row, `emitted` (to send) or `expired` (with why)."""
-    emitted = status == "emitted"
-    return {
-        "id": step.key,
-        "enrollment_id": enrollment_id,
-        "step_id": step.step_id,
-        "kind": step.kind,
-        "template": step.template,
-        "theme": step.theme,
-        "topic": step.topic,
-        "due_at": step.due_at,
-        "deadline": step.deadline,
-        "status": status,
-        "emitted_at": now if emitted else None,
-        "emit_count": 1 if emitted else 0,
-        "attempts": 0,
-        "error": None if emitted else reason,
-    }
+def _plan_key(person: Sequence[Any]) -> tuple[Any, ...]:
+    """What a person's plan depends on: their journey version and basis, and the columns
+    a basis `AT_ENROLLMENT` stands for."""
+    if person[4] == AT_ENROLLMENT:
+        return (person[3], person[4], *person[FIRST_BASIS_COLUMN:])
+    return (person[3], person[4])
 
 
-def _mail(person: Any, step: _Pending) -> NewMail:
-    return NewMail(
-        id=step.key,
-        template=step.template,
-        kind="journey",
-        due_at=step.due_at,
-        enrollment_id=person.id,
-        siren=person.siren,
-        recipient=person.email,
-        step_id=step.step_id,
-        step_kind=step.kind,
+def _decide(
+    steps: Sequence[PlannedStep],
+    rows: Sequence[Sequence[Any]],
+    known_in_ledger: set[str],
+    now: datetime,
+    today: datetime,
+    opening: datetime,
+    leads: Mapping[str, int],
+) -> _Outcome:
+    """One person's outcome: their computed `steps` (the plan) not yet rows nor in the
+    ledger and due by `now`, and their rows kept `planned`, through the send rules."""
+    known = {row[2] for row in rows} | known_in_ledger if rows else known_in_ledger
+    # the steps due and not mailed yet, in plan order, and the first one ahead
+    pending: list[_Pending] = []
+    ahead: datetime | None = None
+    for s in steps:
+        if s.step_id in known:
+            continue
+        if s.due_at > now:
+            ahead = s.due_at
+            break
+        pending.append(
+            _Pending(
+                "", s.step_id, s.kind, s.template, s.theme, s.topic, s.due_at, s.deadline, False
+            )
+        )
+    in_flight = False
+    mailed_today = False
+    for row in rows:
+        # (id, enrollment_id, step_id, kind, template, theme, topic, due_at, deadline,
+        #  status, emitted_at)
+        status = row[9]
+        if status == "planned":
+            pending.append(
+                _Pending(row[0], row[2], row[3], row[4], row[5], row[6], row[7], row[8], True)
+            )
+        elif status in IN_FLIGHT:
+            in_flight = True
+        if status in MAILED and row[10] is not None and row[10] >= today:
+            mailed_today = True
+    decided: list[_Decided] = []
+    sent = False
+    if not in_flight and pending:
+        by_step = {p.step_id: p for p in pending}
+        choices = [
+            PendingStep(
+                key=p.step_id,
+                kind=p.kind,
+                due_at=p.due_at,
+                deadline=p.deadline,
+                min_lead_days=leads.get(p.step_id, DEFAULT_MIN_LEAD_DAYS),
+            )
+            for p in pending
+        ]
+        for decision in decide(choices, now, mailed_today=mailed_today):
+            send = decision.action == "send"
+            decided.append(_decided(by_step[decision.key], send, decision.reason, now))
+            sent = sent or send
+    done = {d.step.step_id for d in decided}
+    moments = [p.due_at for p in pending if p.step_id not in done]
+    if ahead is not None:
+        moments.append(ahead)
+    cursor = min(moments, default=None)
+    if cursor is not None and (sent or mailed_today):
+        cursor = max(cursor, opening)
+    computed = [d.step.step_id for d in decided if not d.step.row]
+    return _Outcome(tuple(decided), computed, cursor)
+
+
+def _decided(step: _Pending, send: bool, reason: str, now: datetime) -> _Decided:
+    """A step sent (`emitted` now) or expired (`reason`), with its row and mail."""
+    row = (
+        step.step_id,
+        step.kind,
+        step.template,
+        step.theme,
+        step.topic,
+        step.due_at,
+        step.deadline,
+        "emitted" if send else "expired",
+        now if send else None,
+        1 if send else 0,
+        0,
+        None if send else reason,
     )
+    mail = ledger.journey_mail_details(step.template, step.step_id, step.kind, step.due_at, now)
+    return _Decided(step, send, reason, STEP_KIND(step.kind), row, mail)

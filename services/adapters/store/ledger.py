@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Row, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.adapters.store.raw import driver
 from services.adapters.store.repository import Tx
 from services.adapters.store.tables import mails
 from services.domain.records import Mail, MailKind, MailStatus, NewMail
@@ -93,14 +94,93 @@ def _row(new: NewMail, now: datetime) -> dict[str, Any]:
     }
 
 
+# PostgreSQL: the scheduler's claim writes its mails in one statement, arrays as
+# parameters (prepared once by the driver, no SQL compiled per batch).
+_PG_WRITE_MAILS = """
+INSERT INTO mails (
+    id, enrollment_id, siren, recipient, template, kind, step_id, step_kind, data,
+    message_id, due_at, expires_at, status, created_at, emit_count, attempts
+)
+SELECT *, 'due', $13::timestamptz, 0, 0 FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[]
+)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
 async def write_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> None:
     """`add_mails` without counting what was written (the scheduler's claim)."""
-    if new:
-        insert_ = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
-        await tx.connection.execute(
-            insert_(mails).on_conflict_do_nothing(index_elements=["id"]),
-            [_row(m, now) for m in new],
+    if not new:
+        return
+    if tx.dialect == "postgresql":
+        await (await driver(tx)).execute(
+            _PG_WRITE_MAILS,
+            [m.id for m in new],
+            [m.enrollment_id for m in new],
+            [m.siren for m in new],
+            [m.recipient for m in new],
+            [m.template for m in new],
+            [m.kind for m in new],
+            [m.step_id for m in new],
+            [m.step_kind for m in new],
+            [encode_data(m.data) if m.data else "{}" for m in new],
+            [m.message_id for m in new],
+            [m.due_at for m in new],
+            [m.expires_at for m in new],
+            now,
         )
+        return
+    await tx.connection.execute(
+        sqlite.insert(mails).on_conflict_do_nothing(index_elements=["id"]),
+        [_row(m, now) for m in new],
+    )
+
+
+#: A new journey mail as `write_new_journey_mails` takes it: who it is for, then
+#: `journey_mail_details` (computed once for everyone who gets the same step).
+JOURNEY_MAIL_COLUMNS = (
+    "id",
+    "enrollment_id",
+    "siren",
+    "recipient",
+    "template",
+    "step_id",
+    "step_kind",
+    "due_at",
+    "kind",
+    "data",
+    "status",
+    "created_at",
+    "emit_count",
+    "attempts",
+)
+
+
+def journey_mail_details(
+    template: str, step_id: str, step_kind: str, due_at: datetime, now: datetime
+) -> tuple[Any, ...]:
+    """What follows id, enrollment_id, siren and recipient in a new journey mail written
+    now (`JOURNEY_MAIL_COLUMNS`): `due`, no data yet."""
+    return (template, step_id, step_kind, due_at, "journey", "{}", "due", now, 0, 0)
+
+
+async def write_new_journey_mails(tx: Tx, new: Sequence[tuple[Any, ...]]) -> None:
+    """Write journey mails `due` whose ids the ledger cannot hold yet (`JOURNEY_MAIL_COLUMNS`
+    each): the scheduler's claim, for the steps of a locked person that are neither rows
+    nor in the ledger (a mail id is its person's and step's; one cancelled was dropped
+    first). On PostgreSQL by COPY: an id already there is an error, not skipped."""
+    if not new:
+        return
+    if tx.dialect == "postgresql":
+        await (await driver(tx)).copy_records_to_table(
+            "mails", records=new, columns=JOURNEY_MAIL_COLUMNS
+        )
+        return
+    await tx.connection.execute(
+        sqlite.insert(mails).on_conflict_do_nothing(index_elements=["id"]),
+        [dict(zip(JOURNEY_MAIL_COLUMNS, row, strict=True)) for row in new],
+    )
 
 
 async def add_mails(tx: Tx, new: Sequence[NewMail], now: datetime) -> int:
@@ -210,6 +290,15 @@ async def expire(tx: Tx, mail_id: str, reason: str, now: datetime) -> bool:
     """Too late to be of use (a deadline passed, an appointment is over): the mail will not
     be sent, and the person's pages say why. False if it was no longer due."""
     return bool(await _close(tx, [mail_id], "expired", reason, now, from_statuses=("due",)))
+
+
+async def expire_many(tx: Tx, expired: Sequence[tuple[str, str]], now: datetime) -> None:
+    """`expire` for each (mail id, reason), one statement for each distinct reason."""
+    by_reason: dict[str, list[str]] = {}
+    for mail_id, reason in expired:
+        by_reason.setdefault(reason, []).append(mail_id)
+    for reason, mail_ids in by_reason.items():
+        await _close(tx, mail_ids, "expired", reason, now, from_statuses=("due",))
 
 
 async def fail(tx: Tx, mail_id: str, reason: str, now: datetime) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 
@@ -24,7 +24,7 @@ from services.domain.journeys.basis import PlanBasis, steps_of
 from services.domain.journeys.model import PlannedStep
 from services.domain.journeys.planner import PlanCache
 from services.domain.records import Enrollment, Step
-from services.domain.values import StepStatus
+from services.domain.values import TRACK, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,50 @@ async def computed_steps(
         journey = await (library or LIBRARY).journey_of_version(tx, enrollment.journey_version)
     except UnknownVersion:
         log.warning("a plan of an unknown journey version", extra={"enrollment_id": enrollment.id})
+        return []
+    return steps_of(journey, basis, plans if plans is not None else PLANS)
+
+
+def basis_of_columns(
+    plan_basis: str,
+    track: str,
+    activity_start: date,
+    declaration_frequency: str | None,
+    department: str,
+    started_at: datetime,
+) -> PlanBasis | None:
+    """`basis_of` from an enrollment's columns as the scheduler's claim reads them (its
+    basis, and what `AT_ENROLLMENT` stands for); None when it has no basis."""
+    if not plan_basis:
+        return None
+    return PlanBasis.read(
+        plan_basis,
+        PlanBasis.at_enrollment(
+            track=TRACK(track),
+            activity_start=activity_start,
+            declaration_frequency=declaration_frequency,
+            department=department,
+            started_at=started_at,
+        ),
+    )
+
+
+async def steps_of_basis(
+    tx: Tx,
+    journey_version: str,
+    basis: PlanBasis | None,
+    library: JourneyLibrary | None = None,
+    plans: PlanCache | None = None,
+) -> list[PlannedStep]:
+    """`computed_steps` for whoever keeps this version and this basis: the scheduler's
+    claim computes one plan per distinct pair in a batch (people enrolled alike share
+    it). Empty when there is no basis or the version was never kept."""
+    if basis is None:
+        return []
+    try:
+        journey = await (library or LIBRARY).journey_of_version(tx, journey_version)
+    except UnknownVersion:
+        log.warning("a plan of an unknown journey version", extra={"version": journey_version})
         return []
     return steps_of(journey, basis, plans if plans is not None else PLANS)
 
