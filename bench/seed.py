@@ -18,7 +18,7 @@ import asyncpg  # type: ignore[import-untyped]
 from bench.support import ROOT, raw_url, sirens
 from services.adapters.store.bulk import STEP_COLUMNS
 from services.domain.events import derived_event_id, step_due_event_ids
-from services.domain.journeys.basis import PlanBasis
+from services.domain.journeys.basis import AT_ENROLLMENT, PlanBasis
 from services.domain.journeys.calendar import next_send_slot, paris_day
 from services.domain.journeys.loader import load_journeys
 
@@ -136,7 +136,11 @@ async def seed(
                 at = (due_at + spread * (number / max(1, enrollments))).astimezone(UTC)
                 text = bases.get(at)
                 if text is None:
-                    text = bases[at] = basis(at, activity_start).to_json()
+                    # as the intake writes it: the basis it starts with stands for the
+                    # enrollment's own columns, when it was planned at its start
+                    text = bases[at] = (
+                        AT_ENROLLMENT if at == started else basis(at, activity_start).to_json()
+                    )
                 # the welcome letter opens the plan at the first send slot from `at`;
                 # once mails are made of the first steps, the cursor waits for the next
                 cursor = None if emitted else next_send_slot(at)

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.adapters.store import raw
 from services.adapters.store.repository import Tx
 from services.adapters.store.tables import enrollments, outbox
 from services.domain.records import NewEnrollment, OutgoingEvent
@@ -80,29 +80,13 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
-async def _driver(tx: Tx) -> Any:
-    """The asyncpg connection under the transaction's connection, inside its transaction.
-
-    SQLAlchemy sends BEGIN with the first statement it executes: a statement sent to the
-    driver before that would commit on its own. So the transaction is begun here first.
-    """
-    raw = await tx.connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    if not driver.is_in_transaction():
-        await tx.connection.execute(text("SELECT 1"))
-        if not driver.is_in_transaction():
-            raise RuntimeError("the store's transaction did not begin")
-    return driver
-
-
 async def insert_enrollments(tx: Tx, new: Sequence[NewEnrollment]) -> set[str]:
     """Insert active enrollments, except where the SIREN already has an active one;
     return the ids of those inserted (one SIREN twice in `new`: the first only)."""
     if not new:
         return set()
     if tx.dialect == "postgresql":
-        driver = await _driver(tx)
+        driver = await raw.driver(tx)
         columns = [[getattr(e, name) for e in new] for name in ENROLLMENT_COLUMNS]
         return {row[0] for row in await driver.fetch(_PG_INSERT_ENROLLMENTS, *columns)}
     inserted: set[str] = set()
@@ -129,7 +113,7 @@ async def add_outbox_many(tx: Tx, events: Sequence[OutgoingEvent], now: datetime
     if not events:
         return
     if tx.dialect == "postgresql":
-        driver = await _driver(tx)
+        driver = await raw.driver(tx)
         await driver.execute(
             _PG_ADD_OUTBOX,
             [e.event_id for e in events],

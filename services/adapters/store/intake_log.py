@@ -12,11 +12,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import sqlite
 
+from services.adapters.store import raw
 from services.adapters.store.intake_tables import intake_events
 from services.adapters.store.repository import Tx
 
@@ -113,7 +114,7 @@ _PG_STANDING = "SELECT key, fingerprint FROM intake_events WHERE key = ANY($1::t
 async def _admit_postgresql(
     tx: Tx, keys: list[str], first: dict[str, Arrival], now: datetime
 ) -> tuple[set[str], dict[str, bytes | None]]:
-    driver = await _driver(tx)
+    driver = await raw.driver(tx)
     rows = await driver.fetch(_PG_ADMIT, keys, [first[key].fingerprint for key in keys], now)
     inserted = {row[0] for row in rows}
     standing: dict[str, bytes | None] = {key: first[key].fingerprint for key in inserted}
@@ -121,17 +122,6 @@ async def _admit_postgresql(
     if known:
         standing.update((row[0], row[1]) for row in await driver.fetch(_PG_STANDING, known))
     return inserted, standing
-
-
-async def _driver(tx: Tx) -> Any:
-    """The asyncpg connection under the transaction's connection, inside its transaction
-    (SQLAlchemy sends BEGIN with its first statement: one is sent first if need be)."""
-    raw = await tx.connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    if not driver.is_in_transaction():
-        await tx.connection.execute(text("SELECT 1"))
-    return driver
 
 
 async def forget(tx: Tx, keys: Sequence[str]) -> None:
