@@ -4,15 +4,18 @@ the mail the claim wrote, and nobody is left due."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from services.adapters.broker.memory_bus import MemoryBus
 from services.adapters.clock import VirtualClock
+from services.adapters.store import claims
 from services.adapters.store.repository import Store
 from services.adapters.store.tables import enrollments, mails
 from services.application.scheduling.ticks import Scheduler
@@ -59,3 +62,38 @@ async def test_a_backlog_is_published_once_for_each_person(store: Store) -> None
     assert still_due == 0
     # a second emission finds nothing
     assert await scheduler.emit_due() == 0
+
+
+async def test_when_a_claim_fails_the_emission_stops_whole_and_says_why(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for minute in range(30):
+        await enroll(store, MONDAY - timedelta(minutes=minute), first_name="Camille")
+    real_claim = claims.claim_due_steps
+    calls: list[str] = []
+    returned = False
+
+    async def claim_then_fail(*args: Any, **kwargs: Any) -> claims.Claim:
+        # the database goes away after the second claim
+        if returned:
+            calls.append("after the emission had returned")
+        calls.append("claim")
+        if len(calls) > 2:
+            raise ConnectionError("the database went away")
+        return await real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "claim_due_steps", claim_then_fail)
+    bus = MemoryBus()
+    scheduler = Scheduler(store, bus, VirtualClock(MONDAY, speed=0), batch=5)
+    with pytest.raises(ConnectionError, match="the database went away"):
+        await scheduler.emit_due()
+    returned = True
+    # no claim goes on by itself once the emission has failed (the other claim, on
+    # PostgreSQL, is stopped with it), and what was claimed before is published
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert "after the emission had returned" not in calls
+    published = {json.loads(m.payload)["event_id"] for m in bus.on(JOURNEY_EVENTS)}
+    async with store.transaction() as tx:
+        made = set(await tx.connection.scalars(select(mails.c.id)))
+    assert published == made and len(made) == 10

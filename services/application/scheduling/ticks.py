@@ -140,7 +140,13 @@ class Scheduler:
 
         claimers = CLAIMS_SIDE_BY_SIDE if self._store.dialect == "postgresql" else 1
         try:
-            await asyncio.gather(*(claim_until_done() for _ in range(claimers)))
+            # if one claim fails, the other is cancelled and awaited (never left running
+            # on its own, publishing after its caller has returned)
+            async with asyncio.TaskGroup() as group:
+                for _ in range(claimers):
+                    group.create_task(claim_until_done())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
         finally:
             if publishing is not None:
                 await publishing
