@@ -5,6 +5,8 @@ and published as `step.due`.
 
 The store holds `--steps` enrollments whose next step (their welcome letter) is due,
 seeded with COPY as the intake writes them: a plan basis and a cursor, no step row. The
+database is checkpointed once seeded, so that the run does not share the machine with
+the write-back of the seed (or of the bench before it). The
 real `Scheduler.emit_due` runs until none is left: it claims the due enrollments (SKIP
 LOCKED, two claims side by side), computes a plan per distinct basis and journey version
 (`PlanCache`), applies the send rules, makes the step into a mail in the same transaction
@@ -29,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 from bench.seed import seed
 from bench.support import (
     MONDAY_MORNING,
+    checkpoint,
     count,
     embedded_kafka,
     fresh_database,
@@ -95,6 +98,7 @@ async def main() -> None:
     async with embedded_kafka() as bootstrap, fresh_database() as url:
         say(f"scheduler: seeding {enrollments} enrollments, each with its next step due")
         keys = await seed(url, enrollments, due_at=MONDAY_MORNING)
+        await checkpoint(url)
         steps = len(keys)
         sample = StepDue(
             event_id=keys[0][0],

@@ -100,6 +100,16 @@ async def count(url: str, query: str) -> int:
 ENROLLMENT_TABLES = ("enrollments", "planned_steps", "mails", "intake_events", "outbox")
 
 
+async def checkpoint(url: str) -> None:
+    """Write the database's dirty pages now (a seed's, a previous bench's), so that the
+    measured run does not share the disk and a core with their write-back."""
+    connection = await asyncpg.connect(raw_url(url))
+    try:
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
 async def table_sizes(url: str, tables: tuple[str, ...] = ENROLLMENT_TABLES) -> dict[str, int]:
     """`pg_total_relation_size` (rows, indexes, TOAST) of each table, in bytes."""
     connection = await asyncpg.connect(raw_url(url))
