@@ -15,9 +15,11 @@ async def consumer_lag(
     A partition the group never committed counts from its beginning offset."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, request_timeout_ms=5000)
-    await admin.start()
-    await reader.start()
     try:
+        # started inside: cancelled while connecting (the gauges stopping), they close
+        # what they opened
+        await admin.start()
+        await reader.start()
         lags: dict[tuple[str, str], int] = {}
         for group, topic in groups:
             partitions = [
@@ -42,5 +44,7 @@ async def consumer_lag(
             lags[(group, topic)] = total
         return lags
     finally:
-        await reader.stop()
-        await admin.close()
+        try:
+            await reader.stop()
+        finally:
+            await admin.close()
