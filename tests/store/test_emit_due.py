@@ -89,7 +89,7 @@ async def test_when_a_claim_fails_the_emission_stops_whole_and_says_why(
         await scheduler.emit_due()
     returned = True
     # no claim goes on by itself once the emission has failed (the other claim, on
-    # PostgreSQL, is stopped with it), and what was claimed before is published
+    # PostgreSQL, stops after publishing its own), and what was claimed is published
     for _ in range(20):
         await asyncio.sleep(0)
     assert "after the emission had returned" not in calls

@@ -113,43 +113,50 @@ class Scheduler:
         total = 0
         publishing: asyncio.Task[None] | None = None
         in_order = asyncio.Lock()
+        failed = False  # one claim failed: the others stop after publishing their own
 
         async def claim_until_done() -> None:
-            nonlocal total, publishing
-            while True:
-                now = self._clock.now()
-                async with self._store.transaction() as tx:
-                    claim = await claims.claim_due_steps(
-                        tx,
-                        now,
-                        self._batch,
-                        min_lead_days=self._min_lead_days,
-                        library=self._library,
-                        plan_cache=self._plans,
-                    )
-                if claim.expired:
-                    STEPS_EXPIRED.inc(claim.expired)
-                    log.info("late notices expired", extra={"count": claim.expired})
-                async with in_order:
-                    if publishing is not None:
-                        await publishing
-                    publishing = asyncio.create_task(self._publish(claim.due))
-                total += len(claim.due)
-                if claim.people < self._batch:
-                    return
+            nonlocal total, publishing, failed
+            try:
+                while not failed:
+                    now = self._clock.now()
+                    async with self._store.transaction() as tx:
+                        claim = await claims.claim_due_steps(
+                            tx,
+                            now,
+                            self._batch,
+                            min_lead_days=self._min_lead_days,
+                            library=self._library,
+                            plan_cache=self._plans,
+                        )
+                    if claim.expired:
+                        STEPS_EXPIRED.inc(claim.expired)
+                        log.info("late notices expired", extra={"count": claim.expired})
+                    async with in_order:
+                        if publishing is not None:
+                            await publishing
+                        publishing = asyncio.create_task(self._publish(claim.due))
+                    total += len(claim.due)
+                    if claim.people < self._batch:
+                        return
+            except BaseException:
+                failed = True
+                raise
 
         claimers = CLAIMS_SIDE_BY_SIDE if self._store.dialect == "postgresql" else 1
         try:
-            # if one claim fails, the other is cancelled and awaited (never left running
-            # on its own, publishing after its caller has returned)
-            async with asyncio.TaskGroup() as group:
-                for _ in range(claimers):
-                    group.create_task(claim_until_done())
-        except BaseExceptionGroup as failed:
-            raise failed.exceptions[0] from None
+            # all awaited: none is left running on its own, claiming and publishing after
+            # this has returned; what a claim committed is published before it stops (or,
+            # if the broker failed, re-emitted by `redeliver_unconfirmed`)
+            outcomes = await asyncio.gather(
+                *(claim_until_done() for _ in range(claimers)), return_exceptions=True
+            )
         finally:
             if publishing is not None:
                 await publishing
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return total
 
     async def redeliver_unconfirmed(self) -> int:
